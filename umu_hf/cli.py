@@ -1,0 +1,68 @@
+"""The ``umu-hf`` command line.
+
+Thin on purpose: each command group lives beside the code it drives (``umu_hf/<area>/cli.py``) and exposes
+``register(subparsers)``; heavy libraries are imported only inside the handlers, so ``umu-hf --help`` is fast.
+Input problems (:class:`umu_hf.errors.UmuError`) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from umu_hf import __version__
+from umu_hf.errors import UmuError
+
+# module path -> each exposes ``register(subparsers)``; order is the order in ``--help``.
+_COMMAND_MODULES = (
+    "umu_hf.data.cli",  # data convert | synth | push
+    "umu_hf.models.cli",  # model tiny
+    "umu_hf.evaluation.cli",  # eval
+    "umu_hf.trainers.cli",  # finetune, unlearn
+    "umu_hf.metrics_install",  # metrics install
+    "umu_hf.bench",  # bench
+    "umu_hf.space_cli",  # space
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``umu-hf`` parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="umu-hf",
+        description="UMU-Bench on Hugging Face: data, evaluation, unlearning and the leaderboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"umu-hf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command group not built yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``umu-hf`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        result = args.func(args)
+    except UmuError as exc:
+        print(f"umu-hf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"umu-hf {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""UMU-Bench data: schema, legacy converter, synthetic generator, Hub writer, loading, collators."""
