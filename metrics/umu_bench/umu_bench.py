@@ -1,0 +1,225 @@
+"""UMU-Bench: modality-aligned unlearning metrics (AccF, AccR, RLF, RLR) as an `evaluate` module.
+
+A thin wrapper: the rules and the arithmetic live in ``umu_hf.scoring`` (the umu-hf package), which the
+evaluation runner and the Space call too, so every number agrees. Imports are one per line on purpose: the import
+scanner of ``evaluate`` mis-reads ``import a, b``.
+"""
+
+import datasets
+import evaluate
+
+from umu_hf import scoring
+
+_CITATION = """\
+@inproceedings{umubench2025,
+  title     = {{UMU-Bench}: Closing the Modality Gap in Multimodal Unlearning Evaluation},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS), Datasets and Benchmarks Track},
+  year      = {2025},
+  url       = {https://openreview.net/forum?id=M476xkfNXe}
+}
+"""
+
+_DESCRIPTION = """\
+UMU-Bench checks that a multimodal model forgets a person's profile in *both* modalities: asked in text alone
+(unimodal) and asked with the person's photo (multimodal). Every question is asked in both modalities and the
+two results are combined per question, so a method that forgets in one modality only is exposed.
+
+Configs: "classification" (multiple choice), "cloze" (fill in the blank) -> AccF, AccR, per-modality accuracy and
+the 2x2 table; "generation" (open answer) -> RLF, RLR and per-modality ROUGE-L. All values are percent (0-100).
+AccF and RLF are read on the forget set (lower is better); AccR and RLR on the retain and real sets (higher is
+better).
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    unimodal_predictions (`list` of `str`): the model's reply to each question asked in text only.
+    multimodal_predictions (`list` of `str`): the reply to the same question asked with the image, same order.
+    references (`list` of `str`): the correct answer of each question. classification: the correct option's
+        *text* (not its letter); cloze: the raw answer, whose part before the first '.' must appear in the reply
+        (case-insensitive); generation: the reference answer for ROUGE-L F1 (stemmer on).
+    options (`list` of `list` of `str`, classification only): the 4 option texts (A-D) of each question.
+    option_matching (`str`, classification only, default "exact"): "exact" — the stripped reply must equal the
+        correct option text (case and punctuation matter: "B" or "B. Paris" is wrong); "closest" — the reply is
+        first snapped to the most similar option (difflib.SequenceMatcher ratio; ties go to the first option).
+    confidence_level (`float`, optional): e.g. 0.95 adds a percentile bootstrap interval `<metric>_ci` = [lo, hi]
+        for each headline metric, resampling questions (1000 resamples, seeded).
+    seed (`int`, optional, default 42): seed of the bootstrap.
+
+Returns:
+    classification and cloze:
+        AccF (`float`): % of questions answered right in at least one modality (forget set: lower is better).
+        AccR (`float`): % answered right in both modalities (retain/real sets: higher is better).
+        unimodal_acc, multimodal_acc (`float`): accuracy of each modality.
+        both_correct, only_unimodal, only_multimodal, both_wrong (`float`): the 2x2 table, % of n.
+        n (`int`): number of questions.
+    generation:
+        RLF (`float`): mean contraharmonic mean (a²+b²)/(a+b) of the two ROUGE-L F1 scores (forget: lower better).
+        RLR (`float`): mean harmonic mean 2ab/(a+b) (retain/real: higher is better); both 0 when a+b = 0.
+        unimodal_rougeL, multimodal_rougeL (`float`): mean ROUGE-L F1 of each modality.
+        n (`int`): number of questions.
+    With confidence_level: AccF_ci and AccR_ci, or RLF_ci and RLR_ci.
+    No questions: n = 0, every metric NaN and a warning.
+
+Examples:
+
+    Classification: question 1 is still known in text only, question 2 with the image only.
+
+    >>> import evaluate
+    >>> umu_bench = evaluate.load("umu_bench", "classification")
+    >>> options = [["Paris", "Lyon", "Rome", "Oslo"], ["1990", "1991", "1992", "1993"]]
+    >>> results = umu_bench.compute(
+    ...     unimodal_predictions=["Paris", "1991"],
+    ...     multimodal_predictions=["B. Paris", "1992"],
+    ...     references=["Paris", "1992"],
+    ...     options=options,
+    ... )
+    >>> results["AccF"], results["AccR"], results["only_unimodal"], results["only_multimodal"]
+    (100.0, 0.0, 50.0, 50.0)
+
+    With "closest" matching, "B. Paris" snaps to "Paris" and question 1 is right in both modalities:
+
+    >>> results = umu_bench.compute(
+    ...     unimodal_predictions=["Paris", "1991"],
+    ...     multimodal_predictions=["B. Paris", "1992"],
+    ...     references=["Paris", "1992"],
+    ...     options=options,
+    ...     option_matching="closest",
+    ... )
+    >>> results["AccF"], results["AccR"], results["both_correct"], results["n"]
+    (100.0, 50.0, 50.0, 2)
+
+    Cloze, with a 95% bootstrap interval:
+
+    >>> cloze = evaluate.load("umu_bench", "cloze")
+    >>> results = cloze.compute(
+    ...     unimodal_predictions=["She lives in Lyon", "I don't know", "a nurse", "no idea"],
+    ...     multimodal_predictions=["Lyon, France", "a teacher", "I cannot say", "no idea"],
+    ...     references=["Lyon.", "Teacher. She teaches maths.", "Nurse", "1984"],
+    ...     confidence_level=0.95,
+    ... )
+    >>> results["AccF"], results["AccR"], results["unimodal_acc"], results["multimodal_acc"]
+    (75.0, 25.0, 50.0, 50.0)
+    >>> results["AccF_ci"]
+    [25.0, 100.0]
+
+    Generation (ROUGE-L F1 of each reply against the reference answer):
+
+    >>> generation = evaluate.load("umu_bench", "generation")
+    >>> results = generation.compute(
+    ...     unimodal_predictions=["Alice was born in Paris in 1990."],
+    ...     multimodal_predictions=["I do not know."],
+    ...     references=["Alice was born in Paris in 1990."],
+    ... )
+    >>> results["RLF"], results["RLR"], results["unimodal_rougeL"], results["multimodal_rougeL"]
+    (100.0, 0.0, 100.0, 0.0)
+"""
+
+_TEXT = datasets.Value("string")
+_FEATURES = {
+    "classification": datasets.Features(
+        {
+            "unimodal_predictions": _TEXT,
+            "multimodal_predictions": _TEXT,
+            "references": _TEXT,
+            "options": datasets.Sequence(_TEXT),
+        }
+    ),
+    "cloze": datasets.Features(
+        {"unimodal_predictions": _TEXT, "multimodal_predictions": _TEXT, "references": _TEXT}
+    ),
+    "generation": datasets.Features(
+        {"unimodal_predictions": _TEXT, "multimodal_predictions": _TEXT, "references": _TEXT}
+    ),
+}
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class UmuBench(evaluate.Metric):
+    """AccF/AccR (classification, cloze) and RLF/RLR (generation) of UMU-Bench; see ``umu_hf.scoring``."""
+
+    def _info(self) -> evaluate.MetricInfo:
+        if self.config_name not in _FEATURES:
+            raise ValueError(
+                f"umu_bench has configs {list(_FEATURES)}, got {self.config_name!r}: "
+                f'use e.g. evaluate.load("umu_bench", "classification")'
+            )
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=_FEATURES[self.config_name],
+            homepage="https://github.com/QDRhhhh/UMU-bench",
+            codebase_urls=["https://github.com/QDRhhhh/UMU-bench"],
+            reference_urls=["https://openreview.net/forum?id=M476xkfNXe"],
+        )
+
+    def _check_batch(self, unimodal_predictions, multimodal_predictions, references, options) -> None:
+        """Validate a batch before it is written, so errors name our arguments and the index."""
+        scoring.check_text_inputs(
+            self.config_name,
+            unimodal_predictions,
+            multimodal_predictions,
+            references,
+            options if self.config_name == "classification" else None,
+        )
+
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``])."""
+        if predictions is not None:
+            raise ValueError(
+                "umu_bench takes unimodal_predictions and multimodal_predictions, not predictions"
+            )
+        self._check_batch(
+            kwargs.get("unimodal_predictions"),
+            kwargs.get("multimodal_predictions"),
+            references,
+            kwargs.get("options"),
+        )
+        return super().add_batch(references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one question (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``])."""
+        if prediction is not None:
+            raise ValueError(
+                "umu_bench takes unimodal_predictions and multimodal_predictions, not prediction"
+            )
+        self._check_batch(
+            [kwargs.get("unimodal_predictions")],
+            [kwargs.get("multimodal_predictions")],
+            [reference if reference is not None else kwargs.get("references")],
+            [kwargs.get("options")],
+        )
+        return super().add(reference=reference, **kwargs)
+
+    def _compute(
+        self,
+        unimodal_predictions,
+        multimodal_predictions,
+        references,
+        options=None,
+        option_matching=None,
+        confidence_level=None,
+        seed=scoring.DEFAULT_SEED,
+    ):
+        if self.config_name == "classification":
+            return scoring.classification_scores(
+                unimodal_predictions,
+                multimodal_predictions,
+                references,
+                options,
+                option_matching="exact" if option_matching is None else option_matching,
+                confidence_level=confidence_level,
+                seed=seed,
+            )
+        for name, value in (("options", options), ("option_matching", option_matching)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} is only for classification; the {self.config_name} config takes none"
+                )
+        if self.config_name == "cloze":
+            return scoring.cloze_scores(
+                unimodal_predictions, multimodal_predictions, references, confidence_level, seed=seed
+            )
+        return scoring.generation_scores(
+            unimodal_predictions, multimodal_predictions, references, confidence_level, seed=seed
+        )
