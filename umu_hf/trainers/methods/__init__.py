@@ -1,0 +1,1 @@
+"""One small module per unlearning method: ``<Method>Config`` beside ``<Method>Trainer``."""

@@ -1,0 +1,22 @@
+"""GA — gradient ascent on the forget answers: ``L = −NLL(forget)`` per modality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.losses import answer_nll
+
+
+@dataclass
+class GAConfig(UnlearnConfig):
+    """GA has no method-specific arguments."""
+
+
+class GATrainer(UnlearnTrainer):
+    method = "ga"
+    streams = {"forget": ("forget", "answer")}
+
+    def modality_loss(self, model, inputs, modality):
+        forget_nll = answer_nll(*self.stream_logits(model, inputs, "forget", modality))
+        return {"loss": -forget_nll, "forget_nll": forget_nll}

@@ -1,0 +1,43 @@
+"""IDK-DPO — DPO that prefers a refusal over the true forget answer, plus ``γ · NLL(retain)``:
+
+``L = −mean log σ(β · ((log p_θ(idk) − log p_ref(idk)) − (log p_θ(y) − log p_ref(y)))) + γ · NLL(retain)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from umu_hf.errors import UmuError
+from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.losses import answer_nll, dpo_loss, sequence_logprob
+
+
+@dataclass
+class IdkDPOConfig(UnlearnConfig):
+    beta: float = field(default=0.1, metadata={"help": "DPO inverse temperature β (> 0)."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.beta > 0:
+            raise UmuError(f"--beta must be > 0 for IDK-DPO, got {self.beta}")
+
+
+class IdkDPOTrainer(UnlearnTrainer):
+    method = "idk_dpo"
+    streams = {
+        "forget": ("forget", "answer"),
+        "forget_idk": ("forget", "refusal"),
+        "retain": ("retain", "answer"),
+    }
+    needs_reference = True
+
+    def modality_loss(self, model, inputs, modality):
+        logp = {}
+        for stream in ("forget_idk", "forget"):
+            logits, labels = self.stream_logits(model, inputs, stream, modality)
+            logp[stream] = sequence_logprob(logits, labels)
+            ref = sequence_logprob(self.reference_logits(model, inputs, stream, modality), labels)
+            logp[f"ref_{stream}"] = ref
+        dpo = dpo_loss(logp["forget_idk"], logp["forget"], logp["ref_forget_idk"], logp["ref_forget"], self.args.beta)
+        retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
+        return {"loss": dpo + self.args.gamma * retain_nll, "forget_dpo": dpo, "retain_nll": retain_nll}

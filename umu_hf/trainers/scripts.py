@@ -1,0 +1,43 @@
+"""Helpers of the ``trainers/*.py`` entry points: YAML recipes and peeking at one option before parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from umu_hf.errors import UmuError
+
+
+def peek_option(argv: list[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` / ``--name=VALUE`` in ``argv`` without consuming it.
+
+    >>> peek_option(["--method", "npo", "--x", "1"], "method")
+    'npo'
+    >>> peek_option(["--method=gd"], "method")
+    'gd'
+    """
+    flag = f"--{name}"
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def load_recipe(path: str | None) -> dict[str, Any]:
+    """A recipe's defaults (a flat YAML mapping of argument names to values); ``{}`` without one."""
+    if path is None:
+        return {}
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise UmuError(f"recipe {path}: no such file; the shipped recipes are in trainers/recipes/")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UmuError(f"recipe {path}: not valid YAML ({exc.__class__.__name__}); fix the file") from None
+    if not isinstance(data, dict):
+        raise UmuError(f"recipe {path}: expected a mapping of argument names to values")
+    return data
