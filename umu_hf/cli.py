@@ -22,8 +22,8 @@ _COMMAND_MODULES = (
     "umu_hf.evaluation.cli",  # eval
     "umu_hf.trainers.cli",  # finetune, unlearn
     "umu_hf.metrics_install",  # metrics install
-    "umu_hf.bench",  # bench
-    "umu_hf.space_cli",  # space
+    "umu_hf.bench.cli",  # bench
+    "umu_hf.space.cli",  # space
 )
 
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a command group not built yet
-            if exc.name == name:
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
                 continue
             raise
         module.register(sub)

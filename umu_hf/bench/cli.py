@@ -1,0 +1,88 @@
+"""``umu-hf bench``: the README's run command."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+DEFAULT_OUT = "umu-bench-out"
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from umu_hf.bench.settings import BenchSettings, original_profile
+    from umu_hf.data.schema import check_forget_ratio
+    from umu_hf.trainers.registry import get_method
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    for method in methods:
+        get_method(method)  # clear error for unknown names
+    embedded = args.model is None and args.data is None
+    base = BenchSettings() if embedded else original_profile()
+    settings = replace(
+        base,
+        methods=methods,
+        forget_ratio=check_forget_ratio(args.forget_ratio),
+        model=args.model,
+        data=args.data,
+        finetune=not args.no_finetune,
+        device=args.device,
+    )
+    if args.fictitious is not None:
+        settings.n_fictitious = args.fictitious
+    if args.real is not None:
+        settings.n_real = args.real
+    if args.eval_limit is not None:
+        settings.eval_limit = args.eval_limit
+    if args.eval_batch_size is not None:
+        settings.eval_batch_size = args.eval_batch_size
+    if args.min_vanilla_acc is not None:
+        settings.min_vanilla_retain_acc = args.min_vanilla_acc
+    for prefix, train in (("vanilla", settings.vanilla), ("unlearn", settings.unlearn)):
+        for name in ("epochs", "lr", "batch_size"):
+            value = getattr(args, f"{prefix}_{name}")
+            if value is not None:
+                setattr(train, name, value)
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from umu_hf.bench.pipeline import Bench
+
+    table = Bench(args.out, _settings(args), force=args.force).run()
+    print(table)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``bench`` to the ``umu-hf`` parser."""
+    p = sub.add_parser(
+        "bench",
+        help="the whole benchmark end to end: data, vanilla, unlearning, evaluation, leaderboard",
+        description=(
+            "Without --model/--data: the embedded run (synthetic data, tiny LLaVA trained from scratch on CPU, "
+            "about 15 minutes on two cores). With them: the same pipeline with the original defaults (SPEC 5). "
+            "Every stage is cached under --out by its settings; a rerun reuses them (--force redoes)."
+        ),
+    )
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"bench folder (default: {DEFAULT_OUT})")
+    p.add_argument("--methods", default="ga,gd,kl,po,npo", help="comma-separated methods (default: ga,gd,kl,po,npo)")
+    p.add_argument("--forget-ratio", default="5", help="5, 10 or 15 (default: 5)")
+    p.add_argument("--model", help="model to fine-tune and unlearn (default: the embedded tiny LLaVA)")
+    p.add_argument("--data", help="dataset: Hub repo id, Hub-layout or legacy folder (default: synthetic)")
+    p.add_argument("--no-finetune", action="store_true", help="--model is already the vanilla (fine-tuned) model")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--force", action="store_true", help="redo every stage instead of reusing cached ones")
+    g = p.add_argument_group("sizes and training (defaults depend on embedded vs real run)")
+    g.add_argument("--fictitious", type=int, help="synthetic fictitious profiles")
+    g.add_argument("--real", type=int, help="synthetic real-set profiles")
+    g.add_argument("--vanilla-epochs", type=float)
+    g.add_argument("--vanilla-lr", type=float)
+    g.add_argument("--vanilla-batch-size", type=int)
+    g.add_argument("--unlearn-epochs", type=float)
+    g.add_argument("--unlearn-lr", type=float)
+    g.add_argument("--unlearn-batch-size", type=int)
+    g.add_argument("--eval-limit", type=int, help="only the first N question pairs per set and task")
+    g.add_argument("--eval-batch-size", type=int)
+    g.add_argument("--min-vanilla-acc", type=float, help="vanilla retain AccR needed to go on (default 60)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,82 @@
+"""``bench.json``: the index of a bench folder, read by the leaderboard and the Gradio Space.
+
+Every path in it is relative to the bench folder, and :func:`resolve_inside` refuses any that escapes it, so a
+reader (the Space) only ever opens models and data that the bench wrote::
+
+    {"umu_hf_version": "0.1.0", "forget_ratio": 5, "data": "data/synth-1a2b3c4d",
+     "models": [{"name": "vanilla", "method": null, "path": "models/vanilla-…", "results": "evals/vanilla-…/results.json"},
+                {"name": "ga", "method": "ga", "path": "models/ga-…/merged", "results": "evals/ga-…/results.json"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from umu_hf import __version__
+from umu_hf.errors import UmuError
+
+MANIFEST = "bench.json"
+
+
+@dataclass
+class ModelEntry:
+    """One evaluated model of the bench: vanilla (``method`` None) or an unlearned one."""
+
+    name: str
+    path: str
+    results: str | None = None
+    method: str | None = None
+
+
+@dataclass
+class Manifest:
+    """What a bench folder holds; ``data`` is a folder inside it or a Hub repo id (``hub:`` prefix)."""
+
+    forget_ratio: int
+    data: str
+    models: list[ModelEntry] = field(default_factory=list)
+    umu_hf_version: str = __version__
+
+    def model(self, name: str) -> ModelEntry:
+        for entry in self.models:
+            if entry.name == name:
+                return entry
+        raise UmuError(f"no model named {name!r} in {MANIFEST}; known: {', '.join(m.name for m in self.models)}")
+
+
+def resolve_inside(root: str | Path, relative: str) -> Path:
+    """``root/relative``, refusing absolute paths and ``..`` escapes (the Space opens nothing else)."""
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if Path(relative).is_absolute() or (target != base and base not in target.parents):
+        raise UmuError(f"{MANIFEST}: path {relative!r} points outside the bench folder {base}")
+    return target
+
+
+def write_manifest(bench_dir: str | Path, manifest: Manifest) -> Path:
+    """Atomically write ``bench_dir/bench.json``."""
+    path = Path(bench_dir) / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench.", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(manifest), handle, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(bench_dir: str | Path) -> Manifest:
+    """Read ``bench_dir/bench.json``; a clear error says how to create one when it is missing."""
+    path = Path(bench_dir) / MANIFEST
+    if not path.is_file():
+        raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the bench output")
+    try:
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        models = [ModelEntry(**m) for m in raw.pop("models", [])]
+        return Manifest(models=models, **raw)
+    except (ValueError, TypeError) as exc:
+        raise UmuError(f"{path}: not a valid bench manifest ({exc}); rerun `umu-hf bench`") from None

@@ -1,0 +1,212 @@
+"""The bench pipeline: each stage writes into a folder named by the hash of the settings that produce it, marks
+it done last, and is reused by the next run (``force`` redoes everything).
+
+    data/synth-<h>          the synthetic dataset (embedded run)
+    models/tiny-<h>         the untrained tiny LLaVA (embedded run)
+    models/vanilla-<h>      vanilla fine-tuning on ``full``
+    models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated)
+    evals/<name>-<h>        results.json + predictions.jsonl of each evaluation
+    leaderboard.{md,json,png}, bench.json
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
+from umu_hf.bench.settings import BenchSettings, TrainSettings, settings_hash, train_fields
+from umu_hf.errors import UmuError
+
+DONE = "umu-stage.json"
+
+
+class VanillaTooWeakError(UmuError):
+    """The vanilla model does not know the profiles well enough for unlearning to mean anything."""
+
+
+class Bench:
+    """Run (or reuse) every stage of one bench folder."""
+
+    def __init__(self, out: str | Path, settings: BenchSettings, force: bool = False,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.out = Path(out).resolve()
+        self.s = settings
+        self.force = force
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._start = time.perf_counter()
+
+    # ---- plumbing -------------------------------------------------------------------------------------------
+    @contextmanager
+    def stage(self, title: str) -> Iterator[None]:
+        """One line before and after each stage, with its elapsed time."""
+        self.log(f"[bench] {title} …")
+        t0 = time.perf_counter()
+        yield
+        total = time.perf_counter() - self._start
+        self.log(f"[bench] {title}: done in {time.perf_counter() - t0:.1f}s (total {total:.1f}s)")
+
+    def _done(self, folder: Path) -> bool:
+        return (folder / DONE).is_file() and not self.force
+
+    def _mark_done(self, folder: Path, settings: Any) -> None:
+        (folder / DONE).write_text(json.dumps(settings, indent=2, default=str), encoding="utf-8")
+
+    def _fresh(self, folder: Path) -> None:
+        """Remove a half-finished or forced stage folder, keeping resumable checkpoints unless forced."""
+        if self.force and folder.exists():
+            shutil.rmtree(folder)
+
+    def _relative(self, path: str | Path) -> str:
+        p = Path(path)
+        try:
+            return str(p.resolve().relative_to(self.out))
+        except ValueError:
+            return str(path)
+
+    # ---- stages ---------------------------------------------------------------------------------------------
+    def data(self) -> tuple[str, str]:
+        """(dataset path or id, key)."""
+        if self.s.data is not None:
+            return self.s.data, settings_hash("data", self.s.data)
+        from umu_hf.data.synth import generate_dataset
+
+        spec = {"n_fictitious": self.s.n_fictitious, "n_real": self.s.n_real, "seed": self.s.data_seed}
+        key = settings_hash("synth", spec)
+        folder = self.out / "data" / f"synth-{key}"
+        if not self._done(folder):
+            with self.stage(f"data: synthetic {spec['n_fictitious']}+{spec['n_real']} profiles → {folder}"):
+                generate_dataset(folder, spec["n_fictitious"], spec["n_real"], spec["seed"], overwrite=True,
+                                 progress=True)
+                self._mark_done(folder, spec)
+        return str(folder), key
+
+    def base_model(self, data: str, data_key: str) -> tuple[str, str]:
+        """(model to fine-tune, key): the given checkpoint or the embedded tiny LLaVA built on the data."""
+        if self.s.model is not None:
+            return self.s.model, settings_hash("model", self.s.model)
+        from umu_hf.models.tiny import build_tiny_from_dataset
+
+        key = settings_hash("tiny", data_key, self.s.tiny_size, self.s.seed)
+        folder = self.out / "models" / f"tiny-{key}"
+        if not self._done(folder):
+            with self.stage(f"model: tiny LLaVA ({self.s.tiny_size}) → {folder}"):
+                build_tiny_from_dataset(data, folder, size=self.s.tiny_size, seed=self.s.seed, overwrite=True)
+                self._mark_done(folder, {"size": self.s.tiny_size, "seed": self.s.seed})
+        return str(folder), key
+
+    def _train(self, title: str, folder: Path, settings: TrainSettings, run: Callable[[Any, Any], Path],
+               config_cls: type) -> Path:
+        from umu_hf.trainers.cli import make_config
+        from umu_hf.trainers.lora import LoraSettings
+
+        final = folder / "merged" if settings.lora else folder
+        if self._done(folder):
+            return final
+        self._fresh(folder)
+        overrides = {**train_fields(settings), "seed": self.s.seed, "logging_steps": 25,
+                     "save_strategy": "epoch", "save_total_limit": 1}
+        if self.s.device == "cpu":
+            overrides["use_cpu"] = True
+        config = make_config(config_cls, str(folder), overrides)
+        lora = LoraSettings(settings.lora_r, settings.lora_alpha, settings.lora_dropout) if settings.lora else None
+        with self.stage(f"{title} → {folder}"):
+            final = run(config, lora)
+            for checkpoint in folder.glob("checkpoint-*"):
+                shutil.rmtree(checkpoint)  # the finished model is saved; checkpoints only served resuming
+            self._mark_done(folder, asdict(settings))
+        return final
+
+    def vanilla(self, base: str, base_key: str, data: str, data_key: str) -> tuple[str, str]:
+        """(vanilla model path, key): fine-tuned on every profile, or the given model with ``finetune=False``."""
+        if not self.s.finetune:
+            return base, base_key
+        from umu_hf.trainers.finetune import FinetuneConfig
+        from umu_hf.trainers.run import finetune
+
+        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, self.s.seed)
+        folder = self.out / "models" / f"vanilla-{key}"
+        path = self._train(
+            "fine-tune vanilla on full", folder, self.s.vanilla,
+            lambda config, lora: finetune(base, data, config, lora, merge=lora is not None), FinetuneConfig,
+        )
+        return str(path), key
+
+    def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str) -> tuple[str, str]:
+        """(unlearned model path, key) of one method, started from the vanilla model."""
+        from umu_hf.trainers.registry import get_method
+        from umu_hf.trainers.run import unlearn
+
+        _, config_cls = get_method(method)
+        settings = TrainSettings(**{**asdict(self.s.unlearn), "extra": self.s.method_extra.get(method, {})})
+        key = settings_hash("unlearn", method, vanilla_key, self.s.forget_ratio, settings, self.s.seed)
+        folder = self.out / "models" / f"{method}-{key}"
+        path = self._train(
+            f"unlearn {method} (forget {self.s.forget_ratio}%)", folder, settings,
+            lambda config, lora: unlearn(method, vanilla, data, self.s.forget_ratio, config, lora, merge=True),
+            config_cls,
+        )
+        return str(path), key
+
+    def evaluate(self, name: str, model: str, model_key: str, data: str) -> tuple[dict[str, Any], Path]:
+        """(results, folder) of one model's evaluation, reused when already complete."""
+        from umu_hf.evaluation.runner import evaluate_model
+
+        spec = {"ratio": self.s.forget_ratio, "limit": self.s.eval_limit}
+        folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
+        results_file = folder / "results.json"
+        if self._done(folder) and results_file.is_file():
+            return json.loads(results_file.read_text(encoding="utf-8")), results_file
+        with self.stage(f"evaluate {name} → {folder}"):
+            results = evaluate_model(
+                model, data, self.s.forget_ratio, folder, batch_size=self.s.eval_batch_size,
+                limit=self.s.eval_limit, device=self.s.device, overwrite=self.force,
+            )
+            self._mark_done(folder, spec)
+        return results, results_file
+
+    def check_vanilla(self, results: dict[str, Any]) -> None:
+        """Refuse to unlearn from a model that never learned the profiles (SPEC: vanilla must know them)."""
+        retain = results["headline"]["retain"]
+        weak = {t: retain[t]["AccR"] for t in ("classification", "cloze") if retain[t]["AccR"] < self.s.min_vanilla_retain_acc}
+        if weak:
+            shown = ", ".join(f"{t} AccR {v:.1f}" for t, v in weak.items())
+            raise VanillaTooWeakError(
+                f"the vanilla model does not know the profiles (retain {shown} < {self.s.min_vanilla_retain_acc:g}): "
+                f"fine-tuning did not take. Give it more epochs (--vanilla-epochs, now {self.s.vanilla.epochs:g}) "
+                "or a higher --vanilla-lr; or lower --min-vanilla-acc if that is intended"
+            )
+
+    # ---- the whole run --------------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Every stage in order; returns the leaderboard table (Markdown)."""
+        from umu_hf.leaderboard import write_leaderboard
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        data, data_key = self.data()
+        base, base_key = self.base_model(data, data_key)
+        vanilla, vanilla_key = self.vanilla(base, base_key, data, data_key)
+        results: dict[str, dict[str, Any]] = {}
+        manifest = Manifest(forget_ratio=self.s.forget_ratio, data=self._relative(data))
+        vanilla_results, file = self.evaluate("vanilla", vanilla, vanilla_key, data)
+        self.check_vanilla(vanilla_results)
+        results["vanilla"] = vanilla_results
+        manifest.models.append(ModelEntry("vanilla", self._relative(vanilla), self._relative(file)))
+        write_manifest(self.out, manifest)
+        for method in self.s.methods:
+            path, key = self.unlearned(method, vanilla, vanilla_key, data)
+            results[method], file = self.evaluate(method, path, key, data)
+            manifest.models.append(ModelEntry(method, self._relative(path), self._relative(file), method))
+            write_manifest(self.out, manifest)
+        title = f"UMU-Bench — forget {self.s.forget_ratio}%"
+        with self.stage("leaderboard"):
+            table = write_leaderboard(results, self.out, title=title)
+        self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")
+        return table
