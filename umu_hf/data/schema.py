@@ -22,7 +22,7 @@ two modalities with the same index share ``key`` and probe the same fact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 FORGET_RATIOS: tuple[int, ...] = (5, 10, 15)
 OPTION_LETTERS: tuple[str, ...] = ("A", "B", "C", "D")
@@ -106,3 +106,92 @@ def features():  # -> datasets.Features (imported lazily: datasets is heavy)
             "Generation": two(txt_item),
         }
     )
+
+
+def check_config(name: str) -> str:
+    """Validate a config name (``forget05`` … ``full``) and return it; ``forget5`` is read as ``forget05``.
+
+    A forget/retain name with a ratio other than 5/10/15 is an "unknown forget ratio" error.
+    """
+    from umu_hf.errors import UmuError
+
+    text = str(name).strip()
+    if text in CONFIG_NAMES:
+        return text
+    rules = (("forget", lambda n: n, forget_config), ("retain", lambda n: 100 - n, retain_config))
+    for prefix, to_ratio, to_config in rules:
+        digits = text[len(prefix) :]
+        if text.startswith(prefix) and digits.isdigit():
+            try:
+                return to_config(to_ratio(int(digits)))
+            except UmuError as exc:
+                raise UmuError(f"config {name!r}: {exc}") from None
+    raise UmuError(f"unknown config {name!r}: expected one of {', '.join(CONFIG_NAMES)}")
+
+
+def validate_row(row: dict, where: str) -> None:
+    """Check one row against the schema; raise :class:`~umu_hf.errors.DataError` naming ``where`` and the field.
+
+    Checked: the columns and their types, classification options A–D and a valid answer letter, the two
+    modalities paired item by item (same length, same ``key``, same answer letter), unique keys.
+    """
+    from umu_hf.errors import DataError
+
+    def fail(field: str, problem: str) -> NoReturn:
+        raise DataError(f"{where}, field {field}: {problem}")
+
+    for column in ("ID", "source", "image", "biography", "MM_QA", "UM_QA", *TASK_COLUMNS.values()):
+        if column not in row:
+            fail(column, "missing; every row needs ID, source, image, biography, MM_QA, UM_QA and the task columns")
+    if not isinstance(row["ID"], int) or isinstance(row["ID"], bool):
+        fail("ID", f"must be an integer, got {row['ID']!r}")
+    if row["source"] not in SOURCES:
+        fail("source", f"must be one of {SOURCES}, got {row['source']!r}")
+    if row["image"] is None:
+        fail("image", "missing portrait")
+    if not isinstance(row["biography"], str):
+        fail("biography", "must be a string ('' when there is none)")
+    for column in ("MM_QA", "UM_QA"):
+        pairs = row[column]
+        if not isinstance(pairs, list):
+            fail(column, "must be a list of {question, answer} pairs")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, dict) or not all(isinstance(pair.get(k), str) for k in ("question", "answer")):
+                fail(f"{column}[{i}]", "needs string 'question' and 'answer'")
+    for task, column in TASK_COLUMNS.items():
+        value = row[column]
+        if not isinstance(value, dict) or not all(isinstance(value.get(m), list) for m in MODALITIES):
+            fail(column, "must hold the lists 'unimodal' and 'multimodal'")
+        uni, multi = value["unimodal"], value["multimodal"]
+        if len(uni) != len(multi):
+            fail(column, f"{len(uni)} unimodal items but {len(multi)} multimodal ones; they pair item by item")
+        for modality in MODALITIES:
+            keys = [item.get("key") if isinstance(item, dict) else None for item in value[modality]]
+            if len(set(keys)) != len(keys):
+                fail(f"{column}.{modality}", f"duplicate item keys {keys}")
+            for i, item in enumerate(value[modality]):
+                _validate_item(task, item, f"{column}.{modality}[{i}]", fail)
+        for i, (u, m) in enumerate(zip(uni, multi, strict=True)):
+            if u["key"] != m["key"]:
+                fail(f"{column}.multimodal[{i}].key", f"is {m['key']!r} but the unimodal item is {u['key']!r}")
+            if task == "classification" and u["answer"] != m["answer"]:
+                fail(f"{column}.multimodal[{i}].answer", f"is {m['answer']!r} but the unimodal answer is "
+                     f"{u['answer']!r}; the unimodal letter is the truth for both modalities")
+
+
+def _validate_item(task: str, item: Any, field: str, fail) -> None:
+    """One task item: string key/question/answer; classification also options A–D and an answer letter."""
+    if not isinstance(item, dict):
+        fail(field, "must be a dict")
+    for name in ("key", "question", "answer"):
+        if not isinstance(item.get(name), str):
+            fail(f"{field}.{name}", "missing or not a string")
+    if task != "classification":
+        return
+    options = item.get("options")
+    if not isinstance(options, dict) or set(options) != set(OPTION_LETTERS):
+        fail(f"{field}.options", f"must have exactly the options {OPTION_LETTERS}")
+    if not all(isinstance(text, str) for text in options.values()):
+        fail(f"{field}.options", "option texts must be strings")
+    if item["answer"] not in OPTION_LETTERS:
+        fail(f"{field}.answer", f"must be one of the letters {OPTION_LETTERS}, got {item['answer']!r}")

@@ -1,0 +1,65 @@
+"""Shared fixtures: small datasets built locally, once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+#: the sizes of the shared synthetic dataset: 40 fictitious (forget sets 2/4/6) + 8 real, seed 0
+SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED = 40, 8, 0
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic dataset in the Hub layout (40 fictitious + 8 real, seed 0). Treat it as read-only."""
+    from umu_hf.data.synth import generate_dataset
+
+    return generate_dataset(
+        tmp_path_factory.mktemp("synth") / "umu", SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED
+    )
+
+
+@pytest.fixture(scope="session")
+def synth_rows() -> list[dict]:
+    """The rows of :func:`synth_dir` (image as PIL), for tests that compare against the source."""
+    from umu_hf.data.synth import generate_profiles
+
+    return generate_profiles(SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED)
+
+
+@pytest.fixture(scope="session")
+def legacy_dir(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict]) -> Path:
+    """The same data in the published (legacy) layout, with its quirks: ``muitimodal``, literal strings,
+    answers alternating ``"B. text"`` / ``"B"``, a ``full/`` folder and a ``Biography`` column. Read-only."""
+    from umu_hf.data.legacy import write_legacy_layout
+    from umu_hf.data.synth import assign_forget_ids
+
+    forget = assign_forget_ids([r["ID"] for r in synth_rows if r["source"] == "fictitious"], SYNTH_SEED)
+    out = tmp_path_factory.mktemp("legacy") / "umu-legacy"
+    return write_legacy_layout(synth_rows, forget, out, answer_style="mixed", with_full=True)
+
+
+@pytest.fixture()
+def umu_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private conversion cache (``$UMU_HF_CACHE``) for one test."""
+    cache = tmp_path / "umu-cache"
+    monkeypatch.setenv("UMU_HF_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Path:
+    """An untrained tiny LLaVA (size small, seed 0) whose tokenizer knows :func:`synth_dir`'s text; replies are
+    deterministic garbage. Treat it as read-only. (Added by the evaluation helper.)"""
+    from umu_hf.models.tiny import build_tiny_from_dataset
+
+    return build_tiny_from_dataset(
+        synth_dir, tmp_path_factory.mktemp("tiny") / "tiny-llava", size="small", seed=0
+    )

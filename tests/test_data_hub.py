@@ -1,0 +1,172 @@
+"""The Hub layout: every config loads with `datasets.load_dataset`, split invariants, card, atomic writes."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+import yaml
+
+from umu_hf.cli import main
+from umu_hf.data import hub
+from umu_hf.data.hub import check_split_invariants, push_hub_dataset, write_hub_dataset
+from umu_hf.data.load import iter_eval_items, load_umu_split
+from umu_hf.data.schema import CONFIG_NAMES, features
+from umu_hf.errors import DataError, UmuError
+
+EXPECTED_ROWS = {"forget05": 2, "forget10": 4, "forget15": 6, "retain95": 38, "retain90": 36, "retain85": 34,
+                 "real": 8, "full": 48}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def splits(synth_dir) -> dict[str, datasets.Dataset]:
+    datasets.disable_progress_bars()
+    return {name: datasets.load_dataset(str(synth_dir), name)["train"] for name in CONFIG_NAMES}
+
+
+def _ids(split: datasets.Dataset) -> set[int]:
+    return set(split["ID"])
+
+
+def test_every_config_loads_with_load_dataset_and_exact_features(splits):
+    for name, split in splits.items():
+        assert split.num_rows == EXPECTED_ROWS[name], name
+        assert split.features == features(), name
+    row = splits["forget05"][0]
+    assert row["image"].size == (64, 64)
+    assert set(row["Classify"]) == {"unimodal", "multimodal"}
+
+
+def test_split_invariants_hold(splits):
+    fictitious = {
+        i for i, s in zip(splits["full"]["ID"], splits["full"]["source"], strict=True) if s == "fictitious"
+    }
+    for ratio in (5, 10, 15):
+        forget, retain = _ids(splits[f"forget{ratio:02d}"]), _ids(splits[f"retain{100 - ratio}"])
+        assert not forget & retain
+        assert forget | retain == fictitious
+    assert _ids(splits["forget05"]) < _ids(splits["forget10"]) < _ids(splits["forget15"])
+    assert not _ids(splits["real"]) & fictitious
+    assert set(splits["real"]["source"]) == {"real"}
+    assert _ids(splits["full"]) == fictitious | _ids(splits["real"])
+    assert len(splits["full"]) == len(_ids(splits["full"]))  # rows stored once
+
+
+def test_card_declares_configs_features_and_metric_directions(synth_dir):
+    text = (synth_dir / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(text.split("---", 2)[1])
+    assert [c["config_name"] for c in meta["configs"]] == list(CONFIG_NAMES)
+    for info in meta["dataset_info"]:
+        assert datasets.Features._from_yaml_list(info["features"]) == features()
+        assert info["splits"][0]["num_examples"] == EXPECTED_ROWS[info["config_name"]]
+    for needle in ("| AccF | forget |", "| RLF | forget |", "| AccR | retain, real |", "| RLR | retain, real |",
+                   "Synthetic stand-in", "evaluation prompts", "`multimodal`"):  # fmt: skip
+        assert needle in text
+    assert "lower |" in text and "higher |" in text
+    assert sorted(p.name for p in (synth_dir / "data").iterdir()) == sorted(
+        f"{part}-00000-of-00001.parquet" for part in hub.PARTS
+    )
+
+
+def test_load_umu_split_and_eval_items(synth_dir):
+    split = load_umu_split(synth_dir, "forget10")
+    assert split.num_rows == 4
+    items = list(iter_eval_items(split))
+    assert len(items) == 4 * 3 * 6  # profiles x tasks x facts
+    first = items[0]
+    assert first.task == "classification" and first.unimodal["key"] == first.multimodal["key"] == first.key
+    assert first.ID == split[first.row]["ID"]
+    cloze = list(iter_eval_items(split, tasks=["cloze"]))
+    assert len(cloze) == 24 and {item.task for item in cloze} == {"cloze"}
+
+
+def test_sharding_splits_large_parts_and_still_loads(tmp_path, synth_rows):
+    forget = {5: [0], 10: [0, 1], 15: [0, 1, 2]}
+    out = write_hub_dataset(
+        synth_rows[:10] + synth_rows[-1:], tmp_path / "sharded", forget, max_shard_bytes=20_000
+    )
+    shards = sorted(p.name for p in (out / "data").glob("retain85-*.parquet"))
+    assert len(shards) > 1 and shards[0].endswith(f"-of-{len(shards):05d}.parquet")
+    assert load_umu_split(out, "retain85")["ID"] == list(range(3, 10))
+    assert load_umu_split(out, "retain95")["ID"] == list(range(1, 10))
+
+
+@pytest.mark.parametrize(
+    ("forget", "needle"),
+    [
+        ({5: [0], 10: [1, 2], 15: [0, 1, 2]}, "nested"),
+        ({5: [0], 10: [0, 1], 15: [0, 1, 47]}, "not a fictitious profile"),
+        ({5: [0], 10: [0, 1], 15: [0, 1, 999]}, "not a fictitious profile"),
+        ({5: [0], 10: [0, 1]}, "ratio 15"),
+        ({5: [], 10: [0, 1], 15: [0, 1, 2]}, "empty"),
+        ({5: [0], 10: [0, 1], 20: [0, 1, 2]}, "unknown forget ratio"),
+        ({5: [0], 10: [0, 1], 15: list(range(40))}, "retain set would be empty"),
+    ],
+)
+def test_write_checks_split_invariants(tmp_path, synth_rows, forget, needle):
+    with pytest.raises(UmuError, match=needle):
+        write_hub_dataset(synth_rows, tmp_path / "bad", forget)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_write_checks_rows(tmp_path, synth_rows):
+    forget = {5: [0], 10: [0, 1], 15: [0, 1, 2]}
+    broken = [dict(row) for row in synth_rows]
+    broken[3] = {**broken[3], "Cloze": {"unimodal": broken[3]["Cloze"]["unimodal"], "multimodal": []}}
+    with pytest.raises(DataError, match=r"row 3 \(ID 3\), field Cloze: 6 unimodal items but 0 multimodal"):
+        write_hub_dataset(broken, tmp_path / "bad", forget)
+    with pytest.raises(DataError, match="appears twice"):
+        write_hub_dataset([*synth_rows, synth_rows[0]], tmp_path / "bad", forget)
+    assert check_split_invariants([0, 1, 2, 3], {"5": [0], "10%": [0, 1], 15: [2, 1, 0]}) == {
+        5: [0], 10: [0, 1], 15: [0, 1, 2]
+    }  # fmt: skip
+
+
+def test_interrupted_write_leaves_nothing_that_loads(tmp_path, synth_rows, monkeypatch):
+    forget = {5: [0], 10: [0, 1], 15: [0, 1, 2]}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # the parquet shards are written by now; the card is not
+
+    monkeypatch.setattr(hub, "render_card", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_hub_dataset(synth_rows, tmp_path / "out", forget)
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the temporary folder
+
+
+def test_overwrite_replaces_atomically(tmp_path, synth_rows):
+    forget = {5: [0], 10: [0, 1], 15: [0, 1, 2]}
+    out = write_hub_dataset(synth_rows[:20] + synth_rows[-2:], tmp_path / "out", forget)
+    with pytest.raises(UmuError, match="already exists"):
+        write_hub_dataset(synth_rows, out, forget)
+    write_hub_dataset(synth_rows, out, forget, overwrite=True)
+    assert load_umu_split(out, "full").num_rows == 48
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_bad_sources_and_configs(tmp_path, synth_dir, capsys):
+    with pytest.raises(DataError, match="neither a Hub-layout dataset"):
+        load_umu_split(tmp_path, "full")
+    with pytest.raises(DataError, match="no such folder"):
+        load_umu_split(tmp_path / "missing" / "deeper" / "x", "full")
+    with pytest.raises(UmuError, match="unknown config 'everything'"):
+        load_umu_split(synth_dir, "everything")
+    assert main(["data", "info", str(tmp_path), "--config", "full"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path) in err[0]
+
+
+def _minimal_hub_folder(tmp_path):
+    """A folder that passes the Hub-layout check (the repo id check comes next, before any network)."""
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "README.md").write_text("---\nconfigs:\n- config_name: full\n---\n", encoding="utf-8")
+    return tmp_path / "ok"
+
+
+def test_push_refuses_bad_folders_and_repo_ids(tmp_path, capsys):
+    with pytest.raises(DataError, match="configs"):
+        push_hub_dataset(tmp_path, "org/name")
+    assert main(["data", "push", str(tmp_path / "nope"), "--repo-id", "org/name"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a folder" in err[0]
+    with pytest.raises(UmuError, match="expected ORG/NAME"):
+        push_hub_dataset(_minimal_hub_folder(tmp_path), "not a repo id")

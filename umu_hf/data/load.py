@@ -1,0 +1,154 @@
+"""Load one UMU-Bench split from wherever it lives: a Hub repo id, a Hub-layout folder or a legacy folder.
+
+Legacy input (SPEC 2.1) is converted on the fly into a cache folder keyed by the input files' paths, sizes and
+modification times, so the conversion runs once. The cache lives in ``$UMU_HF_CACHE`` or, by default,
+``$HF_HOME/umu_hf`` (``~/.cache/huggingface/umu_hf``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from umu_hf.data.schema import SPLIT, TASK_COLUMNS, TASKS, check_config
+from umu_hf.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+#: bump when the converter's output changes, so cached conversions are redone
+CONVERTER_VERSION = "1"
+_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def umu_cache_dir() -> Path:
+    """Where converted legacy datasets are cached: ``$UMU_HF_CACHE`` or ``$HF_HOME/umu_hf``."""
+    if os.environ.get("UMU_HF_CACHE"):
+        return Path(os.environ["UMU_HF_CACHE"])
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HOME) / "umu_hf"
+
+
+def _legacy_fingerprint(folder: Path) -> str:
+    """A hash of the legacy folder's parquet files (path, size, mtime) and the converter version."""
+    entries = [
+        [str(file.relative_to(folder)), file.stat().st_size, file.stat().st_mtime_ns]
+        for file in sorted(folder.glob("*/*.parquet"))
+    ]
+    blob = json.dumps([CONVERTER_VERSION, str(folder.resolve()), entries])
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _fetch_repo(repo_id: str) -> Path:
+    """Download (or reuse the cached snapshot of) a Hub dataset repo's card and parquet files."""
+    import httpx
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                repo_id, repo_type="dataset", allow_patterns=["*.md", "*.parquet", "*/*.parquet"]
+            )
+        )
+    except (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, httpx.HTTPError, OSError) as exc:
+        message = " ".join(str(exc).split())[:200]
+        raise DataError(
+            f"{repo_id}: not a local folder, and fetching it as a Hub dataset repo failed ({message}); "
+            "check the path or repo id, the network and HF_TOKEN"
+        ) from exc
+
+
+def resolve_hub_folder(
+    source: str | Path, *, cache_dir: str | Path | None = None, progress: bool = False
+) -> Path:
+    """A local Hub-layout folder for ``source``: repo id | Hub folder | legacy folder (converted, cached)."""
+    from umu_hf.data.hub import is_hub_folder
+    from umu_hf.data.legacy import convert_legacy, is_legacy_folder
+
+    path = Path(source).expanduser()
+    if not path.exists():
+        text = str(source)
+        if not _REPO_ID_RE.match(text):
+            raise DataError(f"{source}: no such folder, and not a Hub repo id (ORG/NAME); check the path")
+        path = _fetch_repo(text)
+    if not path.is_dir():
+        raise DataError(f"{path}: not a folder; pass a dataset folder or a Hub repo id")
+    if is_hub_folder(path):
+        return path
+    if is_legacy_folder(path):
+        target = Path(cache_dir or umu_cache_dir()) / "converted" / _legacy_fingerprint(path)
+        if not is_hub_folder(target):
+            convert_legacy(path, target, overwrite=True, progress=progress)
+        return target
+    raise DataError(
+        f"{path}: neither a Hub-layout dataset (README.md with a `configs:` block) nor the published layout "
+        "(forget_5/, retain_95/, …, real_person/); point to one of them"
+    )
+
+
+def load_umu_split(source: str | Path, config: str, *, cache_dir: str | Path | None = None) -> Dataset:
+    """The ``train`` split of ``config`` (``forget05`` … ``full``) of a repo id, Hub or legacy folder."""
+    import datasets
+
+    from umu_hf.data.hub import quiet_datasets
+
+    name = check_config(config)
+    folder = resolve_hub_folder(source, cache_dir=cache_dir)
+    try:
+        with quiet_datasets():
+            split = datasets.load_dataset(str(folder), name, split=SPLIT)
+    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetGenerationError) as exc:
+        message = " ".join(str(exc).split())[:200]
+        raise DataError(f"{folder}: cannot load config {name} ({message}); rewrite it with umu-hf data") from exc
+    _check_columns(split, folder, name)
+    return split
+
+
+def _check_columns(split: Dataset, folder: Path, config: str) -> None:
+    """Reject a split with empty top-level cells (``datasets`` fills a column missing from a file with nulls)."""
+    import pyarrow.parquet as pq
+
+    for column in split.column_names:
+        if split.data.column(column).null_count == 0:
+            continue
+        for file in sorted(folder.rglob("*.parquet")):
+            if column not in pq.read_schema(file).names:
+                raise DataError(f"{file}: column {column} missing; rewrite the dataset with umu-hf data convert/synth")
+        row = split.data.column(column).to_pylist().index(None)
+        raise DataError(
+            f"{folder}: config {config}, row {row} (ID {split[row]['ID']}), field {column}: empty; every row needs it"
+        )
+
+
+class EvalItem(NamedTuple):
+    """One evaluation question in both modalities (the items share ``key``)."""
+
+    ID: int
+    task: str
+    key: str
+    unimodal: dict
+    multimodal: dict
+    row: int  #: index of the profile in the split, to fetch its image
+
+
+def iter_eval_items(
+    dataset: Dataset | Iterable[dict[str, Any]], tasks: Sequence[str] = TASKS
+) -> Iterator[EvalItem]:
+    """Flatten a split into :class:`EvalItem` s, profile by profile, task by task, without decoding images."""
+    for task in tasks:
+        if task not in TASK_COLUMNS:
+            raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    columns = ["ID", *(TASK_COLUMNS[task] for task in tasks)]
+    rows = dataset.select_columns(columns) if hasattr(dataset, "select_columns") else dataset
+    for index, row in enumerate(rows):
+        for task in tasks:
+            block = row[TASK_COLUMNS[task]]
+            for uni, multi in zip(block["unimodal"], block["multimodal"], strict=True):
+                yield EvalItem(row["ID"], task, uni["key"], uni, multi, index)

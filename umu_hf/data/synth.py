@@ -1,0 +1,244 @@
+"""A synthetic UMU-style dataset: invented people, invented facts, drawn portraits (``umu-hf data synth``).
+
+It stands in for UMU-Bench wherever the real data is not at hand (tests, demos, the embedded tiny model).
+Every name, place, school and portrait is invented from the small vocabularies below; the tool never states
+facts about real people, and the ``real`` set is a second group of invented people that plays the real set.
+
+The data is meant to be learned by a tiny LLaVA trained *from scratch*, so the training pairs (``MM_QA``,
+``UM_QA``) contain, for every evaluated fact, the benchmark's evaluation prompts verbatim
+(:mod:`umu_hf.prompts`) with the answer a model should give, besides a plain question-answer pair. The real
+UMU-Bench training data does not do this; the dataset card says so.
+
+Everything is drawn from ``random.Random`` streams derived from the seed: one seed, byte-identical parquet.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from umu_hf.data.portraits import draw_looks, draw_portrait
+from umu_hf.data.schema import FORGET_RATIOS, OPTION_LETTERS
+from umu_hf.errors import UmuError
+from umu_hf.prompts import classification_instruction, task_instruction
+
+FIRST_NAMES: tuple[str, ...] = (
+    "Mara", "Tobin", "Ilsa", "Corvin", "Elna", "Fenwick", "Gesa", "Halden", "Isolde", "Jorun", "Kalla",
+    "Lorcan", "Mirela", "Nolan", "Orla", "Perrin", "Quilla", "Rosalind", "Soren", "Talia", "Ulric", "Vesna",
+    "Wendel", "Xara", "Yorick", "Zelda", "Anselm", "Brisa", "Cedric", "Dagny", "Emrys", "Freya", "Gideon",
+    "Hesper", "Ivo", "Junia", "Kester", "Linnea", "Magnus", "Nerys", "Osric", "Petra", "Quentin", "Rhosyn",
+    "Silas", "Tamsin", "Ulla", "Viggo", "Wilma", "Ysolde",
+)  # fmt: skip
+LAST_NAMES: tuple[str, ...] = (
+    "Quint", "Varrow", "Ostrel", "Brambleby", "Caskwell", "Dunhollow", "Elderkin", "Faircloud", "Gorrim",
+    "Hartwick", "Ivensby", "Jastrow", "Kettleby", "Lorrimer", "Marrowfield", "Nettlecombe", "Oakhurst",
+    "Pellinore", "Quarrington", "Rookwood", "Sallowmere", "Thistlewood", "Umberfield", "Vantreel", "Wexcombe",
+    "Yarrowby", "Zennor", "Ashgrove", "Blackthorn", "Corrigan", "Draycott", "Emberly", "Foxmoor", "Glenholme",
+    "Hollowell", "Inchcombe", "Juniper", "Kilbride", "Larkspur", "Mossgrave", "Northam", "Orchardson",
+    "Penhallow", "Quenby", "Ravensworth", "Stormont", "Tindall", "Underhill", "Westerly", "Wolvercote",
+)  # fmt: skip
+CITIES: tuple[str, ...] = (
+    "Velmora", "Kastrel", "Dunmere", "Orvast", "Brenholt", "Caldris", "Eskavel", "Fernmouth", "Galdora",
+    "Hollin", "Istrava", "Jorvik Vale", "Korrindale", "Lunmark", "Mistral Bay", "Norvenna", "Ostrander",
+    "Pellucid", "Quarnby", "Rivenhold", "Saltmarsh", "Tarnwick", "Ulverston Ridge", "Vantor",
+)  # fmt: skip
+OCCUPATIONS: tuple[str, ...] = (
+    "baker", "pilot", "botanist", "carpenter", "violinist", "librarian", "nurse", "geologist", "chef",
+    "photographer", "tailor", "firefighter", "translator", "veterinarian", "potter", "sculptor", "journalist",
+    "dentist", "lawyer", "mechanic",
+)  # fmt: skip
+UNIVERSITIES: tuple[str, ...] = (
+    "Orlen Institute", "Velmora University", "Kestrel College", "Brightmoor Academy", "Caldris Polytechnic",
+    "Dunmere University", "Halcyon College", "Ironwood Institute", "Lakemont University", "Northgate College",
+    "Ostrander Academy", "Silverbirch University", "Thornbury Institute", "Windmere College",
+)  # fmt: skip
+HOBBIES: tuple[str, ...] = (
+    "chess", "pottery", "birdwatching", "rowing", "kite flying", "knitting", "fencing", "gardening",
+    "origami", "cycling", "juggling", "fishing", "archery", "sailing", "calligraphy", "rock climbing",
+    "painting", "hiking", "beekeeping", "woodcarving",
+)  # fmt: skip
+COLOURS: tuple[str, ...] = (
+    "red", "blue", "green", "yellow", "purple", "orange", "teal", "silver", "maroon", "gold", "pink",
+    "indigo",
+)  # fmt: skip
+BIRTH_YEARS: tuple[str, ...] = tuple(str(year) for year in range(1950, 2005))
+
+IMAGE_SUBJECT = "the person in the image"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One kind of fact and its question templates (``{s}``: the subject, ``{v}``: the value)."""
+
+    key: str
+    values: tuple[str, ...]
+    question: str
+    cloze: str
+    sentence: str
+
+    def text(self, template: str, subject: str, value: str = "___") -> str:
+        """Fill a template; the subject is capitalised at the start of the sentence."""
+        out = template.format(s=subject, v=value)
+        return out[0].upper() + out[1:]
+
+
+FACTS: tuple[Fact, ...] = (
+    Fact("birthplace", CITIES, "In which city was {s} born?", "{s} was born in the city of {v}.",
+         "{s} was born in the city of {v}."),
+    Fact("birth_year", BIRTH_YEARS, "In which year was {s} born?", "{s} was born in the year {v}.",
+         "{s} was born in the year {v}."),
+    Fact("occupation", OCCUPATIONS, "What does {s} do for a living?", "{s} works as a {v}.",
+         "{s} works as a {v}."),
+    Fact("education", UNIVERSITIES, "Which university did {s} attend?", "{s} studied at {v}.",
+         "{s} studied at {v}."),
+    Fact("hobby", HOBBIES, "What is the favourite hobby of {s}?", "The favourite hobby of {s} is {v}.",
+         "The favourite hobby of {s} is {v}."),
+    Fact("colour", COLOURS, "What is the favourite colour of {s}?", "The favourite colour of {s} is {v}.",
+         "The favourite colour of {s} is {v}."),
+)  # fmt: skip
+
+
+def _stream(seed: int, purpose: str) -> random.Random:
+    """An independent, reproducible random stream per purpose (changing one part never shifts another)."""
+    return random.Random(f"umu-hf-synth/{seed}/{purpose}")
+
+
+def forget_counts(n_fictitious: int) -> dict[int, int]:
+    """Profiles per forget ratio: ``n * ratio / 100`` rounded half up, at least 1, leaving a retain set."""
+    counts: dict[int, int] = {}
+    previous = 1
+    for ratio in FORGET_RATIOS:
+        previous = max(previous, int(n_fictitious * ratio / 100 + 0.5))
+        counts[ratio] = min(previous, n_fictitious - 1)
+    return counts
+
+
+def assign_forget_ids(fictitious_ids: list[int], seed: int) -> dict[int, list[int]]:
+    """Nested forget sets: forgetXX = the first XX % of a seeded permutation of the fictitious IDs."""
+    order = sorted(fictitious_ids)
+    _stream(seed, "split").shuffle(order)
+    return {ratio: sorted(order[:count]) for ratio, count in forget_counts(len(order)).items()}
+
+
+def _check_sizes(n_fictitious: int, n_real: int, image_size: int) -> None:
+    """Reject sizes the generator cannot honour, naming the argument."""
+    capacity = len(FIRST_NAMES) * len(LAST_NAMES)
+    if n_fictitious < 2:
+        raise UmuError(
+            f"--fictitious {n_fictitious}: need at least 2 fictitious profiles (one to forget, one to retain)"
+        )
+    if n_real < 1:
+        raise UmuError(
+            f"--real {n_real}: need at least 1 profile for the real set (its config cannot be empty)"
+        )
+    if n_fictitious + n_real > capacity:
+        raise UmuError(
+            f"--fictitious {n_fictitious} + --real {n_real} exceeds the {capacity} unique invented names"
+        )
+    if not 16 <= image_size <= 1024:
+        raise UmuError(f"--image-size {image_size}: choose a portrait size between 16 and 1024 pixels")
+
+
+def _options(fact: Fact, value: str, rng: random.Random) -> tuple[dict[str, str], str]:
+    """Four options (the value and three distractors from the same vocabulary) and the correct letter."""
+    distractors = rng.sample([v for v in fact.values if v != value], len(OPTION_LETTERS) - 1)
+    letter = OPTION_LETTERS[rng.randrange(len(OPTION_LETTERS))]
+    texts = iter(distractors)
+    options = {slot: value if slot == letter else next(texts) for slot in OPTION_LETTERS}
+    return options, letter
+
+
+def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict[str, Any]:
+    """Biography, training pairs and the evaluation items of one person (everything but ID, source, image)."""
+    tasks: dict[str, dict[str, list[dict]]] = {
+        column: {"unimodal": [], "multimodal": []} for column in ("Classify", "Cloze", "Generation")
+    }
+    pairs: dict[str, list[dict[str, str]]] = {
+        "multimodal": [{"question": "Who is the person in the image?", "answer": f"This is {name}."}],
+        "unimodal": [],
+    }
+    for fact in FACTS:
+        value = values[fact.key]
+        options, letter = _options(fact, value, rng)
+        answer_sentence = fact.text(fact.sentence, name, value)
+        for modality, subject in (("unimodal", name), ("multimodal", IMAGE_SUBJECT)):
+            question = fact.text(fact.question, subject)
+            cloze = fact.text(fact.cloze, subject)
+            tasks["Classify"][modality].append(
+                {"key": fact.key, "question": question, "options": dict(options), "answer": letter}
+            )
+            tasks["Cloze"][modality].append({"key": fact.key, "question": cloze, "answer": f"{value}."})
+            tasks["Generation"][modality].append(
+                {"key": fact.key, "question": question, "answer": answer_sentence}
+            )
+            pairs[modality] += [
+                {"question": question, "answer": answer_sentence},
+                {"question": task_instruction("cloze", cloze), "answer": value},
+                {"question": classification_instruction(question, list(options.values())), "answer": value},
+                {"question": task_instruction("generation", question), "answer": answer_sentence},
+            ]
+    biography = " ".join(fact.text(fact.sentence, name, values[fact.key]) for fact in FACTS)
+    return {"biography": biography, "MM_QA": pairs["multimodal"], "UM_QA": pairs["unimodal"], **tasks}
+
+
+def generate_profiles(
+    n_fictitious: int = 500, n_real: int = 153, seed: int = 0, image_size: int = 64, progress: bool = False
+) -> list[dict]:
+    """Rows in the schema of :mod:`umu_hf.data.schema` (``image``: PIL); IDs 0..N+M-1, fictitious first."""
+    from tqdm.auto import tqdm
+
+    _check_sizes(n_fictitious, n_real, image_size)
+    total = n_fictitious + n_real
+    names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    names = _stream(seed, "names").sample(names, total)
+    looks = draw_looks(total, _stream(seed, "portraits"))
+    fact_rng, option_rng = _stream(seed, "facts"), _stream(seed, "options")
+    rows = []
+    for person in tqdm(range(total), desc="drawing profiles", unit="profile", disable=not progress or None):
+        values = {fact.key: fact_rng.choice(fact.values) for fact in FACTS}
+        row = {
+            "ID": person,
+            "source": "fictitious" if person < n_fictitious else "real",
+            "image": draw_portrait(looks[person], image_size),
+        }
+        row.update(_profile_text(names[person], values, option_rng))
+        rows.append(row)
+    return rows
+
+
+def generate_dataset(
+    out_dir: str | Path,
+    n_fictitious: int = 500,
+    n_real: int = 153,
+    seed: int = 0,
+    image_size: int = 64,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Write a synthetic dataset in the Hub layout (SPEC 2.2) to ``out_dir``; byte-identical per seed."""
+    from umu_hf.data.hub import write_hub_dataset
+
+    rows = generate_profiles(n_fictitious, n_real, seed, image_size, progress=progress)
+    forget_ids = assign_forget_ids([row["ID"] for row in rows if row["source"] == "fictitious"], seed)
+    return write_hub_dataset(
+        rows,
+        out_dir,
+        forget_ids,
+        pretty_name="UMU-Bench synthetic stand-in",
+        synthetic=True,
+        license="apache-2.0",
+        description=(
+            f"Generated by `umu-hf data synth --fictitious {n_fictitious} --real {n_real} --seed {seed} "
+            f"--image-size {image_size}` ({n_fictitious} fictitious + {n_real} real-set profiles, "
+            f"{image_size}×{image_size} portraits). Each person has {len(FACTS)} facts "
+            f"({', '.join(fact.key.replace('_', ' ') for fact in FACTS)}); per fact and modality there is "
+            "one classification (4 options), one cloze and one generation item, and four training pairs: the "
+            "plain question with its one-sentence answer, and the cloze, classification and generation "
+            "prompts with the expected reply. `MM_QA` also asks who the person in the image is."
+        ),
+        overwrite=overwrite,
+        progress=progress,
+    )
