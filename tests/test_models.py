@@ -1,0 +1,521 @@
+"""The model layer: the embedded tiny LLaVA, loading, and the per-family adapters (LLaVA-1.5 and chat templates).
+
+Everything is built locally from configs (no download). Chat-template families are proven end to end with a
+tiny random Gemma 3 (runs everywhere) and a tiny random Qwen2-VL (its processor needs torchvision, which the
+CPU environment may lack: then that test is skipped with the reason).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from umu_hf.errors import ModelError, UmuError
+from umu_hf.models.adapters import ChatTemplateAdapter, LlavaAdapter, get_adapter
+from umu_hf.models.loading import load_model, resolve_device
+from umu_hf.models.tiny import TINY_SIZES, build_tiny_llava, dataset_texts
+from umu_hf.prompts import MAX_NEW_TOKENS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from more threads, and one thread stays fast on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+OPTIONS = {"A": "doctor", "B": "pilot", "C": "chef", "D": "baker"}
+CITIES = ["Lisbon", "Oslo", "Quito", "Hanoi"]
+
+
+def _rows(n: int = 4) -> list[dict]:
+    """Rows in the schema of umu_hf.data.schema (hand-made, small)."""
+    rows = []
+    for i in range(n):
+        name, city = f"Mara Quill{i}", CITIES[i % len(CITIES)]
+        cls = {"key": "job", "options": dict(OPTIONS), "answer": "B"}
+        rows.append(
+            {
+                "ID": i,
+                "source": "fictitious" if i < n - 1 else "real",
+                "image": Image.new("RGB", (40, 30), (40 * i, 100, 200 - 30 * i)),
+                "biography": f"{name} was born in {city} and works as a pilot.",
+                "MM_QA": [{"question": "Who is the person in the image?", "answer": name}],
+                "UM_QA": [{"question": f"Where was {name} born?", "answer": f"{name} was born in {city}."}],
+                "Classify": {
+                    "unimodal": [{**cls, "question": f"What is the job of {name}?"}],
+                    "multimodal": [{**cls, "question": "What is the job of the person in the image?"}],
+                },
+                "Cloze": {
+                    "unimodal": [
+                        {"key": "city", "question": f"{name} was born in ___.", "answer": f"{city}."}
+                    ],
+                    "multimodal": [
+                        {"key": "city", "question": "This person was born in ___.", "answer": city}
+                    ],
+                },
+                "Generation": {
+                    "unimodal": [
+                        {
+                            "key": "bio",
+                            "question": f"Tell me about {name}.",
+                            "answer": f"A pilot from {city}.",
+                        }
+                    ],
+                    "multimodal": [
+                        {"key": "bio", "question": "Tell me about this person.", "answer": "A pilot."}
+                    ],
+                },
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    return build_tiny_llava(dataset_texts(_rows()), tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir):
+    return load_model(str(tiny_dir), device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A minimal Hub-layout dataset folder (parquet + card declaring the 'full' config)."""
+    from datasets import Dataset
+
+    from umu_hf.data.schema import features
+
+    root = tmp_path_factory.mktemp("data") / "umu"
+    (root / "data").mkdir(parents=True)
+    Dataset.from_list(_rows(), features=features()).to_parquet(
+        str(root / "data" / "full-00000-of-00001.parquet")
+    )
+    card = "---\nconfigs:\n- config_name: full\n  data_files:\n  - split: train\n    path: data/full-*\n---\n"
+    (root / "README.md").write_text(card)
+    return root
+
+
+def test_tiny_builds_and_reloads_with_auto_classes(tiny_dir):
+    from transformers import AutoModelForImageTextToText, AutoProcessor, LlavaForConditionalGeneration
+
+    processor = AutoProcessor.from_pretrained(tiny_dir)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    assert isinstance(model, LlavaForConditionalGeneration)
+    assert type(processor).__name__ == "LlavaProcessor"
+    tok = processor.tokenizer
+    assert model.config.image_token_index == tok.image_token_id == tok.convert_tokens_to_ids("<image>")
+    assert model.config.text_config.vocab_size == len(tok)
+    gen = model.generation_config
+    assert (gen.eos_token_id, gen.pad_token_id, gen.do_sample) == (tok.eos_token_id, tok.pad_token_id, False)
+    assert gen.eos_token_id != gen.pad_token_id
+    spec = TINY_SIZES["small"]
+    assert model.config.text_config.hidden_size == spec["hidden_size"]
+    assert (tiny_dir / "README.md").read_text().startswith("---\n")
+    # the tokenizer round-trips the dataset text (byte-level BPE, no cleanup of spaces)
+    text = "Mara Quill0 was born in Lisbon . ok"
+    assert tok.decode(tok(text).input_ids, skip_special_tokens=True) == text
+
+
+def test_tiny_build_is_deterministic_and_refuses_to_clobber(tiny_dir, tmp_path):
+    again = build_tiny_llava(dataset_texts(_rows()), tmp_path / "again", seed=0)
+    assert (again / "tokenizer.json").read_bytes() == (tiny_dir / "tokenizer.json").read_bytes()
+    assert (again / "model.safetensors").read_bytes() == (tiny_dir / "model.safetensors").read_bytes()
+    with pytest.raises(UmuError, match="already exists"):
+        build_tiny_llava(["x"], again)
+    with pytest.raises(UmuError, match="unknown tiny model size"):
+        build_tiny_llava(["x"], tmp_path / "other", size="huge")
+    assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("with_image", [True, False])
+def test_llava_prompts_are_spec_text_verbatim(tiny, with_image):
+    _, _, adapter = tiny
+    assert isinstance(adapter, LlavaAdapter) and adapter.family == "llava"
+    img = "<image>\n" if with_image else ""
+    q = "What is the job of Mara?"
+    opts = ["doctor", "pilot", "chef", "baker"]
+    assert adapter.prompt("classification", q, with_image, opts) == (
+        f"USER: {img}{q}\nSelect answer in ['doctor', 'pilot', 'chef', 'baker']\nASSISTANT:"
+    )
+    assert adapter.prompt("cloze", q, with_image) == (
+        f"USER: {img}{q}\nPlease **ONLY** provide the correct answer without any explanation\nASSISTANT:"
+    )
+    assert adapter.prompt("generation", q, with_image) == (
+        f"USER: {img}{q}\nAnswer the question based on your trained knowledge in one sentence accurately in "
+        "ENGLISH.\nASSISTANT:"
+    )
+    assert adapter.free_prompt("Hi?", with_image) == f"USER: {img}Hi?\nASSISTANT:"
+    prompt, full = adapter.train_example("Who?", "Mara", with_image)
+    assert prompt == f"USER: {img}Who?\nASSISTANT:" and full == f"{prompt} Mara</s>"
+    with pytest.raises(UmuError, match="options"):
+        adapter.prompt("classification", q, with_image)
+
+
+def test_encode_expands_image_tokens_and_pads_left(tiny):
+    model, processor, adapter = tiny
+    tok = processor.tokenizer
+    prompts = [
+        adapter.prompt("cloze", "Who?", True),
+        adapter.prompt("cloze", "Who is the person in here?", True),
+    ]
+    images = [Image.new("L", (50, 20), 90), Image.new("RGBA", (20, 60), (1, 2, 3, 4))]  # converted to RGB
+    batch = adapter.encode(prompts, images)
+    n_tokens = (TINY_SIZES["small"]["image_size"] // TINY_SIZES["small"]["patch_size"]) ** 2
+    assert (batch["input_ids"] == tok.image_token_id).sum(dim=1).tolist() == [n_tokens, n_tokens]
+    assert model.config.image_seq_length == n_tokens
+    assert tuple(batch["pixel_values"].shape) == (2, 3, 32, 32)
+    assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][:, -1].all()  # left padding
+    assert batch["input_ids"][0, 0] == tok.pad_token_id
+    right = adapter.encode(prompts, images, padding_side="right")
+    assert right["attention_mask"][0, -1] == 0 and right["attention_mask"][:, 0].all()
+    text_only = adapter.encode([adapter.prompt("cloze", "Who?", False)], None)
+    assert "pixel_values" not in text_only and (text_only["input_ids"] == tok.image_token_id).sum() == 0
+    assert text_only["input_ids"][0, 0] == tok.bos_token_id  # Llama-style <s> first
+    with pytest.raises(UmuError, match="one image per prompt"):
+        adapter.encode(prompts, images[:1])
+
+
+def _trained_llava(tiny_dir, steps: int = 60):
+    """The tiny LLaVA after a few steps on its own prompts, so greedy replies are non-trivial and stop at eos."""
+    model, _, adapter = load_model(str(tiny_dir), device="cpu", dtype="float32")
+    rows = _rows()
+    examples = []
+    for row in rows:
+        for pair, with_image in ((row["MM_QA"][0], True), (row["UM_QA"][0], False)):
+            examples.append(
+                (adapter.train_example(pair["question"], pair["answer"], with_image), row["image"])
+            )
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    torch.manual_seed(0)
+    for step in range(steps):
+        (prompt, full), image = examples[step % len(examples)]
+        images = [image] if "<image>" in prompt else None
+        batch = adapter.encode([full], images, padding_side="right")
+        labels = batch["input_ids"].clone()
+        labels[:, : adapter.encode([prompt], images)["input_ids"].shape[1]] = -100  # answer-only loss
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optim.step()
+        optim.zero_grad()
+    model.eval()
+    return model, adapter, rows
+
+
+def test_batched_greedy_generation_equals_one_by_one(tiny_dir):
+    model, adapter, rows = _trained_llava(tiny_dir)
+    for with_image in (True, False):
+        questions = [
+            "Who is the person in the image?",
+            "What is the job of the person in the image?",
+            f"Where was {rows[1]['biography'].split(' was')[0]} born?",
+        ]
+        prompts = [
+            adapter.prompt(task, q, with_image, list(OPTIONS.values()))
+            for task, q in zip(("cloze", "classification", "generation"), questions, strict=True)
+        ]
+        images = [row["image"] for row in rows[:3]] if with_image else None
+        batched = adapter.generate(model, prompts, images, max_new_tokens=24)
+        single = [
+            adapter.generate(model, [p], None if images is None else [images[i]], max_new_tokens=24)[0]
+            for i, p in enumerate(prompts)
+        ]
+        assert batched == single
+        assert all(isinstance(reply, str) for reply in batched)
+    # training taught the answer for the image question; replies stop at eos (no trailing garbage)
+    reply = adapter.generate(
+        model,
+        [adapter.free_prompt("Who is the person in the image?", True)],
+        [rows[0]["image"]],
+        MAX_NEW_TOKENS["cloze"],
+    )
+    assert reply[0].startswith("Mara Quill")
+
+
+def test_decode_replies_takes_new_tokens_and_text_after_assistant(tiny):
+    _, processor, adapter = tiny
+    tok = processor.tokenizer
+    prompt_ids = tok(["USER: Q\nASSISTANT:"]).input_ids[0]
+    new_ids = tok(" x ASSISTANT: Paris. ", add_special_tokens=False).input_ids + [
+        tok.eos_token_id,
+        tok.pad_token_id,
+    ]
+    sequences = torch.tensor([prompt_ids + new_ids])
+    assert adapter.decode_replies(sequences, len(prompt_ids)) == ["Paris."]
+
+
+# --- chat-template families ---------------------------------------------------------------------------------
+
+
+def _chat_tokenizer(special: list[str], extra: dict[str, str], template: str, **tokens):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    texts = list(dataset_texts(_rows())) + ["You are a helpful assistant.", "user model assistant system"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=special,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, extra_special_tokens=extra, chat_template=template, **tokens
+    )
+
+
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
+    "{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<start_of_image>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def _tiny_gemma3():
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    special = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<start_of_image>",
+        "<end_of_image>",
+        "<image_soft_token>",
+    ]
+    extra = {
+        "boi_token": "<start_of_image>",
+        "eoi_token": "<end_of_image>",
+        "image_token": "<image_soft_token>",
+    }
+    tok = _chat_tokenizer(
+        special, extra, GEMMA3_TEMPLATE, pad_token="<pad>", eos_token="<end_of_turn>", bos_token="<bos>"
+    )
+    image_processor = Gemma3ImageProcessorPil(size={"height": 32, "width": 32})
+    processor = Gemma3Processor(
+        image_processor=image_processor, tokenizer=tok, chat_template=GEMMA3_TEMPLATE, image_seq_length=4
+    )
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = Gemma3Config(
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "sliding_window": 64,
+            "max_position_embeddings": 256,
+            "pad_token_id": ids["<pad>"],
+            "eos_token_id": ids["<end_of_turn>"],
+            "bos_token_id": ids["<bos>"],
+        },
+        vision_config={
+            "model_type": "siglip_vision_model",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        mm_tokens_per_image=4,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+    )
+    torch.manual_seed(0)
+    return Gemma3ForConditionalGeneration(config).eval(), processor
+
+
+QWEN2_VL_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _tiny_qwen2_vl(video_processor=None):
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    special = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    ]
+    extra = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"}
+    tok = _chat_tokenizer(
+        special, extra, QWEN2_VL_TEMPLATE, pad_token="<|endoftext|>", eos_token="<|im_end|>"
+    )
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 56 * 56})
+    if video_processor is None:
+        from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+        video_processor = Qwen2VLVideoProcessor()
+    processor = Qwen2VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tok,
+        video_processor=video_processor,
+        chat_template=QWEN2_VL_TEMPLATE,
+    )
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 256,
+            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1e4},
+            "bos_token_id": None,
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 1,
+            "embed_dim": 32,
+            "hidden_size": 32,
+            "num_heads": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    return Qwen2VLForConditionalGeneration(config).eval(), processor
+
+
+def _check_chat_family(model, processor, image_token: str, expanded_token: str, n_image_tokens: int) -> None:
+    adapter = get_adapter(processor, model.config)
+    assert isinstance(adapter, ChatTemplateAdapter) and adapter.family == "chat"
+    opts = list(OPTIONS.values())
+    mm = adapter.prompt("classification", "What is the job of the person in the image?", True, opts)
+    um = adapter.prompt("cloze", "Mara Quill0 was born in ___.", False)
+    assert "Select answer in ['doctor', 'pilot', 'chef', 'baker']" in mm and image_token in mm
+    assert (
+        "Please **ONLY** provide the correct answer without any explanation" in um and image_token not in um
+    )
+    images = [row["image"] for row in _rows(2)]
+    batch = adapter.encode([mm, mm + " "], images)
+    tok = processor.tokenizer
+    counts = (batch["input_ids"] == tok.convert_tokens_to_ids(expanded_token)).sum(1).tolist()
+    assert counts == [n_image_tokens] * 2
+    for prompts, imgs in (
+        ([mm, mm], images),
+        ([um, adapter.prompt("generation", "Who is Mara?", False)], None),
+    ):
+        replies = adapter.generate(model, prompts, imgs, max_new_tokens=6)
+        assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+        single = [
+            adapter.generate(model, [p], None if imgs is None else [imgs[i]], 6)[0]
+            for i, p in enumerate(prompts)
+        ]
+        assert replies == single
+    prompt, full = adapter.train_example("Who is this?", "Mara", True)
+    assert full.startswith(prompt) and full[len(prompt) :].startswith("Mara")
+
+
+def test_chat_template_family_gemma3_generates_both_modalities():
+    model, processor = _tiny_gemma3()
+    _check_chat_family(model, processor, "<start_of_image>", "<image_soft_token>", n_image_tokens=4)
+    adapter = get_adapter(processor, model.config)
+    batch = adapter.encode([adapter.free_prompt("Who?", True)], [_rows(1)[0]["image"]])
+    assert (batch["input_ids"] == processor.tokenizer.bos_token_id).sum() == 1  # template's bos, not doubled
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None,
+    reason="Qwen2VLProcessor needs a video processor, which transformers builds only with torchvision",
+)
+def test_chat_template_family_qwen2_vl_generates_both_modalities():
+    model, processor = _tiny_qwen2_vl()
+    # 40x30 portraits are resized to 84x56 pixels (~56*56 area, multiples of 28) -> 6x4 patches -> 3x2 merged
+    _check_chat_family(model, processor, "<|image_pad|>", "<|image_pad|>", n_image_tokens=6)
+
+
+# --- loading errors and the CLI -----------------------------------------------------------------------------
+
+
+def test_load_model_errors_are_one_clear_line(tmp_path, monkeypatch):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    with pytest.raises(ModelError, match="does not exist"):
+        load_model(str(tmp_path / "missing"), device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        load_model(str(tmp_path / "empty"), device="cpu")
+    text_only = tmp_path / "llama"
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+        )
+    ).save_pretrained(text_only)
+    with pytest.raises(ModelError, match="not a vision-language model") as info:
+        load_model(str(text_only), device="cpu")
+    assert "\n" not in str(info.value) and "'llama'" in str(info.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError, match="HF_HUB_OFFLINE"):
+        load_model("some-org/some-model", device="cpu")
+    with pytest.raises(UmuError, match="unknown dtype"):
+        load_model(str(text_only), device="cpu", dtype="float8")
+    with pytest.raises(UmuError, match="unknown device"):
+        resolve_device("tpu-ish")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_load_model_gives_eval_model_on_device(tiny):
+    model, processor, adapter = tiny
+    assert not model.training and model.device.type == "cpu" and model.dtype == torch.float32
+    assert adapter.processor is processor
+
+
+def test_cli_model_tiny_writes_loadable_folder(data_dir, tmp_path, capsys):
+    from umu_hf.cli import main
+
+    out = tmp_path / "cli_tiny"
+    assert main(["model", "tiny", "--data", str(data_dir), "--out", str(out), "--seed", "3"]) == 0
+    assert "written to" in capsys.readouterr().out
+    model, processor, adapter = load_model(str(out), device="cpu")
+    assert isinstance(adapter, LlavaAdapter)
+    config = json.loads((out / "config.json").read_text())
+    assert (
+        config["model_type"] == "llava" and config["image_token_index"] == processor.tokenizer.image_token_id
+    )
+    # dataset words got their own tokens: a name from the data encodes compactly
+    assert len(processor.tokenizer("Mara Quill", add_special_tokens=False).input_ids) <= 3
+    assert main(["model", "tiny", "--data", str(data_dir), "--out", str(out)]) == 2  # exists: one-line error
+    assert "already exists" in capsys.readouterr().err
+    assert main(["model", "tiny", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
+    assert "no such folder" in capsys.readouterr().err
