@@ -9,10 +9,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from umu_hf.data.collate import LABEL_MODES, UMUCollator
 from umu_hf.errors import UmuError
@@ -50,6 +51,33 @@ class UnlearnConfig(TrainingArguments):
                 raise UmuError(f"--{name} must be a finite number >= 0, got {value}")
         if self.remove_unused_columns:
             raise UmuError("--remove_unused_columns must be False for UMU-Bench trainers (batches are custom dicts)")
+
+
+class DivergenceGuard(TrainerCallback):
+    """Stop as soon as a step leaves non-finite trainable weights, before that state is checkpointed.
+
+    Gradient ascent diverges by nature; without this a NaN model would be saved over the last good one.
+    """
+
+    def __init__(self) -> None:
+        self.diverged_at: int | None = None
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        params = [p for p in model.parameters() if p.requires_grad] if model is not None else []
+        if params and not all(torch.isfinite(p).all() for p in params):
+            self.diverged_at = state.global_step
+            control.should_training_stop = True
+            control.should_save = False
+            control.should_log = False
+        return control
+
+
+def last_checkpoint_note(output_dir: str) -> str:
+    """``"; the last good checkpoint is …"`` (or that there is none) for divergence messages."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(output_dir) if output_dir and Path(output_dir).is_dir() else None
+    return f"; the last good checkpoint is {last}" if last else "; no checkpoint was saved before that step"
 
 
 def is_peft_model(model: Any) -> bool:
@@ -104,6 +132,19 @@ class UnlearnTrainer(Trainer):
             ref_model.eval().requires_grad_(False)
             self.ref_model = ref_model.to(self.args.device)
         self._terms: dict[str, list[float]] = defaultdict(list)
+        self.divergence_guard = DivergenceGuard()
+        self.add_callback(self.divergence_guard)
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        """``Trainer.train``, raising :class:`TrainingDivergedError` when a step left non-finite weights."""
+        output = super().train(*args, **kwargs)
+        if self.divergence_guard.diverged_at is not None:
+            raise TrainingDivergedError(
+                f"{self.method}: step {self.divergence_guard.diverged_at} left non-finite weights; training "
+                f"stopped without saving them{last_checkpoint_note(self.args.output_dir)}. Lower --learning_rate "
+                "or keep --max_grad_norm"
+            )
+        return output
 
     # ---- pieces methods use -------------------------------------------------------------------------------
     @staticmethod
@@ -154,8 +195,8 @@ class UnlearnTrainer(Trainer):
         if not torch.isfinite(total):
             raise TrainingDivergedError(
                 f"{self.method}: the loss became {float(total)} at step {self.state.global_step + 1}; training "
-                "stopped before that step changed the weights. Lower --learning_rate, fewer epochs, or keep "
-                "--max_grad_norm; the last checkpoint is kept"
+                f"stopped before that step changed the weights{last_checkpoint_note(self.args.output_dir)}. Lower "
+                "--learning_rate, fewer epochs, or keep --max_grad_norm"
             )
         return (total, None) if return_outputs else total
 

@@ -24,7 +24,7 @@ _SHORTCUTS = {  # flag dest -> config field
 
 
 def make_config(config_cls: type, output_dir: str, overrides: dict[str, Any]) -> Any:
-    """Build a config dataclass from ``overrides`` (strings are parsed like command-line values)."""
+    """Build a config dataclass; string values are parsed like command-line values, others are used as given."""
     from dataclasses import fields
 
     from transformers import HfArgumentParser
@@ -36,14 +36,18 @@ def make_config(config_cls: type, output_dir: str, overrides: dict[str, Any]) ->
             f"unknown setting(s) {', '.join(unknown)} for {config_cls.__name__}; see "
             "`python trainers/unlearn.py --method NAME --help` for every field"
         )
-    argv = ["--output_dir", output_dir]
+    values: dict[str, Any] = {"output_dir": output_dir}
+    parser = HfArgumentParser(config_cls)
     for key, value in overrides.items():
-        argv += [f"--{key}", str(value)]
-    try:
-        (config,) = HfArgumentParser(config_cls).parse_args_into_dataclasses(argv, look_for_args_file=False)
-    except SystemExit as exc:  # argparse already printed which value was bad
-        raise UmuError(f"invalid value among {overrides} for {config_cls.__name__}") from exc
-    return config
+        if not isinstance(value, str):
+            values[key] = value
+            continue
+        try:
+            namespace, _ = parser.parse_known_args(["--output_dir", output_dir, f"--{key}", value])
+        except SystemExit:  # argparse already printed which value was bad
+            raise UmuError(f"invalid value {value!r} for --{key} of {config_cls.__name__}") from None
+        values[key] = getattr(namespace, key)
+    return config_cls(**values)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

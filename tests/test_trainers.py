@@ -1,0 +1,206 @@
+"""Trainer tests on the tiny LLaVA: a few real optimisation steps per method (SPEC 5, issue 5)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from umu_hf.cli import main as cli_main
+from umu_hf.data.collate import IGNORE_INDEX, load_refusals
+from umu_hf.errors import UmuError
+from umu_hf.models.loading import load_model
+from umu_hf.trainers.cli import make_config
+from umu_hf.trainers.lora import LoraSettings, apply_lora
+from umu_hf.trainers.losses import answer_nll
+from umu_hf.trainers.registry import METHODS, get_method
+from umu_hf.trainers.run import build_unlearning_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+
+
+def _config(method: str, out: Path, **overrides):
+    _, config_cls = get_method(method)
+    settings = {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-2, "use_cpu": True}
+    settings.update({"save_strategy": "no", "disable_tqdm": True, **overrides})
+    return make_config(config_cls, str(out), settings)
+
+
+def _trainer(method: str, model_dir: Path, data: Path, out: Path, **overrides):
+    trainer_cls, _ = get_method(method)
+    model, _, adapter = load_model(str(model_dir), device="cpu", dtype="float32")
+    model = apply_lora(model, SMALL_LORA)
+    dataset = build_unlearning_dataset(data, 5)
+    config = _config(method, out, **overrides)
+    return trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter), dataset
+
+
+def _snapshot(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_lora_params_change_and_base_is_frozen(method, tiny_model_dir, synth_dir, tmp_path):
+    trainer, _ = _trainer(method, tiny_model_dir, synth_dir, tmp_path)
+    before = _snapshot(trainer.model)
+    trainer.train()
+    after = dict(trainer.model.named_parameters())
+    lora = [n for n in before if "lora_" in n]
+    frozen = [n for n in before if "lora_" not in n]
+    assert lora and frozen
+    assert any(not torch.equal(before[n], after[n]) for n in lora), "no LoRA parameter changed"
+    for n in frozen:
+        assert torch.equal(before[n], after[n]), f"frozen base weight {n} changed"
+    # every loss term is logged per modality
+    logged = {k for entry in trainer.state.log_history for k in entry}
+    assert {"loss_mm", "loss_um"} <= logged
+
+
+def _forget_nll(trainer, dataset) -> float:
+    batch = trainer.data_collator([dataset[i] for i in range(len(dataset))])
+    model = trainer.model.eval()
+    with torch.no_grad():
+        total = 0.0
+        for modality in ("mm", "um"):
+            sub, labels = trainer.stream_inputs(batch, "forget", modality)
+            total += float(answer_nll(model(**sub).logits, labels))
+    model.train()
+    return total
+
+
+def test_ga_raises_forget_nll(tiny_model_dir, synth_dir, tmp_path):
+    trainer, dataset = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, max_steps=3, learning_rate=5e-3)
+    before = _forget_nll(trainer, dataset)
+    trainer.train()
+    assert _forget_nll(trainer, dataset) > before + 0.05
+
+
+def test_npo_first_step_is_two_over_beta_ln2(tiny_model_dir, synth_dir, tmp_path):
+    beta = 0.4
+    trainer, dataset = _trainer("npo", tiny_model_dir, synth_dir, tmp_path, beta=beta)
+    batch = trainer.data_collator([dataset[i] for i in range(2)])
+    loss = trainer.compute_loss(trainer.model, batch)
+    expected = (2 / beta) * math.log(2)
+    assert trainer._terms["forget_npo_mm"][0] == pytest.approx(expected, rel=1e-5)
+    assert trainer._terms["forget_npo_um"][0] == pytest.approx(expected, rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(expected * (1 + trainer.args.alpha), rel=1e-5)
+
+
+def test_kl_term_is_zero_at_first_step(tiny_model_dir, synth_dir, tmp_path):
+    trainer, dataset = _trainer("kl", tiny_model_dir, synth_dir, tmp_path)
+    batch = trainer.data_collator([dataset[i] for i in range(2)])
+    trainer.compute_loss(trainer.model, batch)
+    assert trainer._terms["retain_kl_mm"][0] == pytest.approx(0.0, abs=1e-6)
+    assert trainer._terms["retain_kl_um"][0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_po_targets_are_refusals(tiny_model_dir, synth_dir, tmp_path):
+    trainer, dataset = _trainer("po", tiny_model_dir, synth_dir, tmp_path)
+    batch = trainer.data_collator([dataset[i] for i in range(3)])
+    tokenizer = trainer.adapter.tokenizer
+    refusals = set(load_refusals())
+    for modality in ("mm", "um"):
+        labels = batch[f"forget_{modality}_labels"]
+        for row in labels:
+            text = tokenizer.decode(row[row != IGNORE_INDEX], skip_special_tokens=True).strip()
+            assert text in refusals
+    # the retain stream keeps the true answers
+    retain = batch["retain_um_labels"][0]
+    answer = dataset[0]["retain"][1].answer
+    assert tokenizer.decode(retain[retain != IGNORE_INDEX], skip_special_tokens=True).strip() == answer
+
+
+def test_answer_only_labels_cover_exactly_the_answer(tiny_model_dir, synth_dir, tmp_path):
+    trainer, dataset = _trainer("ga", tiny_model_dir, synth_dir, tmp_path)
+    batch = trainer.data_collator([dataset[i] for i in range(2)])
+    tokenizer = trainer.adapter.tokenizer
+    for modality, side in (("mm", 0), ("um", 1)):
+        labels = batch[f"forget_{modality}_labels"][0]
+        text = tokenizer.decode(labels[labels != IGNORE_INDEX], skip_special_tokens=True).strip()
+        assert text == dataset[0]["forget"][side].answer
+
+
+class _BlowUpAtStep(TrainerCallback):
+    """Simulates an exploding step: from ``step`` on, the optimiser's learning rate is infinite."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+        if state.global_step + 1 >= self.step:
+            for group in optimizer.param_groups:
+                group["lr"] = float("inf")
+
+
+def test_divergence_guard_stops_and_keeps_last_good(tiny_model_dir, synth_dir, tmp_path):
+    from umu_hf.trainers.base import TrainingDivergedError
+
+    trainer, _ = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, max_steps=4, save_strategy="steps",
+                          save_steps=1, save_total_limit=None, learning_rate=1e-3)
+    trainer.add_callback(_BlowUpAtStep(3))
+    with pytest.raises(TrainingDivergedError, match="step 3 left non-finite weights.*checkpoint-2"):
+        trainer.train()
+    checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))
+    assert checkpoints == ["checkpoint-1", "checkpoint-2"]  # the diverged state was never saved
+    from safetensors.torch import load_file
+
+    weights = load_file(str(tmp_path / "checkpoint-2" / "adapter_model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_bad_inputs_give_one_clear_error(tiny_model_dir, synth_dir, tmp_path, capsys):
+    with pytest.raises(UmuError, match="known methods: ga, gd"):
+        get_method("gradient-magic")
+    with pytest.raises(UmuError, match="beta must be > 0"):
+        _config("npo", tmp_path, beta=0)
+    rc = cli_main(["unlearn", "--method", "nope", "--model", str(tiny_model_dir), "--data", str(synth_dir),
+                   "--forget-ratio", "5", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "known methods" in err[0]
+    rc = cli_main(["unlearn", "--method", "ga", "--model", str(tiny_model_dir), "--data", str(synth_dir),
+                   "--forget-ratio", "7", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "forget ratio" in err[0]
+
+
+def test_lora_needs_language_model_linears():
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    vision = CLIPVisionModel(CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                              num_attention_heads=2, image_size=16, patch_size=8))
+    with pytest.raises(UmuError, match="language_model"):
+        apply_lora(vision, SMALL_LORA)
+
+
+def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_path):
+    out = tmp_path / "gd"
+    rc = cli_main(["unlearn", "--method", "gd", "--model", str(tiny_model_dir), "--data", str(synth_dir),
+                   "--forget-ratio", "5", "--out", str(out), "--max-steps", "2", "--batch-size", "2",
+                   "--device", "cpu", "--lora-r", "4", "--lora-alpha", "8", "--merge"])
+    assert rc == 0
+    assert (out / "adapter_config.json").is_file()
+    model, _, adapter = load_model(str(out / "merged"), device="cpu", dtype="float32")
+    assert not hasattr(model, "peft_config")
+    replies = adapter.generate(model, [adapter.prompt("cloze", "Who?", with_image=False)], None, max_new_tokens=4)
+    assert len(replies) == 1 and isinstance(replies[0], str)
+
+
+@pytest.mark.slow
+def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(ROOT / "trainers" / "unlearn.py"), "--method", "npo", "--model", str(tiny_model_dir),
+           "--data", str(synth_dir), "--forget_ratio", "5", "--output_dir", str(tmp_path / "npo"),
+           "--max_steps", "2", "--per_device_train_batch_size", "2", "--lora_r", "4", "--lora_alpha", "8",
+           "--use_cpu", "True", "--ddp_backend", "gloo", "--save_strategy", "no", "--learning_rate", "1e-2"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "npo" / "adapter_config.json").is_file()
+    assert "unlearned model (npo)" in proc.stdout
