@@ -1,0 +1,368 @@
+"""What the Space does, without Gradio: read a bench folder, list its models and profiles, ask two models a
+benchmark question (or the visitor's own) and judge the replies by the benchmark's rule, read the leaderboard.
+
+Safety: everything opened is named by ``bench.json`` and resolved inside the bench folder
+(:func:`umu_hf.bench.manifest.resolve_inside`); a visitor only picks *names* from lists (model, set, task,
+modality) and numbers (profile ID, question index), each checked here. Free text is cut to
+:data:`MAX_INPUT_CHARS` characters.
+
+Generation is the evaluation runner's: the model adapter's prompt (:meth:`ModelAdapter.prompt`), greedy
+``adapter.generate`` with the model's evaluation budgets (its ``results.json`` settings, else SPEC 3's
+:data:`umu_hf.prompts.MAX_NEW_TOKENS`), the portrait in RGB for multimodal questions, and
+:meth:`umu_hf.evaluation.items.Question.score` for the verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from umu_hf.bench.manifest import MANIFEST, ModelEntry, read_manifest, resolve_inside
+from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
+from umu_hf.errors import UmuError
+from umu_hf.leaderboard import direction, metric_name
+from umu_hf.prompts import MAX_NEW_TOKENS
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from umu_hf.evaluation.items import Question
+
+#: longest free-text question the Space accepts, in characters; longer input is cut to this length
+MAX_INPUT_CHARS = 1000
+#: a free-text question gets the open-answer (generation) budget of new tokens
+FREE_TASK = "generation"
+#: ``bench.json``'s ``data`` may name a Hub dataset repo with this prefix instead of a folder inside the bench
+HUB_PREFIX = "hub:"
+
+
+def directions_note() -> str:
+    """What the leaderboard's arrows mean, in words (names and arrows from :mod:`umu_hf.leaderboard`)."""
+    forget = f"{metric_name('forget', 'classification')}, {metric_name('forget', 'generation')}"
+    keep = f"{metric_name('retain', 'classification')}, {metric_name('retain', 'generation')}"
+    return (
+        f"**{direction('forget')} lower is better** on the forget set ({forget}): the knowledge should be "
+        f"gone in *both* modalities. **{direction('retain')} higher is better** on the retain and real sets "
+        f"({keep}): the rest must survive."
+    )
+
+
+def clip_text(text: str | None, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
+    """``(text stripped and cut to limit characters, whether it was cut)``."""
+    text = (text or "").strip()
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def check_choice(value: Any, allowed: Sequence[str], what: str) -> str:
+    """``value`` when it is one of ``allowed``, else a :class:`UmuError` listing them."""
+    if value not in allowed:
+        raise UmuError(f"unknown {what} {value!r}; choose one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def _as_int(value: Any, what: str) -> int:
+    """A dropdown value as an int (a typed custom value arrives as a string)."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise UmuError(f"{what} must be a whole number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the benchmark judges one reply: ``correct`` (classification, cloze) or ``score`` (generation)."""
+
+    text: str
+    correct: bool | None = None
+    score: float | None = None
+
+
+def judge(question: Question, reply: str) -> Verdict:
+    """The benchmark's verdict on ``reply`` (SPEC 3, via :meth:`Question.score`), with the rule in words."""
+    from umu_hf.scoring import cloze_needle, match_option
+
+    result = question.score(reply)
+    if "score" in result:
+        score = float(result["score"])
+        return Verdict(
+            f"ROUGE-L F1 **{score:.3f}** against the reference (generation is scored, not marked)",
+            score=score,
+        )
+    correct = bool(result["correct"])
+    mark = "✓ correct" if correct else "✗ wrong"
+    if question.task == "classification":
+        mode = question.option_matching
+        rule = f"the reply must equal the correct option text ({mode} matching)"
+        if mode == "closest":
+            rule += f"; it is closest to option “{match_option(reply, question.options or (), mode)}”"
+    else:
+        rule = f"the reply must contain “{cloze_needle(question.reference)}”"
+    return Verdict(f"**{mark}**: {rule}", correct=correct)
+
+
+def describe_question(question: Question) -> str:
+    """Markdown of a question: what is asked, with or without the portrait, and the options."""
+    asked = "with the portrait (multimodal)" if question.with_image else "in text only (unimodal)"
+    lines = [
+        f"**{question.task}** question on the **{question.set_name}** set, asked {asked}:",
+        "",
+        f"> {question.question}",
+    ]
+    if question.options:
+        lines += [
+            "",
+            "Options: "
+            + " · ".join(f"{letter}. {text}" for letter, text in zip("ABCD", question.options, strict=False)),
+        ]
+    return "\n".join(lines)
+
+
+@dataclass
+class Comparison:
+    """One question put to several models: their replies and verdicts, by model name."""
+
+    question: Question
+    replies: dict[str, str]
+    verdicts: dict[str, Verdict]
+
+
+@dataclass
+class Leaderboard:
+    """The bench's leaderboard files: title, column headers (with direction arrows), rows, plot path."""
+
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    plot: Path | None
+
+    def table(self) -> list[list[Any]]:
+        """Rows as lists in column order (``model`` first), missing values as ``"–"``."""
+        headers = ["model", *self.columns]
+        return [["–" if row.get(h) is None else row.get(h) for h in headers] for row in self.rows]
+
+
+def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
+    """``leaderboard.json`` (and ``leaderboard.png`` when present) of a bench folder."""
+    root = Path(bench_dir)
+    path = root / "leaderboard.json"
+    if not path.is_file():
+        raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the leaderboard")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        columns, rows = list(payload["columns"]), list(payload["rows"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UmuError(f"{path}: not a leaderboard written by umu-hf ({exc}); rerun `umu-hf bench`") from None
+    plot = root / "leaderboard.png"
+    return Leaderboard(
+        str(payload.get("title", "UMU-Bench")), columns, rows, plot if plot.is_file() else None
+    )
+
+
+class BenchSpace:
+    """A bench folder as the Space sees it. Datasets and models load lazily, once, and stay cached.
+
+    ``max_new_tokens`` overrides the new-token budget per task (``classification``, ``cloze``, ``generation``;
+    the free-text question uses ``generation``'s); by default each model gets its evaluation's budgets.
+    """
+
+    def __init__(
+        self,
+        bench_dir: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_new_tokens: Mapping[str, int] | None = None,
+    ) -> None:
+        self.bench_dir = Path(bench_dir)
+        self.manifest = read_manifest(self.bench_dir)
+        self.device, self.dtype = device, dtype
+        self._override = dict(max_new_tokens or {})
+        self.data = self._data_source(self.manifest.data)
+        self.models: dict[str, ModelEntry] = {}
+        #: manifest entries refused because their model lies outside the bench folder, with the reason
+        self.skipped: dict[str, str] = {}
+        for entry in self.manifest.models:
+            try:
+                resolve_inside(self.bench_dir, entry.path)
+                self.models[entry.name] = entry
+            except UmuError as exc:
+                self.skipped[entry.name] = str(exc)
+        if not self.models:
+            raise UmuError(
+                f"{self.bench_dir / MANIFEST} lists no model inside the bench folder; rerun `umu-hf bench "
+                f"--out {self.bench_dir}`"
+            )
+        self._lock = threading.Lock()
+        self._model_locks: dict[str, threading.Lock] = {}
+        self._loaded: dict[str, tuple[Any, Any, Any]] = {}
+        self._splits: dict[str, Any] = {}
+        self._rows: dict[str, dict[int, int]] = {}
+
+    # -- bench contents --------------------------------------------------------------------------------------
+    def _data_source(self, data: str) -> str:
+        if data.startswith(HUB_PREFIX):
+            return data[len(HUB_PREFIX) :]
+        return str(resolve_inside(self.bench_dir, data))
+
+    def model_names(self) -> list[str]:
+        """The models a visitor can pick, in bench order (vanilla first)."""
+        return list(self.models)
+
+    def default_pair(self) -> tuple[str, str]:
+        """``(before, after)``: the vanilla model and the first unlearned one (or the same model twice)."""
+        names = self.model_names()
+        before = next((n for n, e in self.models.items() if e.method is None), names[0])
+        after = next((n for n in names if n != before), before)
+        return before, after
+
+    def split(self, set_name: str) -> Any:
+        """The ``datasets.Dataset`` of an evaluation set (forget/retain at the bench's ratio, or real)."""
+        check_choice(set_name, SETS, "set")
+        with self._lock:
+            if set_name not in self._splits:
+                from umu_hf.data.load import load_umu_split
+
+                split = load_umu_split(self.data, set_config(set_name, self.manifest.forget_ratio))
+                self._rows[set_name] = {int(i): row for row, i in enumerate(split["ID"])}
+                self._splits[set_name] = split
+            return self._splits[set_name]
+
+    def _row(self, set_name: str, profile_id: Any) -> int:
+        self.split(set_name)
+        pid = _as_int(profile_id, "profile ID")
+        if pid not in self._rows[set_name]:
+            raise UmuError(f"profile ID {pid} is not in the {set_name} set; pick a profile from the list")
+        return self._rows[set_name][pid]
+
+    def profile_choices(self, set_name: str) -> list[tuple[str, int]]:
+        """``(label, profile ID)`` of every profile of a set; the label shows the first unimodal question (it
+        names the person without giving an answer away), else the start of the biography."""
+        split = self.split(set_name)
+        view = split.select_columns(["ID", "biography", TASK_COLUMNS["generation"]])
+        choices = []
+        for row in view:
+            items = row[TASK_COLUMNS["generation"]]["unimodal"]
+            text = items[0]["question"] if items else row["biography"]
+            text = text if len(text) <= 60 else text[:59] + "…"
+            choices.append((f"ID {row['ID']} · {text}", int(row["ID"])))
+        return choices
+
+    def portrait(self, set_name: str, profile_id: Any) -> Image:
+        """The profile's portrait in RGB (what multimodal questions are asked with)."""
+        row = self._row(set_name, profile_id)
+        return self.split(set_name)[row]["image"].convert("RGB")
+
+    def questions(self, set_name: str, profile_id: Any, task: str, modality: str) -> list[Question]:
+        """The benchmark questions of one profile, task and modality, in dataset order."""
+        from umu_hf.evaluation.items import iter_items
+
+        check_choice(task, TASKS, "task")
+        check_choice(modality, MODALITIES, "modality")
+        row = self._row(set_name, profile_id)
+        one = self.split(set_name).select([row])
+        return [
+            dataclasses.replace(q, row=row)
+            for q in iter_items(one, set_name, tasks=(task,))
+            if q.modality == modality
+        ]
+
+    def question_choices(
+        self, set_name: str, profile_id: Any, task: str, modality: str
+    ) -> list[tuple[str, int]]:
+        """``(label, index)`` of :meth:`questions`."""
+        return [
+            (f"{i + 1}. {q.key}: {q.question}", i)
+            for i, q in enumerate(self.questions(set_name, profile_id, task, modality))
+        ]
+
+    # -- models ----------------------------------------------------------------------------------------------
+    def _model_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._model_locks.setdefault(name, threading.Lock())
+
+    def budget(self, name: str, task: str) -> int:
+        """New-token budget of ``task`` for model ``name``: the override, its evaluation's, or SPEC 3's."""
+        if task in self._override:
+            return int(self._override[task])
+        entry = self.models[name]
+        if entry.results:
+            try:
+                results = json.loads(
+                    resolve_inside(self.bench_dir, entry.results).read_text(encoding="utf-8")
+                )
+                return int(results["settings"]["max_new_tokens"][task])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # no (readable) evaluation settings: the SPEC budget
+        return MAX_NEW_TOKENS[task]
+
+    def model(self, name: str) -> tuple[Any, Any, Any]:
+        """``(model, processor, adapter)`` of a bench model, loaded on first use and cached."""
+        check_choice(name, self.model_names(), "model")
+        with self._model_lock(name):
+            if name not in self._loaded:
+                from umu_hf.models.loading import load_model
+
+                path = resolve_inside(self.bench_dir, self.models[name].path)
+                self._loaded[name] = load_model(str(path), self.device, self.dtype)
+            return self._loaded[name]
+
+    def _generate(self, name: str, build_prompt: Any, image: Image | None, task: str) -> str:
+        """One greedy reply of model ``name`` to ``build_prompt(adapter)`` (serialised per model)."""
+        model, _processor, adapter = self.model(name)
+        with self._model_lock(name):
+            images = None if image is None else [image]
+            return adapter.generate(model, [build_prompt(adapter)], images, self.budget(name, task))[0]
+
+    def loaded_models(self) -> list[str]:
+        """Names of the models loaded so far."""
+        return list(self._loaded)
+
+    def compare(
+        self, names: Sequence[str], set_name: str, profile_id: Any, task: str, modality: str, index: Any
+    ) -> Comparison:
+        """Ask each model (once per distinct name) question ``index`` of the profile and judge the replies."""
+        questions = self.questions(set_name, profile_id, task, modality)
+        i = _as_int(index, "question index")
+        if not 0 <= i < len(questions):
+            raise UmuError(
+                f"question index {i} out of range: this profile has {len(questions)} {task} questions"
+            )
+        question = questions[i]
+        image = self.portrait(set_name, profile_id) if question.with_image else None
+        replies: dict[str, str] = {}
+        for name in dict.fromkeys(names):
+            replies[name] = self._generate(
+                name,
+                lambda a: a.prompt(question.task, question.question, question.with_image, question.options),
+                image,
+                question.task,
+            )
+        return Comparison(question, replies, {name: judge(question, r) for name, r in replies.items()})
+
+    def ask(
+        self,
+        names: Sequence[str],
+        text: str | None,
+        set_name: str | None = None,
+        profile_id: Any = None,
+        with_image: bool = False,
+    ) -> tuple[dict[str, str], bool]:
+        """Ask each model the visitor's own question (cut to :data:`MAX_INPUT_CHARS`), with the profile's
+        portrait when ``with_image``; returns ``(replies by name, whether the text was cut)``."""
+        question, cut = clip_text(text)
+        if not question:
+            raise UmuError("type a question first")
+        image = None
+        if with_image:
+            if set_name is None or profile_id is None:
+                raise UmuError("asking with the image needs a profile: pick a set and a profile")
+            image = self.portrait(set_name, profile_id)
+        replies = {
+            name: self._generate(name, lambda a: a.free_prompt(question, with_image), image, FREE_TASK)
+            for name in dict.fromkeys(names)
+        }
+        return replies, cut
