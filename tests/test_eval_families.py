@@ -1,0 +1,75 @@
+"""Chat-template model families through the runner: a tiny random Gemma 3 and Qwen2-VL, saved to a folder and
+evaluated by path exactly like a Hub checkpoint; batched predictions equal one-by-one ones.
+
+The tiny builders are the model layer's (``tests/test_models.py``); Qwen2-VL's processor needs torchvision, so
+that case is skipped where it is missing, as in the model tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+from test_eval_runner import assert_same_predictions  # tests/ is on sys.path under pytest
+
+from umu_hf.evaluation import store
+from umu_hf.evaluation.items import LOGLIK_TASK
+from umu_hf.evaluation.runner import evaluate_model
+from umu_hf.prompts import task_instruction
+
+torch.set_num_threads(2)
+BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
+NEEDS_TORCHVISION = pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None,
+    reason="Qwen2VLProcessor needs a video processor, which transformers builds only with torchvision",
+)
+
+
+def _build(family: str):
+    import test_models  # the model layer's tiny builders (tests/ is on sys.path under pytest)
+
+    return {"gemma3": test_models._tiny_gemma3, "qwen2_vl": test_models._tiny_qwen2_vl}[family]()
+
+
+def _predictions(out) -> list[dict]:
+    return [json.loads(line) for line in (out / store.PREDICTIONS).read_text().splitlines()]
+
+
+@pytest.mark.parametrize("family", ["gemma3", pytest.param("qwen2_vl", marks=NEEDS_TORCHVISION)])
+def test_chat_family_evaluates_through_the_runner(family, synth_dir, tmp_path):
+    model, processor = _build(family)
+    model_dir = tmp_path / family
+    model.save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    runs = {}
+    for batch_size in (5, 1):
+        out = tmp_path / f"out-bs{batch_size}"
+        runs[batch_size] = evaluate_model(
+            str(model_dir),
+            str(synth_dir),
+            15,
+            out,
+            batch_size=batch_size,
+            limit=2,
+            device="cpu",
+            classification_scoring="loglik",
+            max_new_tokens=BUDGETS,
+            progress=False,
+        )
+    batched, single = runs[5], runs[1]
+    assert batched["settings"]["model_family"] == "chat" and batched["model"] == str(model_dir)
+    assert {k: batched[k] for k in ("headline", "sets", "loglik")} == {
+        k: single[k] for k in ("headline", "sets", "loglik")
+    }
+    rows_b, rows_1 = _predictions(tmp_path / "out-bs5"), _predictions(tmp_path / "out-bs1")
+    assert len(rows_b) == 3 * (3 + 1) * 2 * 2
+    assert_same_predictions(rows_b, rows_1)
+    first = rows_b[0]  # the SPEC instruction as the user turn of the model's own chat template, verbatim
+    text = task_instruction("classification", first["question"], first["options"])
+    user = {"role": "user", "content": [{"type": "text", "text": text}]}
+    assert first["prompt"] == processor.apply_chat_template(
+        [user], add_generation_prompt=True, tokenize=False
+    )
+    assert any(r["task"] == LOGLIK_TASK and r["modality"] == "multimodal" for r in rows_b)

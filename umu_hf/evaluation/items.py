@@ -1,0 +1,142 @@
+"""The benchmark questions of a split, one per modality, and how a reply to each is judged (SPEC 3).
+
+A :class:`Question` is what the runner asks and what the Space shows: the question text, its options
+(classification), its reference answer and the rule that scores a reply. All scoring goes through
+:mod:`umu_hf.scoring`; this module only picks the rule and the reference:
+
+- classification: the reference is the correct option *text*, ``options[answer letter]`` (the unimodal letter
+  is the truth for both modalities; the Hub schema already stores it on both items); option matching is
+  ``exact`` on the forget and retain sets and ``closest`` on the real set;
+- cloze: the reference is the raw answer (the containment rule cuts it at its first period);
+- generation: ROUGE-L F1 against the answer.
+
+>>> options = ("Rome", "Oslo", "Bern", "Riga")
+>>> q = Question("real", "classification", "unimodal", 7, 0, "city", "Where?", "Oslo", options, 0)
+>>> q.uid(), q.score("Oslo."), q.with_image
+('real/classification/unimodal/7/0', {'correct': True}, False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, SETS, TASKS
+from umu_hf.errors import DataError, UmuError
+
+#: how a classification reply is matched to an option on each evaluation set (SPEC 3)
+OPTION_MATCHING: dict[str, str] = {"forget": "exact", "retain": "exact", "real": "closest"}
+#: the predictions/results task name of classification scored by option log-likelihood (not the SPEC protocol)
+LOGLIK_TASK = "classification_loglik"
+#: every task name a prediction record can carry, in report order
+RECORD_TASKS: tuple[str, ...] = ("classification", LOGLIK_TASK, "cloze", "generation")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One benchmark question in one modality.
+
+    ``index`` is the position in the profile's task list: the unimodal and multimodal questions with the same
+    ``(profile_id, index)`` probe the same fact and form one pair of the metrics. ``row`` is the profile's row
+    in its split (to fetch the portrait).
+    """
+
+    set_name: str
+    task: str
+    modality: str
+    profile_id: int
+    index: int
+    key: str
+    question: str
+    reference: str
+    options: tuple[str, ...] | None
+    row: int
+
+    @property
+    def with_image(self) -> bool:
+        """Multimodal questions are asked with the profile's portrait, unimodal ones without any image."""
+        return self.modality == "multimodal"
+
+    @property
+    def option_matching(self) -> str:
+        """``exact`` on forget/retain, ``closest`` on the real set."""
+        return OPTION_MATCHING.get(self.set_name, "exact")
+
+    def uid(self, task: str | None = None) -> str:
+        """Stable id of this question's prediction: ``set/task/modality/profile_id/index``."""
+        return f"{self.set_name}/{task or self.task}/{self.modality}/{self.profile_id}/{self.index}"
+
+    def pair_key(self) -> tuple[int, int]:
+        """What pairs the unimodal and multimodal questions of one fact."""
+        return (self.profile_id, self.index)
+
+    def score(self, reply: str, task: str | None = None) -> dict[str, Any]:
+        """``{"correct": bool}`` (classification, cloze) or ``{"score": ROUGE-L F1}`` (generation) of a reply.
+
+        ``task=LOGLIK_TASK``: the reply is the chosen option text, compared exactly.
+        """
+        from umu_hf.scoring import classification_correct, cloze_correct, rouge_l
+
+        task = task or self.task
+        if task == LOGLIK_TASK:
+            return {"correct": classification_correct(reply, self.reference, self.options or (), "exact")}
+        if task == "classification":
+            return {
+                "correct": classification_correct(reply, self.reference, self.options, self.option_matching)
+            }
+        if task == "cloze":
+            return {"correct": cloze_correct(reply, self.reference)}
+        return {"score": rouge_l(reply, self.reference)}
+
+
+def _question(
+    set_name: str, task: str, modality: str, item: dict, profile_id: int, index: int, row: int
+) -> Question:
+    options = None
+    reference = item["answer"]
+    if task == "classification":
+        raw = item.get("options") or {}
+        try:
+            options = tuple(raw[letter] for letter in OPTION_LETTERS)
+            reference = raw[item["answer"]]
+        except KeyError as exc:
+            raise DataError(
+                f"{set_name} set, profile ID {profile_id}, Classify.{modality}[{index}]: options must be A-D "
+                f"and the answer one of their letters (got answer {item.get('answer')!r}); fix the dataset"
+            ) from exc
+    return Question(
+        set_name,
+        task,
+        modality,
+        int(profile_id),
+        index,
+        item["key"],
+        item["question"],
+        reference,
+        options,
+        row,
+    )
+
+
+def iter_items(
+    split: Any, set_name: str, tasks: Sequence[str] = TASKS, limit: int | None = None
+) -> Iterator[Question]:
+    """The questions of a split (a ``datasets.Dataset`` or rows in the Hub schema), both modalities.
+
+    Profile by profile in split order; ``limit`` keeps the first ``limit`` question pairs of each task. Images
+    are not decoded (``Question.row`` says where the portrait is).
+    """
+    from umu_hf.data.load import iter_eval_items
+
+    if set_name not in SETS:
+        raise UmuError(f"unknown evaluation set {set_name!r}; expected one of {', '.join(SETS)}")
+    seen: dict[str, int] = dict.fromkeys(tasks, 0)
+    position: dict[tuple[int, str], int] = {}
+    for item in iter_eval_items(split, tasks):
+        index = position[(item.row, item.task)] = position.get((item.row, item.task), -1) + 1
+        if limit is not None and seen[item.task] >= limit:
+            continue
+        seen[item.task] += 1
+        for modality in MODALITIES:
+            yield _question(set_name, item.task, modality, getattr(item, modality), item.ID, index, item.row)

@@ -1,0 +1,84 @@
+"""Multiple choice by option log-likelihood (``--classification-scoring loglik``; not the SPEC protocol).
+
+Why: the original protocol generates a reply and compares strings, so a model that knows the answer but words
+it differently ("B", "B. Paris", "Paris.") scores as wrong. Here each of the four options is scored as the
+model's answer to the same classification prompt, and the option with the highest *length-normalised*
+log-likelihood (mean log-probability per answer token) is the choice. One forward pass per batch (4 sequences
+per question), no generation. The answer text is laid out exactly as in training
+(:meth:`ModelAdapter.train_example`: the prompt, the option, then the end-of-turn marker), so the end marker
+is scored too: a prefix of a longer option is not a complete answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from umu_hf.evaluation.items import Question
+from umu_hf.prompts import task_instruction
+
+
+def continuation_length(tokenizer: Any, prompt: str, full: str, add_special_tokens: bool) -> int:
+    """Number of tokens of ``full`` after ``prompt`` (image placeholders stay single tokens here; their
+    expansion happens inside the prompt, so the count is the same after the processor)."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=add_special_tokens)["input_ids"]
+    full_ids = tokenizer(full, add_special_tokens=add_special_tokens)["input_ids"]
+    common = 0
+    for a, b in zip(
+        prompt_ids, full_ids, strict=False
+    ):  # a merge across the boundary shortens the shared prefix
+        if a != b:
+            break
+        common += 1
+    return max(1, min(len(full_ids) - common, len(full_ids) - 1))  # at least one token, and one before it
+
+
+def option_logliks(
+    model: Any, adapter: Any, questions: Sequence[Question], images: Sequence[Any] | None
+) -> list[list[float]]:
+    """Mean log-probability of each option's answer tokens, per question (one forward for the whole batch).
+
+    ``questions`` are classification questions of one modality; ``images`` one portrait per question for
+    multimodal ones, else None.
+    """
+    import torch
+
+    texts: list[str] = []
+    lengths: list[int] = []
+    for question in questions:
+        instruction = task_instruction("classification", question.question, question.options)
+        for option in question.options or ():
+            prompt, full = adapter.train_example(instruction, option, question.with_image)
+            texts.append(full)
+            lengths.append(continuation_length(adapter.tokenizer, prompt, full, adapter.add_special_tokens))
+    n_options = len(texts) // max(1, len(questions))
+    batch_images = None if images is None else [image for image in images for _ in range(n_options)]
+    inputs = adapter.encode(texts, batch_images, padding_side="right").to(model.device)
+    if "pixel_values" in inputs:
+        inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+    ends = inputs["attention_mask"].sum(-1).tolist()  # right padding: real tokens are [0, end)
+    # logits at position t predict token t+1: the answer tokens [end-c, end) need logits [end-c-1, end-1)
+    first = min(end - c - 1 for end, c in zip(ends, lengths, strict=True))
+    last = max(ends) - 1
+    kwargs: dict[str, Any] = {}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        kwargs["logits_to_keep"] = torch.arange(first, last, device=model.device)
+        offset = first
+    else:
+        offset = 0
+    with torch.inference_mode():
+        logits = model(**inputs, **kwargs).logits
+    scores: list[float] = []
+    for row, (end, count) in enumerate(zip(ends, lengths, strict=True)):
+        start = end - count - 1
+        window = logits[row, start - offset : end - 1 - offset].float().log_softmax(-1)
+        targets = inputs["input_ids"][row, start + 1 : end].to(window.device)
+        scores.append(float(window.gather(-1, targets.unsqueeze(-1)).mean()))
+    return [scores[i : i + n_options] for i in range(0, len(scores), n_options)]
+
+
+def choose(scores: Sequence[float], options: Sequence[str]) -> str:
+    """The option with the highest score (the first one on ties)."""
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    return options[best]

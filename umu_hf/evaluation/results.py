@@ -1,0 +1,112 @@
+"""Predictions -> ``results.json``: the headline table, per-set metrics and the 2x2 tables (SPEC 4).
+
+The metric math is :mod:`umu_hf.scoring`'s; here the per-question outcomes stored in the prediction records
+(``correct`` for classification and cloze, ``score`` = ROUGE-L F1 for generation) are paired — unimodal and
+multimodal question of the same profile and index — and handed to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from umu_hf.data.schema import MODALITIES, SETS, TASKS
+from umu_hf.evaluation.items import LOGLIK_TASK, RECORD_TASKS, Question
+
+
+def record_sort_key(record: Mapping[str, Any]) -> tuple:
+    """Canonical order of prediction records: set, task, modality, profile, index (unknown names last)."""
+
+    def rank(value: Any, order: Sequence[str]) -> int:
+        return order.index(value) if value in order else len(order)
+
+    return (
+        rank(record.get("set"), SETS),
+        rank(record.get("task"), RECORD_TASKS),
+        rank(record.get("modality"), MODALITIES),
+        int(record.get("profile_id", -1)),
+        int(record.get("index", -1)),
+        record["id"],
+    )
+
+
+def _pairs(questions: Sequence[Question], task: str) -> list[tuple[Question, Question]]:
+    by_modality: dict[str, dict[tuple[int, int], Question]] = {m: {} for m in MODALITIES}
+    for question in questions:
+        if question.task == task:
+            by_modality[question.modality][question.pair_key()] = question
+    uni, multi = by_modality["unimodal"], by_modality["multimodal"]
+    return [(uni[key], multi[key]) for key in uni if key in multi]
+
+
+def task_metrics(
+    questions: Sequence[Question],
+    records: Mapping[str, Mapping[str, Any]],
+    task: str,
+    record_task: str | None = None,
+) -> dict[str, Any]:
+    """The :mod:`umu_hf.scoring` pair metrics of one task of one set from its prediction records.
+
+    ``record_task`` names the records to read (``classification_loglik`` for the log-likelihood scoring of the
+    classification questions); by default ``task``.
+    """
+    from umu_hf.scoring import binary_pair_metrics, generation_pair_metrics
+
+    record_task = record_task or task
+    pairs = _pairs(questions, task)
+    field = "score" if task == "generation" else "correct"
+    try:
+        uni = [records[u.uid(record_task)][field] for u, _ in pairs]
+        multi = [records[m.uid(record_task)][field] for _, m in pairs]
+    except KeyError as exc:
+        raise RuntimeError(f"no finished prediction for {exc.args[0]}; the run is incomplete") from None
+    if task == "generation":
+        return generation_pair_metrics(uni, multi)
+    return binary_pair_metrics(uni, multi)
+
+
+def build_results(
+    header: Mapping[str, Any],
+    questions: Mapping[str, Sequence[Question]],
+    records: Mapping[str, Mapping[str, Any]],
+    loglik: bool = False,
+) -> dict[str, Any]:
+    """The ``results.json`` dict: ``header`` (version, model, data, ratio, settings), then ``headline``
+    (``{set: {task: {AccF|AccR|RLF|RLR: value}}}``), ``sets`` (the full metric dicts) and, with ``loglik``,
+    ``loglik`` (the classification metrics under log-likelihood scoring)."""
+    from umu_hf.scoring import headline_metric
+
+    results: dict[str, Any] = dict(header)
+    headline: dict[str, Any] = {}
+    sets: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for set_name in (s for s in SETS if s in questions):
+        sets[set_name] = {task: task_metrics(questions[set_name], records, task) for task in TASKS}
+        headline[set_name] = {}
+        for task in TASKS:
+            metric = headline_metric(task, set_name)
+            headline[set_name][task] = {metric: sets[set_name][task][metric]}
+        if loglik:
+            extra[set_name] = {
+                "classification": task_metrics(questions[set_name], records, "classification", LOGLIK_TASK)
+            }
+    results["headline"] = headline
+    results["sets"] = sets
+    if loglik:
+        results["loglik"] = extra
+    return results
+
+
+def format_headline(results: Mapping[str, Any]) -> str:
+    """The headline table of a results dict as aligned text (one row per set, one column per task)."""
+    rows = [["set", *TASKS]]
+    for set_name, tasks in results.get("headline", {}).items():
+        cells = [set_name]
+        for task in TASKS:
+            ((metric, value),) = tasks[task].items()
+            cells.append(f"{metric} {value:6.2f}" if isinstance(value, (int, float)) else f"{metric}    n/a")
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
