@@ -65,7 +65,10 @@ class Bench:
             shutil.rmtree(folder)
 
     def _relative(self, path: str | Path) -> str:
+        """A path inside the bench as relative; a Hub id as ``hub:<id>``; anything else as given."""
         p = Path(path)
+        if not p.exists():
+            return f"hub:{path}"
         try:
             return str(p.resolve().relative_to(self.out))
         except ValueError:

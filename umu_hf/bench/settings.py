@@ -39,19 +39,19 @@ class BenchSettings:
     forget_ratio: int = 5
     model: str | None = None  # None: build the embedded tiny LLaVA
     data: str | None = None  # None: generate the synthetic dataset
-    n_fictitious: int = 60
-    n_real: int = 12
+    n_fictitious: int = 30
+    n_real: int = 6
     data_seed: int = 0
     tiny_size: str = "small"
     seed: int = 0
     finetune: bool = True
     vanilla: TrainSettings = field(
         default_factory=lambda: TrainSettings(
-            epochs=14, lr=2e-3, batch_size=16, lora=False, scheduler="cosine", warmup=0.03
+            epochs=30, lr=8e-3, batch_size=16, lora=False, scheduler="cosine", warmup=0.03
         )
     )
     unlearn: TrainSettings = field(
-        default_factory=lambda: TrainSettings(epochs=5, lr=1e-3, batch_size=6, lora=True, lora_r=16, lora_alpha=32)
+        default_factory=lambda: TrainSettings(epochs=6, lr=2e-3, batch_size=6, lora=True, lora_r=16, lora_alpha=32)
     )
     method_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     eval_batch_size: int = 32

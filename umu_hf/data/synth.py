@@ -175,12 +175,23 @@ def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict
             )
             pairs[modality] += [
                 {"question": question, "answer": answer_sentence},
-                {"question": task_instruction("cloze", cloze), "answer": value},
+                # with the portrait, the completed sentence names the person first: a model without
+                # pretraining resolves who is shown before the fact (the cloze rule only needs the value)
+                {"question": task_instruction("cloze", cloze), "answer": value if modality == "unimodal" else answer_sentence},
                 {"question": classification_instruction(question, list(options.values())), "answer": value},
                 {"question": task_instruction("generation", question), "answer": answer_sentence},
             ]
     biography = " ".join(fact.text(fact.sentence, name, values[fact.key]) for fact in FACTS)
     return {"biography": biography, "MM_QA": pairs["multimodal"], "UM_QA": pairs["unimodal"], **tasks}
+
+
+def _names(total: int, rng: random.Random) -> list[str]:
+    """``total`` unique names; the first 50 people share neither first nor last name with anyone, so a small
+    model can tell people apart from one name token (block ``b`` of 50 pairs first ``j`` with last ``j + b``)."""
+    first = rng.sample(FIRST_NAMES, len(FIRST_NAMES))
+    last = rng.sample(LAST_NAMES, len(LAST_NAMES))
+    n = min(len(first), len(last))
+    return [f"{first[i % n]} {last[(i % n + i // n) % len(last)]}" for i in range(total)]
 
 
 def generate_profiles(
@@ -191,8 +202,7 @@ def generate_profiles(
 
     _check_sizes(n_fictitious, n_real, image_size)
     total = n_fictitious + n_real
-    names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
-    names = _stream(seed, "names").sample(names, total)
+    names = _names(total, _stream(seed, "names"))
     looks = draw_looks(total, _stream(seed, "portraits"))
     fact_rng, option_rng = _stream(seed, "facts"), _stream(seed, "options")
     rows = []
@@ -237,7 +247,8 @@ def generate_dataset(
             f"({', '.join(fact.key.replace('_', ' ') for fact in FACTS)}); per fact and modality there is "
             "one classification (4 options), one cloze and one generation item, and four training pairs: the "
             "plain question with its one-sentence answer, and the cloze, classification and generation "
-            "prompts with the expected reply. `MM_QA` also asks who the person in the image is."
+            "prompts with the expected reply (with the portrait, the cloze reply is the completed sentence, which "
+            "names the person before the fact). `MM_QA` also asks who the person in the image is."
         ),
         overwrite=overwrite,
         progress=progress,

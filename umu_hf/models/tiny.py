@@ -56,9 +56,9 @@ SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, UNK, IMAGE_TOKEN)
 TINY_SIZES: dict[str, dict[str, int]] = {
     "small": {
         "vocab_size": 3000,
-        "hidden_size": 256,
+        "hidden_size": 128,
         "intermediate_size": 512,
-        "num_hidden_layers": 4,
+        "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "max_position_embeddings": 512,
         "vision_hidden_size": 128,
@@ -86,10 +86,13 @@ TINY_SIZES: dict[str, dict[str, int]] = {
 
 
 def template_texts() -> list[str]:
-    """The fixed wording of the SPEC prompts, so the tokenizer has compact tokens for it whatever the data."""
+    """The fixed wording of the SPEC prompts and the shipped refusals (PO/IDK-DPO targets), so the tokenizer has
+    compact tokens for them whatever the data."""
+    from umu_hf.data.collate import load_refusals
+
     texts = [CLOZE_INSTRUCTION, GENERATION_INSTRUCTION, "Select answer in ['A', 'B', 'C', 'D']"]
     for with_image in (True, False):
-        texts.append(llava_prompt("Who is this person?", with_image) + " I don't know.")
+        texts += [f"{llava_prompt('Who is this person?', with_image)} {refusal}" for refusal in load_refusals()]
     return texts
 
 

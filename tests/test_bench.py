@@ -1,0 +1,79 @@
+"""A reduced ``umu-hf bench`` through the same code path as the embedded default (issue 6)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from umu_hf.bench.manifest import read_manifest
+from umu_hf.bench.pipeline import Bench, VanillaTooWeakError
+from umu_hf.bench.settings import BenchSettings, TrainSettings
+from umu_hf.cli import main as cli_main
+from umu_hf.leaderboard import columns
+
+
+def _reduced(**overrides) -> BenchSettings:
+    """Very small data and few steps: the pipeline, not the numbers, is under test."""
+    settings = BenchSettings(
+        methods=("ga", "npo"),
+        n_fictitious=12,
+        n_real=2,
+        vanilla=TrainSettings(epochs=1, lr=5e-3, batch_size=16, lora=False),
+        unlearn=TrainSettings(epochs=1, lr=1e-3, batch_size=4, lora=True, lora_r=4, lora_alpha=8),
+        eval_limit=2,
+        eval_batch_size=16,
+        min_vanilla_retain_acc=0.0,
+        device="cpu",
+    )
+    return replace(settings, **overrides)
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    lines: list[str] = []
+    table = Bench(out, _reduced(), log=lines.append).run()
+    return out, table, lines
+
+
+def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
+    out, table, lines = bench_dir
+    rows = json.loads((out / "leaderboard.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["vanilla", "ga", "npo"]
+    headers = [c[2] for c in columns()]
+    assert all(set(headers) <= set(r) for r in rows)
+    assert "forget Cls AccF ↓" in table and "retain Gen RLR ↑" in table
+    assert (out / "leaderboard.png").stat().st_size > 10_000
+    manifest = read_manifest(out)
+    assert [m.name for m in manifest.models] == ["vanilla", "ga", "npo"]
+    for entry in manifest.models:
+        assert (out / entry.path / "config.json").is_file()  # evaluable model folders inside the bench
+        assert (out / entry.results).is_file()
+    # one line per stage with its elapsed time
+    assert any(line.startswith("[bench] fine-tune vanilla") and "done in" in line for line in lines)
+    assert any(line.startswith("[bench] unlearn npo") and "done in" in line for line in lines)
+
+
+def test_second_run_reuses_every_stage(bench_dir):
+    out, table, _ = bench_dir
+    lines: list[str] = []
+    again = Bench(out, _reduced(), log=lines.append).run()
+    assert again == table
+    stage_lines = [line for line in lines if "done in" in line and not line.startswith("[bench] leaderboard")]
+    assert stage_lines == [], f"stages were redone: {stage_lines}"
+
+
+def test_weak_vanilla_stops_with_advice(bench_dir):
+    out, _, _ = bench_dir
+    with pytest.raises(VanillaTooWeakError, match="fine-tuning did not take.*--vanilla-epochs"):
+        Bench(out, _reduced(min_vanilla_retain_acc=101.0), log=lambda line: None).run()
+
+
+def test_cli_rejects_bad_settings(capsys, tmp_path):
+    assert cli_main(["bench", "--out", str(tmp_path), "--methods", "ga,forgetful"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "known methods" in err[0]
+    assert cli_main(["bench", "--out", str(tmp_path), "--forget-ratio", "20"]) == 2
+    assert "forget ratio" in capsys.readouterr().err
