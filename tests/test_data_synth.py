@@ -83,7 +83,11 @@ def test_training_pairs_contain_the_evaluation_prompts_in_both_modalities(synth_
                 == item["options"][item["answer"]]
             )
         for item in row["Cloze"][modality]:
-            assert pairs[task_instruction("cloze", item["question"])] == item["answer"].rstrip(".")
+            reply = pairs[task_instruction("cloze", item["question"])]
+            if modality == "unimodal":
+                assert reply == item["answer"].rstrip(".")
+            else:  # the completed sentence: the person first, then the value the cloze rule looks for
+                assert reply.endswith(f" {item['answer']}") and reply.split()[0] in row["biography"]
         for item in row["Generation"][modality]:
             assert pairs[task_instruction("generation", item["question"])] == item["answer"]
             assert pairs[item["question"]] == item["answer"]
