@@ -49,6 +49,9 @@ class UnlearnConfig(TrainingArguments):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise UmuError(f"--{name} must be a finite number >= 0, got {value}")
+        beta = getattr(self, "beta", None)  # NPO, SimNPO, IDK-DPO
+        if beta is not None and not (math.isfinite(beta) and beta > 0):
+            raise UmuError(f"--beta must be > 0 for {type(self).__name__.removesuffix('Config')}, got {beta}")
         if self.remove_unused_columns:
             raise UmuError("--remove_unused_columns must be False for UMU-Bench trainers (batches are custom dicts)")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.errors import UmuError
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll, dpo_loss, sequence_logprob
 
@@ -15,11 +14,6 @@ from umu_hf.trainers.losses import answer_nll, dpo_loss, sequence_logprob
 @dataclass
 class IdkDPOConfig(UnlearnConfig):
     beta: float = field(default=0.1, metadata={"help": "DPO inverse temperature β (> 0)."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.beta > 0:
-            raise UmuError(f"--beta must be > 0 for IDK-DPO, got {self.beta}")
 
 
 class IdkDPOTrainer(UnlearnTrainer):
@@ -38,6 +32,8 @@ class IdkDPOTrainer(UnlearnTrainer):
             logp[stream] = sequence_logprob(logits, labels)
             ref = sequence_logprob(self.reference_logits(model, inputs, stream, modality), labels)
             logp[f"ref_{stream}"] = ref
-        dpo = dpo_loss(logp["forget_idk"], logp["forget"], logp["ref_forget_idk"], logp["ref_forget"], self.args.beta)
+        dpo = dpo_loss(
+            logp["forget_idk"], logp["forget"], logp["ref_forget_idk"], logp["ref_forget"], self.args.beta
+        )
         retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
         return {"loss": dpo + self.args.gamma * retain_nll, "forget_dpo": dpo, "retain_nll": retain_nll}

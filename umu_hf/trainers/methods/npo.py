@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.errors import UmuError
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll, npo_loss, sequence_logprob
 
@@ -16,12 +15,9 @@ from umu_hf.trainers.losses import answer_nll, npo_loss, sequence_logprob
 @dataclass
 class NPOConfig(UnlearnConfig):
     beta: float = field(default=0.4, metadata={"help": "NPO inverse temperature β (> 0)."})
-    gamma: float = field(default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only)."})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.beta > 0:
-            raise UmuError(f"--beta must be > 0 for NPO, got {self.beta}")
+    gamma: float = field(
+        default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only)."}
+    )
 
 
 class NPOTrainer(UnlearnTrainer):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.errors import UmuError
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll, sequence_logprob, simnpo_loss
 
@@ -18,11 +17,6 @@ class SimNPOConfig(UnlearnConfig):
     delta: float = field(default=0.0, metadata={"help": "SimNPO reward margin δ."})
     gamma: float = field(default=1.0, metadata={"help": "Weight of the retain NLL term."})
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.beta > 0:
-            raise UmuError(f"--beta must be > 0 for SimNPO, got {self.beta}")
-
 
 class SimNPOTrainer(UnlearnTrainer):
     method = "simnpo"
@@ -30,6 +24,12 @@ class SimNPOTrainer(UnlearnTrainer):
 
     def modality_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
-        forget = simnpo_loss(sequence_logprob(logits, labels, normalize=True), self.args.beta, self.args.delta)
+        forget = simnpo_loss(
+            sequence_logprob(logits, labels, normalize=True), self.args.beta, self.args.delta
+        )
         retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
-        return {"loss": forget + self.args.gamma * retain_nll, "forget_simnpo": forget, "retain_nll": retain_nll}
+        return {
+            "loss": forget + self.args.gamma * retain_nll,
+            "forget_simnpo": forget,
+            "retain_nll": retain_nll,
+        }
