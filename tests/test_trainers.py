@@ -208,3 +208,28 @@ def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, t
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "npo" / "adapter_config.json").is_file()
     assert "unlearned model (npo)" in proc.stdout
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "trainers" / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_recipes_parse_into_their_configs(recipe, tmp_path):
+    import importlib.util
+
+    name = "finetune" if recipe.stem == "finetune" else "unlearn"
+    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "trainers" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = script  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(script)
+    argv = ["--recipe", str(recipe), "--model", "m", "--data", "d", "--output_dir", str(tmp_path)]
+    if name == "finetune":
+        parser = script.HfArgumentParser((script.ScriptArguments, script.LoraArguments, script.FinetuneConfig))
+        parser.set_defaults(**script.load_recipe(str(recipe)))
+        _, lora, config = parser.parse_args_into_dataclasses(argv)
+    else:
+        args, lora, config = script.parse(argv)
+        trainer_cls, config_cls = get_method(args.method)
+        assert isinstance(config, config_cls) and args.method == recipe.stem
+    assert config.per_device_train_batch_size == 6 and lora.lora_r == 64
+    if recipe.stem in ("ga", "gd", "kl", "po", "npo"):  # the original baselines: SPEC 5 defaults
+        assert config.learning_rate == 1e-5 and config.num_train_epochs == 5
+    if recipe.stem == "npo":
+        assert config.beta == 0.4

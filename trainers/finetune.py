@@ -16,9 +16,8 @@ from transformers import HfArgumentParser
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.finetune import FinetuneConfig
-from umu_hf.trainers.lora import LoraSettings
 from umu_hf.trainers.run import finetune
-from umu_hf.trainers.scripts import load_recipe, peek_option
+from umu_hf.trainers.scripts import LoraArguments, load_recipe, peek_option
 
 
 @dataclass
@@ -27,20 +26,16 @@ class ScriptArguments:
     data: str = field(metadata={"help": "Hub repo id, Hub-layout folder or legacy folder"})
     config_name: str = field(default="full", metadata={"help": "dataset config to train on"})
     lora: bool = field(default=False, metadata={"help": "train a LoRA adapter instead of all weights"})
-    lora_r: int = 64
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
-    recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser((ScriptArguments, FinetuneConfig))
+    parser = HfArgumentParser((ScriptArguments, LoraArguments, FinetuneConfig))
     parser.set_defaults(**load_recipe(peek_option(argv, "recipe")))
-    script, config = parser.parse_args_into_dataclasses(argv)
-    lora = LoraSettings(script.lora_r, script.lora_alpha, script.lora_dropout) if script.lora else None
-    path = finetune(script.model, script.data, config, lora, script.merge, config_name=script.config_name)
+    script, lora, config = parser.parse_args_into_dataclasses(argv)
+    path = finetune(
+        script.model, script.data, config, lora.settings(script.lora), lora.merge, config_name=script.config_name
+    )
     print(f"fine-tuned model: {path}")
     return 0
 

@@ -16,36 +16,35 @@ from dataclasses import dataclass, field
 from transformers import HfArgumentParser
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.lora import LoraSettings
 from umu_hf.trainers.registry import get_method
 from umu_hf.trainers.run import unlearn
-from umu_hf.trainers.scripts import load_recipe, peek_option
+from umu_hf.trainers.scripts import LoraArguments, load_recipe, peek_option
 
 
 @dataclass
 class ScriptArguments:
-    method: str = field(metadata={"help": "ga, gd, kl, po, npo, simnpo or idk_dpo"})
     model: str = field(metadata={"help": "the model to unlearn from (folder or Hub id)"})
     data: str = field(metadata={"help": "Hub repo id, Hub-layout folder or legacy folder"})
+    method: str = field(default="ga", metadata={"help": "ga, gd, kl, po, npo, simnpo or idk_dpo (or the recipe's)"})
     forget_ratio: int = field(default=5, metadata={"help": "5, 10 or 15"})
     lora: bool = field(default=True, metadata={"help": "train a LoRA adapter (reference = adapter off)"})
-    lora_r: int = 64
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
-    recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def parse(argv: list[str]) -> tuple[ScriptArguments, LoraArguments, object]:
+    """The script's, LoRA and method-config dataclasses; the recipe gives defaults, flags override it."""
     recipe = load_recipe(peek_option(argv, "recipe"))
     method = peek_option(argv, "method") or recipe.get("method") or "ga"
     _, config_cls = get_method(method)
-    parser = HfArgumentParser((ScriptArguments, config_cls))
-    parser.set_defaults(**recipe)
-    script, config = parser.parse_args_into_dataclasses(argv)
-    lora = LoraSettings(script.lora_r, script.lora_alpha, script.lora_dropout) if script.lora else None
-    path = unlearn(script.method, script.model, script.data, script.forget_ratio, config, lora, script.merge)
+    parser = HfArgumentParser((ScriptArguments, LoraArguments, config_cls))
+    parser.set_defaults(**{**recipe, "method": method})
+    return parser.parse_args_into_dataclasses(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    script, lora, config = parse(list(sys.argv[1:] if argv is None else argv))
+    path = unlearn(
+        script.method, script.model, script.data, script.forget_ratio, config, lora.settings(script.lora), lora.merge
+    )
     print(f"unlearned model ({script.method}): {path}")
     return 0
 

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
+from umu_hf.trainers.lora import LoraSettings
+
+
+@dataclass
+class LoraArguments:
+    """LoRA and output options shared by the script entry points (SPEC 5 defaults)."""
+
+    lora_r: int = 64
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
+    recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
+
+    def settings(self, enabled: bool) -> LoraSettings | None:
+        """The LoRA settings, or None to train every weight."""
+        return LoraSettings(self.lora_r, self.lora_alpha, self.lora_dropout) if enabled else None
 
 
 def peek_option(argv: list[str], name: str) -> str | None:
