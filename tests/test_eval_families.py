@@ -1,8 +1,9 @@
 """Chat-template model families through the runner: a tiny random Gemma 3 and Qwen2-VL, saved to a folder and
 evaluated by path exactly like a Hub checkpoint; batched predictions equal one-by-one ones.
 
-The tiny builders are the model layer's (``tests/test_models.py``); Qwen2-VL's processor needs torchvision, so
-that case is skipped where it is missing, as in the model tests.
+The tiny builders are the model layer's (``tests/test_models.py``). Without torchvision, Qwen2-VL's processor
+cannot be saved and reloaded through ``AutoProcessor`` (its video processor needs torchvision), so there the
+in-memory model and processor are handed to the runner (``loaded=``) instead of a folder.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ from umu_hf.prompts import task_instruction
 
 torch.set_num_threads(2)
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
-NEEDS_TORCHVISION = pytest.mark.skipif(
-    importlib.util.find_spec("torchvision") is None,
-    reason="Qwen2VLProcessor needs a video processor, which transformers builds only with torchvision",
-)
+HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 
 
 def _build(family: str):
@@ -37,12 +35,18 @@ def _predictions(out) -> list[dict]:
     return [json.loads(line) for line in (out / store.PREDICTIONS).read_text().splitlines()]
 
 
-@pytest.mark.parametrize("family", ["gemma3", pytest.param("qwen2_vl", marks=NEEDS_TORCHVISION)])
+@pytest.mark.parametrize("family", ["gemma3", "qwen2_vl"])
 def test_chat_family_evaluates_through_the_runner(family, synth_dir, tmp_path):
+    from umu_hf.models.adapters import get_adapter
+
     model, processor = _build(family)
     model_dir = tmp_path / family
-    model.save_pretrained(model_dir)
-    processor.save_pretrained(model_dir)
+    loaded = None
+    if family == "qwen2_vl" and not HAS_TORCHVISION:
+        loaded = (model, processor, get_adapter(processor, model.config))
+    else:
+        model.save_pretrained(model_dir)
+        processor.save_pretrained(model_dir)
     runs = {}
     for batch_size in (5, 1):
         out = tmp_path / f"out-bs{batch_size}"
@@ -57,6 +61,7 @@ def test_chat_family_evaluates_through_the_runner(family, synth_dir, tmp_path):
             classification_scoring="loglik",
             max_new_tokens=BUDGETS,
             progress=False,
+            loaded=loaded,
         )
     batched, single = runs[5], runs[1]
     assert batched["settings"]["model_family"] == "chat" and batched["model"] == str(model_dir)
