@@ -15,18 +15,20 @@ Pieces (all stock transformers classes):
   randomly initialised from ``seed``. The tower is tiny and trained from scratch, so the projector reads its
   *last* layer (``vision_feature_layer=-1``) rather than LLaVA-1.5's penultimate one.
 
-Sizes (:data:`TINY_SIZES`). Parameter counts depend on the trained vocabulary; measured on the synthetic
-dataset (``umu-hf data synth``, 653 profiles, vocabulary 1404), with the upper bound at the full BPE target:
+Sizes (:data:`TINY_SIZES`). Parameter counts depend on the trained vocabulary: ``small`` measured on the
+embedded bench data (36 profiles, vocabulary 1298), ``base`` on ``umu-hf data synth`` (653 profiles, vocabulary
+1404), with the upper bound at the full BPE target:
 
 =========  =======================================  ==============================  ==========  ===============
 size       language model                           vision tower                    image       parameters
 =========  =======================================  ==============================  ==========  ===============
-``small``  hidden 256, 4 layers, 4 heads, ffn 512   hidden 128, 2 layers, ffn 256   32 px / 8   3.73 M (<=4.6 M)
+``small``  hidden 128, 2 layers, 4 heads, ffn 512   hidden 128, 2 layers, ffn 256   32 px / 8   1.18 M (<=1.9 M)
 ``base``   hidden 512, 6 layers, 8 heads, ffn 1376  hidden 256, 4 layers, ffn 1024  64 px / 8   24.0 M (<=26.6 M)
 =========  =======================================  ==============================  ==========  ===============
 
-``small`` (16 image tokens, vocabulary <= 3000, 512 positions) is the CPU default, sized to learn ~50
-profiles x ~6 facts, image -> identity included, in minutes. ``base`` (64 image tokens, vocabulary <= 4000,
+``small`` (16 image tokens, vocabulary <= 3000, 512 positions) is the CPU default: it learns 36 profiles x 6
+facts, image -> identity included, in about 3 minutes on two cores (a 4-layer x 256 model sat on a loss plateau
+far longer). ``base`` (64 image tokens, vocabulary <= 4000,
 1024 positions) is for measurements. Building either takes ~10 s on two CPU cores (mostly BPE training).
 """
 
