@@ -22,7 +22,7 @@ embedded bench data (36 profiles, vocabulary 1298), ``base`` on ``umu-hf data sy
 =========  =======================================  ==============================  ==========  ===============
 size       language model                           vision tower                    image       parameters
 =========  =======================================  ==============================  ==========  ===============
-``small``  hidden 128, 2 layers, 4 heads, ffn 512   hidden 128, 2 layers, ffn 256   32 px / 8   1.18 M (<=1.9 M)
+``small``  hidden 128, 2 layers, 4 heads, ffn 512   hidden 128, 2 layers, ffn 256   32 px / 8   1.18 M (<=1.7 M)
 ``base``   hidden 512, 6 layers, 8 heads, ffn 1376  hidden 256, 4 layers, ffn 1024  64 px / 8   24.0 M (<=26.6 M)
 =========  =======================================  ==============================  ==========  ===============
 
