@@ -14,23 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.data.schema import SETS, TASKS
+from umu_hf.scoring import LOWER_IS_BETTER, headline_metric
 
-_METRIC = {
-    ("forget", "classification"): "AccF",
-    ("forget", "cloze"): "AccF",
-    ("forget", "generation"): "RLF",
-}
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
 
 
 def metric_name(set_name: str, task: str) -> str:
     """The headline metric of a (set, task): AccF/RLF on forget, AccR/RLR on retain and real."""
-    return _METRIC.get((set_name, task), "RLR" if task == "generation" else "AccR")
+    return headline_metric(task, set_name)
 
 
 def direction(set_name: str) -> str:
-    """``"↓"`` on the forget set (lower is better), ``"↑"`` elsewhere."""
-    return "↓" if set_name == "forget" else "↑"
+    """``"↓"`` where the set's headline metrics are lower-is-better (forget), ``"↑"`` elsewhere."""
+    return "↓" if headline_metric("classification", set_name) in LOWER_IS_BETTER else "↑"
 
 
 def columns() -> list[tuple[str, str, str]]:

@@ -37,7 +37,7 @@ def build_unlearning_dataset(data: str | Path, forget_ratio: int, retain_seed: i
         paired_qa(retain, retain_config(forget_ratio)), (100 - forget_ratio) / 100, seed=retain_seed
     )
     needed = {p[0].profile_id for p in retain_pairs}
-    images = {**decode_images(forget), **decode_images(retain.filter(lambda r: r["ID"] in needed))}
+    images = {**decode_images(forget), **decode_images(retain.filter(lambda pid: pid in needed, input_columns="ID"))}
     return QADataset(("forget", forget_pairs), images, {"retain": retain_pairs})
 
 
