@@ -9,7 +9,7 @@ import pytest
 
 from umu_hf.bench.manifest import read_manifest
 from umu_hf.bench.pipeline import Bench, VanillaTooWeakError
-from umu_hf.bench.settings import BenchSettings, TrainSettings
+from umu_hf.bench.settings import BenchSettings, TrainSettings, UnlearnTuning
 from umu_hf.cli import main as cli_main
 from umu_hf.leaderboard import columns
 
@@ -20,8 +20,8 @@ def _reduced(**overrides) -> BenchSettings:
         methods=("ga", "npo"),
         n_fictitious=12,
         n_real=2,
-        vanilla=TrainSettings(epochs=1, lr=5e-3, batch_size=16, lora=False),
-        unlearn=TrainSettings(epochs=1, lr=1e-3, batch_size=4, lora=True, lora_r=4, lora_alpha=8),
+        vanilla=TrainSettings(epochs=1, lr=5e-3, batch_size=16, lora=False, extra={"protocol": "umu-hf"}),
+        unlearn=UnlearnTuning(lr_scale=100.0, epochs=1, lora_r=4),
         eval_limit=2,
         eval_batch_size=16,
         min_vanilla_retain_acc=0.0,
@@ -54,6 +54,18 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     # one line per stage with its elapsed time
     assert any(line.startswith("[bench] fine-tune vanilla") and "done in" in line for line in lines)
     assert any(line.startswith("[bench] unlearn npo") and "done in" in line for line in lines)
+
+
+def test_leaderboard_records_how_each_model_was_trained(bench_dir):
+    out, _, _ = bench_dir
+    training = json.loads((out / "leaderboard.json").read_text())["training"]
+    assert training["unlearning_tuning"]["lr_scale"] == 100.0 and training["unlearning_tuning"]["lora_r"] == 4
+    npo = training["models"]["npo"]
+    assert npo["protocol"] == "original" and npo["features"]["npo_logratio"] == "batch"
+    assert npo["learning_rate"] == pytest.approx(6.2e-6 * 100) and npo["num_train_epochs"] == 1
+    assert npo["multimodal_max_grad_norm"] == 1.0 and npo["lora"]["r"] == 4 and npo["lora"]["alpha"] == 32
+    assert training["models"]["vanilla"]["protocol"] == "umu-hf"
+    assert "protocol original" in (out / "leaderboard.md").read_text()
 
 
 def test_second_run_reuses_every_stage(bench_dir):

@@ -37,8 +37,8 @@ def _trainer(method: str, model_dir: Path, data: Path, out: Path, **overrides):
     trainer_cls, _ = get_method(method)
     model, _, adapter = load_model(str(model_dir), device="cpu", dtype="float32")
     model = apply_lora(model, SMALL_LORA)
-    dataset = build_unlearning_dataset(data, 5)
     config = _config(method, out, **overrides)
+    dataset = build_unlearning_dataset(data, 5, streams=config.streams)
     return trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter), dataset
 
 
@@ -64,7 +64,7 @@ def test_lora_params_change_and_base_is_frozen(method, tiny_model_dir, synth_dir
 
 
 def _forget_nll(trainer, dataset) -> float:
-    batch = trainer.data_collator([dataset[i] for i in range(len(dataset))])
+    batch = trainer.data_collator([dataset[0]])
     model = trainer.model.eval()
     with torch.no_grad():
         total = 0.0
@@ -85,7 +85,7 @@ def test_ga_raises_forget_nll(tiny_model_dir, synth_dir, tmp_path):
 def test_npo_first_step_is_two_over_beta_ln2(tiny_model_dir, synth_dir, tmp_path):
     beta = 0.4
     trainer, dataset = _trainer("npo", tiny_model_dir, synth_dir, tmp_path, beta=beta)
-    batch = trainer.data_collator([dataset[i] for i in range(2)])
+    batch = trainer.data_collator([dataset[0]])
     loss = trainer.compute_loss(trainer.model, batch)
     expected = (2 / beta) * math.log(2)
     assert trainer._terms["forget_npo_mm"][0] == pytest.approx(expected, rel=1e-5)
@@ -93,8 +93,18 @@ def test_npo_first_step_is_two_over_beta_ln2(tiny_model_dir, synth_dir, tmp_path
     assert float(loss.detach()) == pytest.approx(expected * (1 + trainer.args.alpha), rel=1e-5)
 
 
+@pytest.mark.parametrize("protocol", ["original", "umu-hf"])
+def test_npo_sequence_logratio_first_step_is_two_over_beta_ln2(protocol, tiny_model_dir, synth_dir, tmp_path):
+    trainer, dataset = _trainer("npo", tiny_model_dir, synth_dir, tmp_path, protocol=protocol,
+                                npo_logratio="sequence")
+    examples = [dataset[0]] if protocol == "original" else [dataset[0], dataset[1]]
+    trainer.compute_loss(trainer.model, trainer.data_collator(examples))
+    assert trainer._terms["forget_npo_mm"][0] == pytest.approx((2 / 0.4) * math.log(2), rel=1e-5)
+
+
 def test_kl_term_is_zero_at_first_step(tiny_model_dir, synth_dir, tmp_path):
-    trainer, dataset = _trainer("kl", tiny_model_dir, synth_dir, tmp_path)
+    """umu-hf's true KL is 0 at the reference (the original's cross-entropy is tested in test_protocol)."""
+    trainer, dataset = _trainer("kl", tiny_model_dir, synth_dir, tmp_path, protocol="umu-hf")
     batch = trainer.data_collator([dataset[i] for i in range(2)])
     trainer.compute_loss(trainer.model, batch)
     assert trainer._terms["retain_kl_mm"][0] == pytest.approx(0.0, abs=1e-6)
@@ -102,7 +112,7 @@ def test_kl_term_is_zero_at_first_step(tiny_model_dir, synth_dir, tmp_path):
 
 
 def test_po_targets_are_refusals(tiny_model_dir, synth_dir, tmp_path):
-    trainer, dataset = _trainer("po", tiny_model_dir, synth_dir, tmp_path)
+    trainer, dataset = _trainer("po", tiny_model_dir, synth_dir, tmp_path, protocol="umu-hf")
     batch = trainer.data_collator([dataset[i] for i in range(3)])
     tokenizer = trainer.adapter.tokenizer
     refusals = set(load_refusals())
@@ -118,7 +128,7 @@ def test_po_targets_are_refusals(tiny_model_dir, synth_dir, tmp_path):
 
 
 def test_answer_only_labels_cover_exactly_the_answer(tiny_model_dir, synth_dir, tmp_path):
-    trainer, dataset = _trainer("ga", tiny_model_dir, synth_dir, tmp_path)
+    trainer, dataset = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, protocol="umu-hf")
     batch = trainer.data_collator([dataset[i] for i in range(2)])
     tokenizer = trainer.adapter.tokenizer
     for modality, side in (("mm", 0), ("um", 1)):
@@ -170,13 +180,15 @@ def test_bad_inputs_give_one_clear_error(tiny_model_dir, synth_dir, tmp_path, ca
     assert rc == 2 and len(err) == 1 and "forget ratio" in err[0]
 
 
-def test_lora_needs_language_model_linears():
+def test_lora_targets_must_exist():
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     vision = CLIPVisionModel(CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                               num_attention_heads=2, image_size=16, patch_size=8))
     with pytest.raises(UmuError, match="language_model"):
-        apply_lora(vision, SMALL_LORA)
+        apply_lora(vision, LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("lm",)))
+    with pytest.raises(UmuError, match="no linear layer named gate_x"):
+        apply_lora(vision, LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("gate_x",)))
 
 
 def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_path):
@@ -196,10 +208,19 @@ def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_
     assert set(results["headline"]) == {"forget", "retain", "real"}
 
 
+def _free_port() -> int:
+    """A port nobody listens on now (a fixed one collides with another test run on the same machine)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            str(ROOT / "trainers" / "unlearn.py"), "--method", "npo", "--model", str(tiny_model_dir),
            "--data", str(synth_dir), "--forget_ratio", "5", "--output_dir", str(tmp_path / "npo"),
            "--max_steps", "2", "--per_device_train_batch_size", "2", "--lora_r", "4", "--lora_alpha", "8",
@@ -228,8 +249,15 @@ def test_recipes_parse_into_their_configs(recipe, tmp_path):
         args, lora, config = script.parse(argv)
         trainer_cls, config_cls = get_method(args.method)
         assert isinstance(config, config_cls) and args.method == recipe.stem
+    if name == "finetune":  # the original finetune.py: LoRA r 8 / alpha 16 on every linear layer, batch 4
+        assert (config.per_device_train_batch_size, lora.lora_r, lora.lora_alpha) == (4, 8, 16)
+        assert lora.lora_target_modules == "all-linear" and config.protocol == "original"
+        return
     assert config.per_device_train_batch_size == 6 and lora.lora_r == 64
-    if recipe.stem in ("ga", "gd", "kl", "po", "npo"):  # the original baselines: SPEC 5 defaults
-        assert config.learning_rate == 1e-5 and config.num_train_epochs == 5
+    if recipe.stem in ("ga", "gd", "kl", "po", "npo"):  # the original baselines: the recipe = the Config defaults
+        defaults = config_cls(output_dir=str(tmp_path))
+        for field in ("learning_rate", "num_train_epochs", "max_grad_norm", "multimodal_max_grad_norm",
+                      "weight_decay", "adam_epsilon", "protocol", "label_mode", "eos", "streams"):
+            assert getattr(config, field) == getattr(defaults, field), (recipe.stem, field)
     if recipe.stem == "npo":
         assert config.beta == 0.4

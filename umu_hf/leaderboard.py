@@ -100,14 +100,31 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str = "UMU-Bench"
     os.replace(tmp, path)
 
 
-def write_leaderboard(results: Mapping[str, Mapping[str, Any]], out_dir: str | Path, title: str = "UMU-Bench") -> str:
-    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.png`` into ``out_dir``; return the table."""
+def write_leaderboard(
+    results: Mapping[str, Mapping[str, Any]],
+    out_dir: str | Path,
+    title: str = "UMU-Bench",
+    training: Mapping[str, Any] | None = None,
+) -> str:
+    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.png`` into ``out_dir``; return the table.
+
+    ``training``: how the models were trained (protocol, features, hyper-parameters; per model and for the
+    bench), stored under ``"training"`` in leaderboard.json and summarised under the Markdown table.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = build_rows(results)
     table = to_markdown(rows)
-    _atomic_write(out / "leaderboard.md", (f"# {title}\n\n" + table).encode())
-    payload = {"title": title, "columns": [c[2] for c in columns()], "rows": rows}
+    notes = ""
+    models = (training or {}).get("models", {})
+    if models:
+        lines = [f"- {name}: protocol {rec.get('protocol', '?')}, lr {rec.get('learning_rate', '?'):g}, "
+                 f"{rec.get('num_train_epochs', '?'):g} epochs"
+                 + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
+                 for name, rec in models.items() if rec]
+        notes = "\n\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
+    _atomic_write(out / "leaderboard.md", (f"# {title}\n\n" + table + notes).encode())
+    payload = {"title": title, "columns": [c[2] for c in columns()], "rows": rows, "training": dict(training or {})}
     _atomic_write(out / "leaderboard.json", json.dumps(payload, indent=2, ensure_ascii=False).encode())
     plot(rows, out / "leaderboard.png", title)
     return table

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
-from umu_hf.bench.settings import BenchSettings, TrainSettings, settings_hash, train_fields
+from umu_hf.bench.settings import BenchSettings, settings_hash, train_fields, unlearn_fields
 from umu_hf.errors import UmuError
 
 DONE = "umu-stage.json"
@@ -105,26 +105,24 @@ class Bench:
                 self._mark_done(folder, {"size": self.s.tiny_size, "seed": self.s.seed})
         return str(folder), key
 
-    def _train(self, title: str, folder: Path, settings: TrainSettings, run: Callable[[Any, Any], Path],
-               config_cls: type) -> Path:
+    def _train(self, title: str, folder: Path, lora_on: bool, fields: dict[str, Any], lora: Any,
+               run: Callable[[Any, Any], Path], config_cls: type, record: Any) -> Path:
         from umu_hf.trainers.cli import make_config
-        from umu_hf.trainers.lora import LoraSettings
 
-        final = folder / "merged" if settings.lora else folder
+        final = folder / "merged" if lora_on else folder
         if self._done(folder):
             return final
         self._fresh(folder)
-        overrides = {**train_fields(settings), "seed": self.s.seed, "logging_steps": 25,
-                     "save_strategy": "epoch", "save_total_limit": 1}
+        overrides = {**fields, "seed": self.s.seed, "logging_steps": 25, "save_strategy": "epoch",
+                     "save_total_limit": 1}
         if self.s.device == "cpu":
             overrides["use_cpu"] = True
         config = make_config(config_cls, str(folder), overrides)
-        lora = LoraSettings(settings.lora_r, settings.lora_alpha, settings.lora_dropout) if settings.lora else None
         with self.stage(f"{title} → {folder}"):
-            final = run(config, lora)
+            final = run(config, lora if lora_on else None)
             for checkpoint in folder.glob("checkpoint-*"):
                 shutil.rmtree(checkpoint)  # the finished model is saved; checkpoints only served resuming
-            self._mark_done(folder, asdict(settings))
+            self._mark_done(folder, record)
         return final
 
     def vanilla(self, base: str, base_key: str, data: str, data_key: str) -> tuple[str, str]:
@@ -132,29 +130,35 @@ class Bench:
         if not self.s.finetune:
             return base, base_key
         from umu_hf.trainers.finetune import FinetuneConfig
+        from umu_hf.trainers.lora import LoraSettings, parse_targets
         from umu_hf.trainers.run import finetune
 
         key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, self.s.seed)
         folder = self.out / "models" / f"vanilla-{key}"
+        v = self.s.vanilla
+        lora = LoraSettings(v.lora_r, v.lora_alpha, v.lora_dropout, parse_targets(v.extra.get("lora_target_modules")))
         path = self._train(
-            "fine-tune vanilla on full", folder, self.s.vanilla,
+            "fine-tune vanilla on full", folder, v.lora, train_fields(v), lora,
             lambda config, lora: finetune(base, data, config, lora, merge=lora is not None), FinetuneConfig,
+            asdict(v),
         )
         return str(path), key
 
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
+        from umu_hf.trainers.lora import LoraSettings
         from umu_hf.trainers.registry import get_method
         from umu_hf.trainers.run import unlearn
 
         _, config_cls = get_method(method)
-        settings = TrainSettings(**{**asdict(self.s.unlearn), "extra": self.s.method_extra.get(method, {})})
-        key = settings_hash("unlearn", method, vanilla_key, self.s.forget_ratio, settings, self.s.seed)
+        tuning = self.s.unlearn
+        fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
+        key = settings_hash("unlearn", method, vanilla_key, self.s.forget_ratio, fields, tuning.lora_r, self.s.seed)
         folder = self.out / "models" / f"{method}-{key}"
         path = self._train(
-            f"unlearn {method} (forget {self.s.forget_ratio}%)", folder, settings,
+            f"unlearn {method} (forget {self.s.forget_ratio}%)", folder, True, fields, LoraSettings(r=tuning.lora_r),
             lambda config, lora: unlearn(method, vanilla, data, self.s.forget_ratio, config, lora, merge=True),
-            config_cls,
+            config_cls, {"tuning": asdict(tuning), "fields": fields},
         )
         return str(path), key
 
@@ -187,6 +191,21 @@ class Bench:
                 "or a higher --vanilla-lr; or lower --min-vanilla-acc if that is intended"
             )
 
+    def training_record(self, models: dict[str, str]) -> dict[str, Any]:
+        """What leaderboard.json says about training: the bench's tuning and each model's own record."""
+        from umu_hf.trainers.run import TRAINING_RECORD
+
+        per_model = {}
+        for name, path in models.items():
+            file = Path(path) / TRAINING_RECORD
+            per_model[name] = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+        return {
+            "unlearning_tuning": {**asdict(self.s.unlearn), "note": "only step size (lr_scale x each method's "
+                                  "original lr), epochs and LoRA rank differ from the original protocol"},
+            "vanilla": asdict(self.s.vanilla) if self.s.finetune else "given (--no-finetune)",
+            "models": per_model,
+        }
+
     # ---- the whole run --------------------------------------------------------------------------------------
     def run(self) -> str:
         """Every stage in order; returns the leaderboard table (Markdown)."""
@@ -201,15 +220,17 @@ class Bench:
         vanilla_results, file = self.evaluate("vanilla", vanilla, vanilla_key, data)
         self.check_vanilla(vanilla_results)
         results["vanilla"] = vanilla_results
+        models = {"vanilla": vanilla}
         manifest.models.append(ModelEntry("vanilla", self._relative(vanilla), self._relative(file)))
         write_manifest(self.out, manifest)
         for method in self.s.methods:
             path, key = self.unlearned(method, vanilla, vanilla_key, data)
             results[method], file = self.evaluate(method, path, key, data)
+            models[method] = path
             manifest.models.append(ModelEntry(method, self._relative(path), self._relative(file), method))
             write_manifest(self.out, manifest)
         title = f"UMU-Bench — forget {self.s.forget_ratio}%"
         with self.stage("leaderboard"):
-            table = write_leaderboard(results, self.out, title=title)
+            table = write_leaderboard(results, self.out, title=title, training=self.training_record(models))
         self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")
         return table

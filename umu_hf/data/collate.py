@@ -1,12 +1,17 @@
-"""Training examples and batches for fine-tuning and unlearning (SPEC 2.3 and 5).
+"""Training examples and batches for fine-tuning and unlearning (docs/protocol.md, "Training").
 
-An *example* is one QA pair of a profile in both modalities: the image + multimodal question (``MM_QA``) and the
-text-only question (``UM_QA``), optionally joined by a retain example. The collator turns a list of examples into
-one flat dict of tensors, ``{stream}_{mm|um}_{field}`` (e.g. ``forget_mm_input_ids``, ``retain_um_labels``), which
-the trainers split again by prefix. Labels cover the answer tokens only (prompt, padding and image tokens are
-``-100``); ``label_mode="full"`` reproduces the original scripts' whole-sequence labels.
+Two ways to feed a method, chosen by the protocol's ``streams`` feature:
 
-Portraits are decoded once when the dataset is built and shared by every batch.
+- ``independent`` (the original scripts): multimodal and unimodal pairs are two flat lists, each shuffled on its
+  own every epoch (:class:`StreamDataset`, one item = one optimiser step of every stream it serves); the retain
+  lists are sub-sampled with seed 42 each;
+- ``paired`` (umu-hf): one example is a profile's i-th ``MM_QA`` pair joined with its i-th ``UM_QA`` pair, and a
+  retain example cycles beside each forget example (:class:`QADataset`).
+
+The collator turns either into one flat dict of tensors, ``{stream}_{mm|um}_{field}`` (e.g.
+``forget_mm_input_ids``, ``retain_um_labels``), which the trainers split again by prefix. ``label_mode="full"``
+(the original) labels every non-pad token; ``"answer"`` only the answer tokens. Image positions are never
+labelled. Portraits are decoded once when the dataset is built and shared by every batch.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import DataError
@@ -34,10 +40,20 @@ class QAPair:
     with_image: bool
 
 
-def load_refusals() -> list[str]:
-    """The refusal answers shipped with the package (``umu_hf/resources/refusals.txt``), one per line."""
-    text = resources.files("umu_hf").joinpath("resources/refusals.txt").read_text(encoding="utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+def load_refusals(path: str | Path | None = None) -> list[str]:
+    """Refusal answers, one per line (``#`` lines are comments): the file at ``path``, or the pool shipped with
+    the package (``umu_hf/resources/refusals.txt``, written for umu-hf)."""
+    if path is None:
+        text = resources.files("umu_hf").joinpath("resources/refusals.txt").read_text(encoding="utf-8")
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise DataError(f"refusals file {path}: no such file; give a text file with one refusal per line")
+        text = file.read_text(encoding="utf-8")
+    refusals = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not refusals:
+        raise DataError(f"refusals file {path}: no refusal in it; write one refusal per line")
+    return refusals
 
 
 def decode_images(split: Any) -> dict[int, Any]:
@@ -70,6 +86,19 @@ def paired_qa(split: Any, name: str = "split") -> list[tuple[QAPair, QAPair]]:
                     QAPair(pid, u["question"], u["answer"], False),
                 )
             )
+    return pairs
+
+
+def flat_qa(split: Any, column: str, with_image: bool, name: str = "split") -> list[QAPair]:
+    """Every pair of ``column`` (``MM_QA`` or ``UM_QA``) of a split, profile by profile, in stored order — the
+    original scripts' flattening. ``with_image`` attaches the portrait (the original vanilla fine-tuning also
+    asks the ``UM_QA`` questions with it)."""
+    pairs = []
+    for row in split.select_columns(["ID", column]):
+        pid, qa = int(row["ID"]), row[column]
+        if not qa:
+            raise DataError(f"{name}: profile ID {pid} has no {column} pairs; every profile needs them for training")
+        pairs.extend(QAPair(pid, item["question"], item["answer"], with_image) for item in qa)
     return pairs
 
 
@@ -117,11 +146,97 @@ class QADataset:
         return example
 
 
+class StreamDataset:
+    """The original scripts' data order: one item per optimiser step, holding that step's batch of each stream.
+
+    ``streams`` maps ``(key, modality)`` (e.g. ``("forget", "mm")``) to a flat list of pairs. Every epoch each
+    list is shuffled on its own (a permutation seeded by ``seed``, the epoch and the stream), cut into batches of
+    ``batch_size`` (the last one may be smaller), and the streams are zipped: an epoch has as many steps as the
+    stream with the fewest batches — as the original's ``zip`` of its DataLoaders. The Trainer reaches the epoch
+    through :meth:`set_epoch` (see :class:`EpochSampler`).
+
+    >>> pairs = [QAPair(i, "q", "a", False) for i in range(5)]
+    >>> data = StreamDataset({("forget", "um"): pairs}, images={}, batch_size=2)
+    >>> len(data), [len(data[i]["groups"][("forget", "um")]) for i in range(len(data))]
+    (3, [2, 2, 1])
+    """
+
+    def __init__(
+        self,
+        streams: Mapping[tuple[str, str], Sequence[QAPair]],
+        images: Mapping[int, Any],
+        batch_size: int = 6,
+        seed: int = 42,
+    ) -> None:
+        self.all_streams = {k: list(v) for k, v in streams.items()}
+        for (key, modality), pairs in self.all_streams.items():
+            if not pairs:
+                raise DataError(f"no '{key}' {modality} training pairs: the split is empty")
+        self.images = images
+        self.keys = {key for key, _ in self.all_streams}
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def configure(self, batch_size: int, seed: int, keys: set[str] | None = None) -> StreamDataset:
+        """Set the per-step batch size, the shuffling seed and which stream keys the method reads."""
+        if batch_size < 1:
+            raise DataError(f"batch size must be >= 1, got {batch_size}")
+        missing = set(keys or ()) - {key for key, _ in self.all_streams}
+        if missing:
+            raise DataError(f"the dataset has no '{sorted(missing)[0]}' stream; this method needs it")
+        self.batch_size, self.seed = batch_size, seed
+        self.keys = set(keys) if keys else {key for key, _ in self.all_streams}
+        return self
+
+    @property
+    def streams(self) -> dict[tuple[str, str], list[QAPair]]:
+        return {k: v for k, v in self.all_streams.items() if k[0] in self.keys}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return min(-(-len(pairs) // self.batch_size) for pairs in self.streams.values())
+
+    def _order(self, stream: tuple[str, str], n: int) -> list[int]:
+        order = list(range(n))
+        random.Random(f"{self.seed}/{self.epoch}/{stream[0]}/{stream[1]}").shuffle(order)
+        return order
+
+    def __getitem__(self, step: int) -> dict[str, Any]:
+        if not 0 <= step < len(self):
+            raise IndexError(step)
+        groups = {}
+        for stream, pairs in self.streams.items():
+            order = self._order(stream, len(pairs))[step * self.batch_size : (step + 1) * self.batch_size]
+            groups[stream] = [pairs[i] for i in order]
+        return {"step": step, "epoch": self.epoch, "groups": groups}
+
+
+class EpochSampler:
+    """Steps of a :class:`StreamDataset` in order, telling the dataset the epoch (the shuffling is its own)."""
+
+    def __init__(self, dataset: StreamDataset) -> None:
+        self.dataset = dataset
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        return iter(range(len(self.dataset)))
+
+
 class UMUCollator:
     """Batch examples into ``{stream}_{mm|um}_{field}`` tensors through a model adapter.
 
     ``streams`` maps an output stream to ``(example key, target)``, target ``"answer"`` (the pair's answer) or
-    ``"refusal"`` (a refusal from ``refusals``, chosen by example index so runs are reproducible).
+    ``"refusal"`` (a refusal drawn at random, per example and per modality, from ``refusals``; seeded by
+    ``seed`` and the example's position, so a run is reproducible). The input is either a list of paired
+    examples (:class:`QADataset`) or the one-item list of a :class:`StreamDataset` step.
     """
 
     def __init__(
@@ -129,8 +244,10 @@ class UMUCollator:
         adapter: Any,
         images: Mapping[int, Any],
         streams: Mapping[str, tuple[str, str]],
-        label_mode: str = "answer",
+        label_mode: str = "full",
         refusals: Sequence[str] | None = None,
+        eos: bool = False,
+        seed: int = 42,
     ) -> None:
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
@@ -139,16 +256,32 @@ class UMUCollator:
         self.streams = dict(streams)
         self.label_mode = label_mode
         self.refusals = list(refusals) if refusals is not None else load_refusals()
+        self.eos = eos
+        self.seed = seed
+
+    @staticmethod
+    def _groups(examples: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], list[QAPair]], str]:
+        """``{(key, modality): pairs}`` of a batch and a tag that identifies it (seeds the refusal draw)."""
+        if len(examples) == 1 and "groups" in examples[0]:
+            step = examples[0]
+            return dict(step["groups"]), f"e{step['epoch']}s{step['step']}"
+        keys = [k for k in examples[0] if k != "index"]
+        groups = {(key, m): [ex[key][i] for ex in examples] for key in keys for i, m in enumerate(MODALITIES)}
+        return groups, "i" + ",".join(str(ex["index"]) for ex in examples)
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        groups, tag = self._groups(examples)
         batch: dict[str, Any] = {}
         for stream, (key, target) in self.streams.items():
-            for m, modality in enumerate(MODALITIES):
-                pairs = [ex[key][m] for ex in examples]
-                answers = [
-                    self.refusals[ex["index"] % len(self.refusals)] if target == "refusal" else p.answer
-                    for ex, p in zip(examples, pairs, strict=True)
-                ]
+            for modality in MODALITIES:
+                pairs = groups.get((key, modality))
+                if not pairs:
+                    continue
+                if target == "refusal":
+                    rng = random.Random(f"{self.seed}/{tag}/{stream}/{modality}")
+                    answers = [rng.choice(self.refusals) for _ in pairs]
+                else:
+                    answers = [p.answer for p in pairs]
                 encoded = self.encode(pairs, answers)
                 batch.update({f"{stream}_{modality}_{k}": v for k, v in encoded.items()})
         return batch
@@ -156,7 +289,10 @@ class UMUCollator:
     def encode(self, pairs: Sequence[QAPair], answers: Sequence[str]) -> dict[str, Any]:
         """Tokenise prompt + answer (right padding) and mask everything but the scored tokens."""
         with_image = pairs[0].with_image
-        texts = [self.adapter.train_example(p.question, a, with_image) for p, a in zip(pairs, answers, strict=True)]
+        texts = [
+            self.adapter.train_example(p.question, a, with_image, eos=self.eos)
+            for p, a in zip(pairs, answers, strict=True)
+        ]
         images = [self.images[p.profile_id] for p in pairs] if with_image else None
         full = dict(self.adapter.encode([t[1] for t in texts], images, padding_side="right"))
         input_ids, attention = full["input_ids"], full["attention_mask"]

@@ -56,9 +56,10 @@ class ModelAdapter:
         """Prompt text for a user's own question (no task instruction)."""
         raise NotImplementedError
 
-    def train_example(self, question: str, answer: str, with_image: bool) -> tuple[str, str]:
-        """``(prompt_text, full_text)`` of a training pair; ``full_text`` starts with ``prompt_text`` and ends
-        with the end-of-turn marker, so answer-only labels are the tokens after the prompt's."""
+    def train_example(self, question: str, answer: str, with_image: bool, eos: bool = True) -> tuple[str, str]:
+        """``(prompt_text, full_text)`` of a training pair; ``full_text`` starts with ``prompt_text`` (so
+        answer-only labels are the tokens after the prompt's) and, with ``eos``, ends with the end-of-turn
+        marker (the original training text has none)."""
         raise NotImplementedError
 
     # -- tensors -------------------------------------------------------------------------------------------
@@ -128,9 +129,10 @@ class LlavaAdapter(ModelAdapter):
     def free_prompt(self, text: str, with_image: bool) -> str:
         return llava_prompt(text, with_image)
 
-    def train_example(self, question: str, answer: str, with_image: bool) -> tuple[str, str]:
+    def train_example(self, question: str, answer: str, with_image: bool, eos: bool = True) -> tuple[str, str]:
+        """The original training text ``USER: [<image>\\n]{q}\\nASSISTANT: {a}`` (+ eos when asked)."""
         prompt = llava_prompt(question, with_image)
-        return prompt, f"{prompt} {answer}{self.tokenizer.eos_token}"
+        return prompt, f"{prompt} {answer}{self.tokenizer.eos_token if eos else ''}"
 
 
 class ChatTemplateAdapter(ModelAdapter):
@@ -161,7 +163,8 @@ class ChatTemplateAdapter(ModelAdapter):
     def free_prompt(self, text: str, with_image: bool) -> str:
         return self._render([self._user(text, with_image)], add_generation_prompt=True)
 
-    def train_example(self, question: str, answer: str, with_image: bool) -> tuple[str, str]:
+    def train_example(self, question: str, answer: str, with_image: bool, eos: bool = True) -> tuple[str, str]:
+        """The chat template's rendering; it writes its own end-of-turn marker whatever ``eos`` says."""
         user = self._user(question, with_image)
         prompt = self._render([user], add_generation_prompt=True)
         assistant = {"role": "assistant", "content": [{"type": "text", "text": answer}]}

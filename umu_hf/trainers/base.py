@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from umu_hf.data.collate import LABEL_MODES, UMUCollator
+from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
+from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
 
 
 class TrainingDivergedError(UmuError):
@@ -25,17 +26,51 @@ class TrainingDivergedError(UmuError):
 
 @dataclass
 class UnlearnConfig(TrainingArguments):
-    """Training arguments shared by every UMU-Bench method; defaults are the original scripts' (SPEC 5)."""
+    """Training arguments shared by every UMU-Bench method; the defaults are the original scripts'.
 
+    ``protocol`` picks the features (labels, EOS, data streams, …; :mod:`umu_hf.trainers.protocol`); a feature
+    set explicitly wins over the protocol's value. After construction every feature field holds its resolved
+    value. Hyper-parameters (learning rate, epochs, clipping, AdamW settings) are the method's, not the
+    protocol's: each method's Config sets the original values as its defaults.
+    """
+
+    protocol: str = field(
+        default=DEFAULT_PROTOCOL,
+        metadata={"help": "'original' (the benchmark's scripts, default) or 'umu-hf' (answer-only labels, EOS, "
+                  "paired streams, per-sequence NPO, true KL); single features can be set on their own."},
+    )
+    label_mode: str | None = field(
+        default=None,
+        metadata={"help": "'full': labels on every non-pad token (original); 'answer': the answer tokens only."},
+    )
+    eos: bool | None = field(
+        default=None, metadata={"help": "Append the end-of-sequence token to the training text (original: no)."}
+    )
+    streams: str | None = field(
+        default=None,
+        metadata={"help": "'independent': multimodal and unimodal pairs shuffled on their own (original); "
+                  "'paired': a profile's i-th MM_QA pair with its i-th UM_QA pair."},
+    )
     alpha: float = field(default=1.0, metadata={"help": "Weight of the unimodal (text-only) term."})
-    gamma: float = field(default=1.0, metadata={"help": "Weight of the retain term (methods that use it)."})
-    label_mode: str = field(
-        default="answer",
-        metadata={"help": "'answer': score the answer tokens only; 'full': the original's whole-sequence labels."},
+    gamma: float = field(
+        default=1.0,
+        metadata={"help": "GD, PO: weight of the retain NLL; KL: weight of the forget NLL ascent term."},
+    )
+    multimodal_max_grad_norm: float = field(
+        default=0.0,
+        metadata={"help": "Clip the multimodal gradient alone to this norm before the unimodal backward "
+                  "(the original NPO); 0 = off. max_grad_norm clips the summed gradient."},
+    )
+    model_dtype: str = field(
+        default="auto",
+        metadata={"help": "dtype of the base weights: float32, float16, bfloat16, or auto (the original's "
+                  "float16 on CUDA, float32 on CPU)."},
     )
     learning_rate: float = field(default=1e-5, metadata={"help": "The initial learning rate for AdamW."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})
     per_device_train_batch_size: int = field(default=6, metadata={"help": "Batch size per device."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (torch's default, 0.01)."})
+    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping of the step (0 = none)."})
     logging_steps: float = field(default=1, metadata={"help": "Log every X update steps."})
     save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint save strategy."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Keep at most this many checkpoints."})
@@ -43,17 +78,51 @@ class UnlearnConfig(TrainingArguments):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.label_mode not in LABEL_MODES:
-            raise UmuError(f"--label_mode must be one of {', '.join(LABEL_MODES)}, got {self.label_mode!r}")
-        for name in ("alpha", "gamma"):
+        explicit = {name: getattr(self, name) for name in FEATURES if hasattr(self, name)}
+        for name, value in resolve_features(self.protocol, explicit).items():
+            if name in explicit:
+                setattr(self, name, value)
+        for name in ("alpha", "gamma", "multimodal_max_grad_norm"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise UmuError(f"--{name} must be a finite number >= 0, got {value}")
         beta = getattr(self, "beta", None)  # NPO, SimNPO, IDK-DPO
         if beta is not None and not (math.isfinite(beta) and beta > 0):
             raise UmuError(f"--beta must be > 0 for {type(self).__name__.removesuffix('Config')}, got {beta}")
+        if self.model_dtype not in ("auto", "float32", "float16", "bfloat16"):
+            raise UmuError(f"--model_dtype must be auto, float32, float16 or bfloat16, got {self.model_dtype!r}")
+        if self.multimodal_max_grad_norm > 0 and self.gradient_accumulation_steps != 1:
+            raise UmuError("--multimodal_max_grad_norm needs --gradient_accumulation_steps 1 (it clips inside a step)")
         if self.remove_unused_columns:
             raise UmuError("--remove_unused_columns must be False for UMU-Bench trainers (batches are custom dicts)")
+
+    def features(self) -> dict[str, Any]:
+        """The resolved protocol features of this config (only those the method has)."""
+        return {name: getattr(self, name) for name in FEATURES if hasattr(self, name)}
+
+    def protocol_record(self) -> dict[str, Any]:
+        """What a reader of the results needs to know about how the model was trained."""
+        features = self.features()
+        return {
+            "protocol": protocol_name(features),
+            "features": features,
+            "learning_rate": self.learning_rate,
+            "num_train_epochs": self.num_train_epochs,
+            "max_steps": self.max_steps,
+            "per_device_train_batch_size": self.per_device_train_batch_size,
+            "lr_scheduler_type": str(getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)),
+            "warmup_steps": self.warmup_steps,
+            "optimizer": str(getattr(self.optim, "value", self.optim)),
+            "weight_decay": self.weight_decay,
+            "adam_epsilon": self.adam_epsilon,
+            "max_grad_norm": self.max_grad_norm,
+            "multimodal_max_grad_norm": self.multimodal_max_grad_norm,
+            "alpha": self.alpha,
+            "gamma": self.gamma,
+            **({"beta": self.beta} if hasattr(self, "beta") else {}),
+            "model_dtype": self.model_dtype,
+            "seed": self.seed,
+        }
 
 
 class DivergenceGuard(TrainerCallback):
@@ -93,12 +162,16 @@ class UnlearnTrainer(Trainer):
 
     Subclasses set ``streams`` (which batches the collator builds), ``needs_reference`` and implement
     :meth:`modality_loss`. The reference p_ref is the same network with the LoRA adapter switched off, or an
-    explicit frozen ``ref_model`` when the model has no adapter.
+    explicit frozen ``ref_model`` when the model has no adapter. ``train_dataset`` is a
+    :class:`~umu_hf.data.collate.StreamDataset` (``streams="independent"``) or a
+    :class:`~umu_hf.data.collate.QADataset` (``"paired"``), built by :mod:`umu_hf.trainers.run`.
     """
 
     method: ClassVar[str] = "base"
     streams: ClassVar[Mapping[str, tuple[str, str]]] = {"forget": ("forget", "answer")}
     needs_reference: ClassVar[bool] = False
+    #: LoRA targets when the user names none (None: the original's, :data:`umu_hf.trainers.lora.ORIGINAL_TARGETS`)
+    lora_target_modules: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(
         self,
@@ -111,9 +184,24 @@ class UnlearnTrainer(Trainer):
         refusals: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
+        independent = isinstance(train_dataset, StreamDataset)
+        if independent != (args.streams == "independent"):
+            raise UmuError(
+                f"{self.method}: --streams {args.streams} needs a "
+                f"{'StreamDataset' if args.streams == 'independent' else 'QADataset'}, got "
+                f"{type(train_dataset).__name__}; build it with umu_hf.trainers.run.build_*_dataset(..., "
+                f"streams={args.streams!r})"
+            )
+        streams = self.active_streams(args)
+        if independent:
+            keys = {key for key, _ in streams.values()}
+            train_dataset.configure(args.per_device_train_batch_size, args.seed, keys)
         if data_collator is None:
+            if refusals is None and getattr(args, "refusals", None):
+                refusals = load_refusals(args.refusals)
             data_collator = UMUCollator(
-                adapter, train_dataset.images, self.streams, label_mode=args.label_mode, refusals=refusals
+                adapter, train_dataset.images, streams, label_mode=args.label_mode, refusals=refusals,
+                eos=args.eos, seed=args.seed,
             )
         if self.needs_reference and ref_model is None and not is_peft_model(model):
             raise UmuError(
@@ -137,6 +225,23 @@ class UnlearnTrainer(Trainer):
         self._terms: dict[str, list[float]] = defaultdict(list)
         self.divergence_guard = DivergenceGuard()
         self.add_callback(self.divergence_guard)
+
+    @classmethod
+    def active_streams(cls, args: UnlearnConfig) -> Mapping[str, tuple[str, str]]:
+        """The streams this run reads (a method may drop one its settings switch off)."""
+        return cls.streams
+
+    def get_train_dataloader(self) -> Any:
+        """A :class:`StreamDataset` is served one step per batch, in order (it shuffles each stream itself)."""
+        if not isinstance(self.train_dataset, StreamDataset):
+            return super().get_train_dataloader()
+        return self._get_dataloader(
+            dataset=self.train_dataset,
+            description="Training",
+            batch_size=1,
+            sampler_fn=EpochSampler,
+            is_training=True,
+        )
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """``Trainer.train``, raising :class:`TrainingDivergedError` when a step left non-finite weights."""
@@ -187,14 +292,33 @@ class UnlearnTrainer(Trainer):
         """``{"loss": ..., <term>: ...}`` for one modality (``"mm"`` or ``"um"``); terms are logged."""
         raise NotImplementedError
 
+    def modality_weights(self, inputs: Mapping[str, Any]) -> list[tuple[str, float]]:
+        """``[("mm", 1), ("um", alpha)]``, keeping only the modalities the batch has."""
+        first = next(iter(self.streams))
+        weights = [("mm", 1.0), ("um", self.args.alpha)]
+        return [(m, w) for m, w in weights if f"{first}_{m}_input_ids" in inputs]
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """``L = L_mm + alpha · L_um``; every term is logged per modality; a non-finite loss stops training."""
+        """``L = L_mm + alpha · L_um``; every term is logged per modality; a non-finite loss stops training.
+
+        With ``multimodal_max_grad_norm`` the multimodal term is back-propagated here and its gradient clipped
+        before the unimodal term is added, as the original NPO does; the returned total then carries only the
+        unimodal term's gradient (the Trainer back-propagates it).
+        """
         total = None
-        for modality, weight in (("mm", 1.0), ("um", self.args.alpha)):
+        clip_first = self.args.multimodal_max_grad_norm > 0 and model.training and torch.is_grad_enabled()
+        for modality, weight in self.modality_weights(inputs):
             terms = self.modality_loss(model, inputs, modality)
             for name, value in terms.items():
                 self._terms[f"{name}_{modality}"].append(float(value.detach()))
-            total = weight * terms["loss"] if total is None else total + weight * terms["loss"]
+            loss = weight * terms["loss"]
+            if clip_first and modality == "mm" and torch.isfinite(loss):
+                self.accelerator.backward(loss)
+                self.accelerator.clip_grad_norm_(model.parameters(), self.args.multimodal_max_grad_norm)
+                loss = loss.detach()
+            total = loss if total is None else total + loss
+        if total is None:
+            raise UmuError(f"{self.method}: the batch has none of the streams {list(self.streams)}")
         if not torch.isfinite(total):
             raise TrainingDivergedError(
                 f"{self.method}: the loss became {float(total)} at step {self.state.global_step + 1}; training "

@@ -20,6 +20,8 @@ _SHORTCUTS = {  # flag dest -> config field
     "beta": "beta",
     "seed": "seed",
     "max_steps": "max_steps",
+    "protocol": "protocol",
+    "refusals": "refusals",
 }
 
 
@@ -66,10 +68,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _lora(args: argparse.Namespace) -> Any:
-    from umu_hf.trainers.lora import LoraSettings
+def _lora(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Any:
+    """LoRA settings from the flags; unset flags take ``defaults`` (else the original unlearning LoRA)."""
+    from umu_hf.trainers.lora import LoraSettings, parse_targets
 
-    return LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout) if args.lora else None
+    if not args.lora:
+        return None
+    base = {**{"r": 64, "alpha": 32, "dropout": 0.05, "target_modules": None}, **(defaults or {})}
+    given = {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
+             "target_modules": parse_targets(args.lora_target_modules)}
+    values = {k: given[k] if given[k] is not None else base[k] for k in base}
+    return LoraSettings(**values, init=args.lora_init)
 
 
 def _run_unlearn(args: argparse.Namespace) -> int:
@@ -84,11 +93,15 @@ def _run_unlearn(args: argparse.Namespace) -> int:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.finetune import FINETUNE_LORA, FinetuneConfig
     from umu_hf.trainers.run import finetune
 
     config = make_config(FinetuneConfig, args.out, _overrides(args))
-    path = finetune(args.model, args.data, config, _lora(args), args.merge, config_name=args.config)
+    if args.lora is None:  # the original fine-tuning trains LoRA; umu-hf's trains every weight
+        args.lora = config.protocol == "original"
+    defaults = FINETUNE_LORA if config.protocol == "original" else None
+    merge = args.merge or (args.lora and config.protocol == "original")
+    path = finetune(args.model, args.data, config, _lora(args, defaults), merge, config_name=args.config)
     print(f"fine-tuned model: {path}")
     return 0
 
@@ -103,13 +116,24 @@ def _common(p: argparse.ArgumentParser, lora_default: bool) -> None:
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--alpha", type=float, help="weight of the unimodal term")
     p.add_argument("--seed", type=int, help="training seed")
+    p.add_argument(
+        "--protocol", choices=["original", "umu-hf"],
+        help="original (default): the benchmark's training text, labels, streams and losses; umu-hf: answer-only "
+        "labels, EOS, paired streams, per-sequence NPO, true KL (single features: --set label_mode=answer ...)",
+    )
     p.add_argument("--device", choices=["auto", "cpu"], default="auto", help="cpu forces CPU training")
     lora = p.add_mutually_exclusive_group()
     lora.add_argument("--lora", dest="lora", action="store_true", default=lora_default, help="train a LoRA adapter")
     lora.add_argument("--no-lora", dest="lora", action="store_false", help="train all weights")
-    p.add_argument("--lora-r", type=int, default=64)
-    p.add_argument("--lora-alpha", type=int, default=32)
-    p.add_argument("--lora-dropout", type=float, default=0.05)
+    p.add_argument("--lora-r", type=int, help="LoRA rank (original: 64; fine-tuning 8)")
+    p.add_argument("--lora-alpha", type=int, help="LoRA alpha (original: 32; fine-tuning 16)")
+    p.add_argument("--lora-dropout", type=float, help="LoRA dropout (original: 0.05)")
+    p.add_argument(
+        "--lora-target-modules",
+        help="comma-separated layer names LoRA wraps anywhere in the model (default: the method's original "
+        "targets, q/k/v/o/gate/up/down_proj; GD q_proj,v_proj); 'lm' = every language-model linear layer",
+    )
+    p.add_argument("--lora-init", choices=["gaussian", "default"], default="gaussian", help="LoRA A init")
     p.add_argument("--merge", action="store_true", help="also save a merged model under OUT/merged")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config field (repeatable)")
 
@@ -119,7 +143,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("finetune", help="vanilla fine-tuning on all profiles (the model to unlearn from)")
     _common(p, lora_default=False)
     p.add_argument("--config", default="full", help="dataset config to train on (default: full)")
-    p.set_defaults(func=_run_finetune)
+    p.set_defaults(func=_run_finetune, lora=None)
 
     p = sub.add_parser("unlearn", help="unlearn a forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo)")
     p.add_argument("--method", required=True, help="unlearning method name")
@@ -127,4 +151,5 @@ def register(sub: Any) -> None:
     p.add_argument("--forget-ratio", required=True, help="5, 10 or 15 (percent of fictitious profiles)")
     p.add_argument("--gamma", type=float, help="weight of the retain term")
     p.add_argument("--beta", type=float, help="inverse temperature of NPO/SimNPO/IDK-DPO")
+    p.add_argument("--refusals", help="PO/IDK-DPO: file of refusals, one per line (default: the shipped pool)")
     p.set_defaults(func=_run_unlearn)

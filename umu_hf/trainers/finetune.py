@@ -1,6 +1,13 @@
-"""Vanilla fine-tuning: the model UMU-Bench unlearns from learns every profile (``full``: MM_QA + UM_QA).
+"""Vanilla fine-tuning: the model UMU-Bench unlearns from learns every profile (``full``).
 
-Same collator and Trainer machinery as the unlearning methods: ``L = NLL(mm) + alpha · NLL(um)``.
+Under the original protocol (the default) the training data follows the original release: every ``MM_QA`` *and*
+``UM_QA`` pair is asked with the profile's portrait attached, one shuffled stream, the original training text
+(``USER: <image>\\n{q}\\nASSISTANT: {a}``, no EOS, labels on every non-pad token) and the hyper-parameters of the
+original ``finetune.py`` (LoRA r 8 / alpha 16 / dropout 0.05 on every linear layer, lr 2e-5, 5 epochs, batch 4,
+legacy AdamW: eps 1e-6, no weight decay). Under ``umu-hf`` (``streams="paired"``) each step pairs a multimodal
+and a unimodal question: ``L = NLL(mm) + alpha · NLL(um)``.
+
+For paper numbers, start from the released fine-tuned checkpoint instead (README, "Paper numbers").
 """
 
 from __future__ import annotations
@@ -10,16 +17,23 @@ from dataclasses import dataclass, field
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll
 
+#: LoRA of the original fine-tuning script: every linear layer (vision tower and projector too), r 8, alpha 16
+FINETUNE_LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ("all-linear",)}
+
 
 @dataclass
 class FinetuneConfig(UnlearnConfig):
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate for AdamW."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Total number of training epochs."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})
+    per_device_train_batch_size: int = field(default=4, metadata={"help": "Batch size per device."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    adam_epsilon: float = field(default=1e-6, metadata={"help": "AdamW epsilon."})
 
 
 class FinetuneTrainer(UnlearnTrainer):
     method = "finetune"
     streams = {"train": ("train", "answer")}
+    lora_target_modules = FINETUNE_LORA["target_modules"]
 
     def modality_loss(self, model, inputs, modality):
         nll = answer_nll(*self.stream_logits(model, inputs, "train", modality))

@@ -1,20 +1,72 @@
-"""LoRA on the language model of a vision-language model (SPEC 5: all linear layers of the LM)."""
+"""LoRA as the original scripts apply it: r 64, alpha 32, dropout 0.05, gaussian init, on every linear layer whose
+name ends like a language-model projection (docs/protocol.md, "Training").
+
+peft matches ``target_modules`` names as suffixes anywhere in the model, so in LLaVA the vision tower's
+``q_proj``/``k_proj``/``v_proj`` get adapters too: the original can forget through the vision encoder. The special
+target ``lm`` restricts the adapters to the language model's linear layers instead, ``all-linear`` puts them on
+every linear layer but the output layer (the original fine-tuning script).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from umu_hf.errors import ModelError
 
+#: the original scripts' LoRA targets (GA names them; KL, PO and NPO find exactly these in LLaVA's LM)
+ORIGINAL_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+#: target meaning "every linear layer of the language model" (the LM head excluded)
+LANGUAGE_MODEL = "lm"
+#: peft's target meaning "every linear layer but the output layer" (the original fine-tuning script's choice)
+ALL_LINEAR = "all-linear"
+INITS = ("gaussian", "default")
+
 
 @dataclass
 class LoraSettings:
-    """The original scripts' LoRA: r=64, alpha=32, dropout=0.05 on every linear layer of the language model."""
+    """LoRA hyper-parameters; ``target_modules=None`` takes the method's default (the original's)."""
 
     r: int = 64
     alpha: int = 32
     dropout: float = 0.05
+    target_modules: tuple[str, ...] | None = None
+    init: str = "gaussian"
+
+    def __post_init__(self) -> None:
+        if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise ModelError(
+                f"LoRA needs r >= 1, alpha > 0 and 0 <= dropout < 1; got r={self.r}, alpha={self.alpha}, "
+                f"dropout={self.dropout}"
+            )
+        if self.init not in INITS:
+            raise ModelError(f"--lora_init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if isinstance(self.target_modules, str):
+            self.target_modules = parse_targets(self.target_modules)
+
+    def resolved(self, default_targets: Sequence[str]) -> LoraSettings:
+        """A copy whose ``target_modules`` is set (the given default when unset)."""
+        targets = tuple(self.target_modules or default_targets)
+        return LoraSettings(self.r, self.alpha, self.dropout, targets, self.init)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target_modules"] = list(self.target_modules) if self.target_modules else None
+        return data
+
+
+def parse_targets(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """``"q_proj,v_proj"`` → ``("q_proj", "v_proj")``; empty → None (the method's default).
+
+    >>> parse_targets("q_proj, v_proj")
+    ('q_proj', 'v_proj')
+    """
+    if text is None:
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    targets = tuple(t.strip() for t in items if t and t.strip())
+    return targets or None
 
 
 def language_model_linear_names(model: Any) -> list[str]:
@@ -35,14 +87,31 @@ def language_model_linear_names(model: Any) -> list[str]:
 
 
 def apply_lora(model: Any, settings: LoraSettings) -> Any:
-    """Wrap ``model`` in a peft LoRA adapter; the base weights are frozen."""
+    """Wrap ``model`` in a peft LoRA adapter on ``settings.target_modules``; the base weights are frozen."""
     from peft import LoraConfig, get_peft_model
+    from torch import nn
 
+    targets = settings.target_modules or ORIGINAL_TARGETS
+    target_modules: list[str] | str
+    if tuple(targets) == (LANGUAGE_MODEL,):
+        target_modules = language_model_linear_names(model)
+    elif tuple(targets) == (ALL_LINEAR,):
+        target_modules = ALL_LINEAR
+    else:
+        target_modules = list(targets)
+        linear = {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, nn.Linear)}
+        if not linear & set(target_modules):
+            raise ModelError(
+                f"{type(model).__name__} has no linear layer named {', '.join(target_modules)} for LoRA to target "
+                f"(its linear layers: {', '.join(sorted(linear)[:12])}); set --lora_target_modules, or "
+                f"'{LANGUAGE_MODEL}' for every language-model linear layer"
+            )
     config = LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
-        target_modules=language_model_linear_names(model),
+        target_modules=target_modules,
+        init_lora_weights="gaussian" if settings.init == "gaussian" else True,
         bias="none",
     )
     return get_peft_model(model, config)

@@ -1,4 +1,4 @@
-"""Loss functions of the unlearning methods, as pure tensor functions (SPEC 5).
+"""Loss functions of the unlearning methods, as pure tensor functions (docs/protocol.md, "Training").
 
 They take logits and labels (``-100`` = not scored) in the usual causal-LM layout: the logit at position ``t``
 predicts the token at ``t + 1``. Keeping them free of Trainer state makes them easy to test and to reuse.
@@ -10,6 +10,10 @@ predicts the token at ``t + 1``. Keeping them free of Trainer state makes them e
 1.3863
 >>> round(npo_loss(torch.tensor([-2.0]), torch.tensor([-2.0]), beta=0.4).item(), 4)  # (2/beta) ln 2
 3.4657
+>>> round(npo_batch_loss(torch.tensor(1.5), torch.tensor(1.5), beta=0.4).item(), 4)
+3.4657
+>>> round(cross_entropy_to_reference(logits, logits).item(), 4)  # entropy of the uniform: ln 4
+1.3863
 """
 
 from __future__ import annotations
@@ -54,6 +58,23 @@ def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor, normalize: bool
 def npo_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
     """NPO: ``(2/β) · mean(−log σ(−β · (log p_θ − log p_ref)))`` over sequences; equals ``(2/β) ln 2`` at θ = ref."""
     return -(2.0 / beta) * F.logsigmoid(-beta * (logp - ref_logp)).mean()
+
+
+def npo_batch_loss(nll: torch.Tensor, ref_nll: torch.Tensor, beta: float) -> torch.Tensor:
+    """The original scripts' NPO: ``(2/β) · −log σ(β · (NLL_θ − NLL_ref))`` with NLL the batch-mean token loss
+    (one log-ratio per batch, not per sequence); ``(2/β) ln 2`` at θ = ref."""
+    return -(2.0 / beta) * F.logsigmoid(beta * (nll - ref_nll))
+
+
+def cross_entropy_to_reference(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """The original KL method's retain term: ``mean over all positions of −Σ_v p_θ(v) · log(p_ref(v) + 1e-12)``.
+
+    Every position counts (prompt, padding and image positions too) and it is a cross-entropy, not
+    KL(p_ref ‖ p_θ): at θ = ref it equals the entropy of p_ref, not 0.
+    """
+    p = torch.softmax(logits.float(), dim=-1)
+    log_q = torch.log(torch.softmax(ref_logits.float(), dim=-1) + 1e-12)
+    return -(p * log_q).sum(-1).mean()
 
 
 def simnpo_loss(avg_logp: torch.Tensor, beta: float, delta: float = 0.0) -> torch.Tensor:

@@ -9,36 +9,91 @@ from typing import Any
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import TrainingDivergedError, UnlearnConfig
-from umu_hf.trainers.lora import LoraSettings, apply_lora
+from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraSettings, apply_lora
 
 logger = logging.getLogger(__name__)
 DEFAULT_LORA = LoraSettings()
+#: written next to every trained model: method, protocol features, hyper-parameters, LoRA
+TRAINING_RECORD = "umu_training.json"
 
 
-def build_finetune_dataset(data: str | Path, config_name: str = "full") -> Any:
-    """Every QA pair of ``config_name`` (default ``full``: all profiles) in both modalities."""
-    from umu_hf.data.collate import QADataset, decode_images, paired_qa
+def model_dtype(config: UnlearnConfig) -> str:
+    """The base weights' dtype: the config's, or for ``auto`` the original's float16 on CUDA, float32 on CPU."""
+    if config.model_dtype != "auto":
+        return config.model_dtype
+    import torch
+
+    return "float16" if torch.cuda.is_available() and not config.use_cpu else "float32"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_finetune_dataset(data: str | Path, config_name: str = "full", streams: str = "independent") -> Any:
+    """Every QA pair of ``config_name`` (default ``full``: all profiles).
+
+    ``independent`` (the original): one stream of every ``MM_QA`` and ``UM_QA`` pair, each asked with the
+    portrait, as the original vanilla model was trained. ``paired``: a profile's i-th multimodal pair (with the
+    portrait) beside its i-th unimodal pair (without).
+    """
+    from umu_hf.data.collate import QADataset, StreamDataset, decode_images, flat_qa, paired_qa
     from umu_hf.data.load import load_umu_split
 
     split = load_umu_split(data, config_name)
-    return QADataset(("train", paired_qa(split, config_name)), decode_images(split))
+    images = decode_images(split)
+    if streams == "paired":
+        return QADataset(("train", paired_qa(split, config_name)), images)
+    pairs = flat_qa(split, "MM_QA", True, config_name) + flat_qa(split, "UM_QA", True, config_name)
+    return StreamDataset({("train", "mm"): pairs}, images)
 
 
-def build_unlearning_dataset(data: str | Path, forget_ratio: int, retain_seed: int = 42) -> Any:
-    """Forget pairs of ``forgetXX``, each joined by a retain pair sub-sampled as in SPEC 2.3."""
-    from umu_hf.data.collate import QADataset, decode_images, paired_qa, subsample_retain
+def build_unlearning_dataset(
+    data: str | Path, forget_ratio: int, retain_seed: int = 42, streams: str = "independent"
+) -> Any:
+    """Forget pairs of ``forgetXX`` and retain pairs sub-sampled as the original does (``int(n·(1−p)/p)``,
+    seed 42).
+
+    ``independent`` (the original): four flat streams, forget/retain × multimodal/unimodal, each retain stream
+    sub-sampled on its own. ``paired``: each forget (multimodal, unimodal) pair joined by a retain one.
+    """
+    from umu_hf.data.collate import (
+        QADataset,
+        StreamDataset,
+        decode_images,
+        flat_qa,
+        paired_qa,
+        subsample_retain,
+    )
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import forget_config, retain_config
 
-    forget = load_umu_split(data, forget_config(forget_ratio))
-    retain = load_umu_split(data, retain_config(forget_ratio))
-    forget_pairs = paired_qa(forget, forget_config(forget_ratio))
-    retain_pairs = subsample_retain(
-        paired_qa(retain, retain_config(forget_ratio)), (100 - forget_ratio) / 100, seed=retain_seed
-    )
-    needed = {p[0].profile_id for p in retain_pairs}
+    forget_name, retain_name = forget_config(forget_ratio), retain_config(forget_ratio)
+    forget = load_umu_split(data, forget_name)
+    retain = load_umu_split(data, retain_name)
+    fraction = (100 - forget_ratio) / 100
+    if streams == "paired":
+        forget_pairs = paired_qa(forget, forget_name)
+        retain_pairs = subsample_retain(paired_qa(retain, retain_name), fraction, seed=retain_seed)
+        needed = {p[0].profile_id for p in retain_pairs}
+    else:
+        streams_ = {
+            ("forget", "mm"): flat_qa(forget, "MM_QA", True, forget_name),
+            ("forget", "um"): flat_qa(forget, "UM_QA", False, forget_name),
+            ("retain", "mm"): subsample_retain(flat_qa(retain, "MM_QA", True, retain_name), fraction, retain_seed),
+            ("retain", "um"): subsample_retain(flat_qa(retain, "UM_QA", False, retain_name), fraction, retain_seed),
+        }
+        needed = {p.profile_id for p in streams_[("retain", "mm")]}
     images = {**decode_images(forget), **decode_images(retain.filter(lambda pid: pid in needed, input_columns="ID"))}
-    return QADataset(("forget", forget_pairs), images, {"retain": retain_pairs})
+    if streams == "paired":
+        return QADataset(("forget", forget_pairs), images, {"retain": retain_pairs})
+    return StreamDataset(streams_, images)
 
 
 def _last_checkpoint(out_dir: Path) -> str | None:
@@ -64,9 +119,12 @@ def train(
     from umu_hf.models.loading import load_model
 
     out_dir = Path(config.output_dir)
-    model, processor, adapter = load_model(model_path, device="cpu" if config.use_cpu else "auto", dtype="float32")
+    device = "cpu" if config.use_cpu else "auto"
+    dtype = model_dtype(config)
+    model, processor, adapter = load_model(model_path, device=device, dtype=dtype)
     ref_model = None
     if lora is not None:
+        lora = lora.resolved(trainer_cls.lora_target_modules or ORIGINAL_TARGETS)
         model = apply_lora(model, lora)
     elif trainer_cls.needs_reference:
         logger.warning(
@@ -74,7 +132,7 @@ def train(
             trainer_cls.method,
             model_path,
         )
-        ref_model = load_model(model_path, device="cpu" if config.use_cpu else "auto", dtype="float32")[0]
+        ref_model = load_model(model_path, device=device, dtype=dtype)[0]
     model.train()
     kwargs = {"ref_model": ref_model} if ref_model is not None else {}
     trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, **kwargs)
@@ -89,11 +147,17 @@ def train(
         raise
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
+    record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
+              "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
+    if not trainer.is_world_process_zero():
+        return out_dir / "merged" if merge else out_dir
+    write_json_atomic(out_dir / TRAINING_RECORD, record)
     if merge:
         merged_dir = out_dir / "merged"
         merged = model.merge_and_unload() if lora is not None else model
         merged.save_pretrained(str(merged_dir))
         processor.save_pretrained(str(merged_dir))
+        write_json_atomic(merged_dir / TRAINING_RECORD, record)
         return merged_dir
     return out_dir
 
@@ -115,7 +179,7 @@ def unlearn(
     trainer_cls, config_cls = get_method(method)
     if not isinstance(config, config_cls):
         raise UmuError(f"method '{method}' needs a {config_cls.__name__}, got {type(config).__name__}")
-    dataset = build_unlearning_dataset(data, check_forget_ratio(forget_ratio))
+    dataset = build_unlearning_dataset(data, check_forget_ratio(forget_ratio), streams=config.streams)
     return train(trainer_cls, config, model_path, dataset, lora=lora, merge=merge, resume=resume)
 
 
@@ -131,5 +195,5 @@ def finetune(
     """Vanilla fine-tuning on every profile; returns the folder to evaluate."""
     from umu_hf.trainers.finetune import FinetuneTrainer
 
-    dataset = build_finetune_dataset(data, config_name)
+    dataset = build_finetune_dataset(data, config_name, streams=config.streams)
     return train(FinetuneTrainer, config, model_path, dataset, lora=lora, merge=merge, resume=resume)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.lora import LoraSettings
+from umu_hf.trainers.lora import LoraSettings, parse_targets
 
 
 @dataclass
@@ -17,12 +17,21 @@ class LoraArguments:
     lora_r: int = 64
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={"help": "comma-separated layer names LoRA wraps anywhere in the model (default: the method's "
+                  "original targets); 'lm' = the language model's linear layers, 'all-linear' = every one"},
+    )
+    lora_init: str = field(default="gaussian", metadata={"help": "LoRA A init: gaussian (original) or default"})
     merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
     recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
 
     def settings(self, enabled: bool) -> LoraSettings | None:
         """The LoRA settings, or None to train every weight."""
-        return LoraSettings(self.lora_r, self.lora_alpha, self.lora_dropout) if enabled else None
+        if not enabled:
+            return None
+        targets = parse_targets(self.lora_target_modules)
+        return LoraSettings(self.lora_r, self.lora_alpha, self.lora_dropout, targets, self.lora_init)
 
 
 def peek_option(argv: list[str], name: str) -> str | None:

@@ -1,7 +1,10 @@
-"""NPO — negative preference optimisation on the forget answers (per-sequence log-likelihoods):
+"""NPO — negative preference optimisation on the forget answers.
 
-``L = (2/β) · mean −log σ(−β · (log p_θ(y|x) − log p_ref(y|x)))``; with ``gamma > 0`` a retain NLL is added
-(the original uses forget only, ``gamma = 0``).
+Under the original protocol (``npo_logratio="batch"``) the log-ratio is taken from the batch-mean token losses,
+one per batch: ``L = (2/β) · −log σ(β · (NLL_θ − NLL_ref))``. With ``npo_logratio="sequence"`` it is the usual
+per-sequence ``(2/β) · mean −log σ(−β · (log p_θ(y|x) − log p_ref(y|x)))``. The original uses the forget set
+only (``gamma = 0``; ``gamma > 0`` adds a retain NLL), lr 6.2e-6, 4 epochs, and clips the multimodal gradient
+alone to norm 1 before the unimodal term is back-propagated.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
-from umu_hf.trainers.losses import answer_nll, npo_loss, sequence_logprob
+from umu_hf.trainers.losses import answer_nll, npo_batch_loss, npo_loss, sequence_logprob
 
 
 @dataclass
@@ -18,6 +21,15 @@ class NPOConfig(UnlearnConfig):
     gamma: float = field(
         default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only)."}
     )
+    npo_logratio: str | None = field(
+        default=None,
+        metadata={"help": "'batch' (original: from the batch-mean token loss) or 'sequence' (one per sequence)."},
+    )
+    learning_rate: float = field(default=6.2e-6, metadata={"help": "The initial learning rate for AdamW."})
+    num_train_epochs: float = field(default=4.0, metadata={"help": "Total number of training epochs."})
+    multimodal_max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Clip the multimodal gradient alone to this norm (original NPO); 0 = off."}
+    )
 
 
 class NPOTrainer(UnlearnTrainer):
@@ -25,12 +37,22 @@ class NPOTrainer(UnlearnTrainer):
     streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
     needs_reference = True
 
+    @classmethod
+    def active_streams(cls, args):
+        """Forget only unless a retain term is asked for (``gamma > 0``): the original zips no retain loader."""
+        return cls.streams if args.gamma > 0 else {"forget": cls.streams["forget"]}
+
     def modality_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
-        logp = sequence_logprob(logits, labels)
-        ref_logp = sequence_logprob(self.reference_logits(model, inputs, "forget", modality), labels)
-        loss = npo_loss(logp, ref_logp, self.args.beta)
-        terms = {"forget_npo": loss, "forget_logratio": (logp - ref_logp).mean()}
+        ref_logits = self.reference_logits(model, inputs, "forget", modality)
+        if self.args.npo_logratio == "batch":
+            nll, ref_nll = answer_nll(logits, labels), answer_nll(ref_logits, labels)
+            loss = npo_batch_loss(nll, ref_nll, self.args.beta)
+            terms = {"forget_npo": loss, "forget_logratio": ref_nll - nll}
+        else:
+            logp, ref_logp = sequence_logprob(logits, labels), sequence_logprob(ref_logits, labels)
+            loss = npo_loss(logp, ref_logp, self.args.beta)
+            terms = {"forget_npo": loss, "forget_logratio": (logp - ref_logp).mean()}
         if self.args.gamma > 0:
             retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
             loss = loss + self.args.gamma * retain_nll

@@ -1,11 +1,13 @@
 """PO — preference for refusal: ``L = NLL(forget question → refusal) + γ · NLL(retain)`` per modality.
 
-The refusals ship with the package (``umu_hf/resources/refusals.txt``).
+As in the original, each forget example gets a refusal drawn at random (per example and per modality, seeded)
+from a pool: by default the ~100 refusals shipped with umu-hf (``umu_hf/resources/refusals.txt``), or any
+one-per-line file given with ``--refusals``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll
@@ -14,6 +16,10 @@ from umu_hf.trainers.losses import answer_nll
 @dataclass
 class POConfig(UnlearnConfig):
     """``gamma`` weights the retain NLL."""
+
+    refusals: str | None = field(
+        default=None, metadata={"help": "File of refusals, one per line (default: the pool shipped with umu-hf)."}
+    )
 
 
 class POTrainer(UnlearnTrainer):
