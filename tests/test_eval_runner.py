@@ -114,7 +114,14 @@ def test_reference_run_writes_results_and_predictions(reference):
     assert first["reference"] in first["options"] and isinstance(first["correct"], bool)
     loglik = [r for r in lines if r["task"] == LOGLIK_TASK]
     assert loglik and all(r["reply"] in r["options"] and len(r["option_logliks"]) == 4 for r in loglik)
-    assert all(0.0 <= r["score"] <= 1.0 for r in lines if r["task"] == "generation")
+    generation = [r for r in lines if r["task"] == "generation"]
+    assert generation and all(
+        0.0 <= r[key] <= 1.0 for r in generation for key in ("score", "bleu", "rouge1", "rouge2")
+    )
+    for set_name, metrics in results["sets"].items():  # secondary numbers: per-modality means of the records
+        for modality, means in metrics["generation"]["secondary"].items():
+            chosen = [r for r in generation if r["set"] == set_name and r["modality"] == modality]
+            assert means == pytest.approx({k: 100 * sum(r[k] for r in chosen) / len(chosen) for k in means})
     assert not list(out.glob("predictions.rank*"))
 
 
