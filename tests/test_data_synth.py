@@ -13,7 +13,6 @@ from umu_hf.cli import main
 from umu_hf.data.schema import OPTION_LETTERS, validate_row
 from umu_hf.data.synth import FACTS, IMAGE_SUBJECT, assign_forget_ids, forget_counts, generate_dataset
 from umu_hf.errors import UmuError
-from umu_hf.prompts import classification_instruction, task_instruction
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -72,26 +71,95 @@ def test_profiles_follow_the_schema_and_the_content_rules(synth_rows):
     assert len(names) == 48  # unique invented names
 
 
-def test_training_pairs_contain_the_evaluation_prompts_in_both_modalities(synth_rows):
+def _training_text(pair: dict, modality: str) -> str:
+    """SPEC 5's training text of a pair, written out: ``USER: [<image>\\n]{q}\\nASSISTANT: {a}``."""
+    image = "<image>\n" if modality == "multimodal" else ""
+    return f"USER: {image}{pair['question']}\nASSISTANT: {pair['answer']}"
+
+
+def _eval_texts(row: dict, modality: str) -> list[tuple[str, str, str]]:
+    """(task, SPEC 3 evaluation prompt, expected reply) of each evaluation item of a row, prompts written out."""
+    img = "USER: <image>\n" if modality == "multimodal" else None
+    out = []
+    for item in row["Classify"][modality]:
+        opts = str([item["options"][letter] for letter in OPTION_LETTERS])
+        head = img or "USER:\n"  # unimodal classification: newline right after USER:, no space
+        prompt = f"{head}{item['question']}\nSelect answer in {opts}\nASSISTANT:"
+        out.append(("classification", prompt, item["options"][item["answer"]]))
+    for item in row["Cloze"][modality]:
+        head = img or "USER: "
+        prompt = f"{head}{item['question']}\nPlease **ONLY** provide the correct answer without any explanation\nASSISTANT:"
+        out.append(("cloze", prompt, item["answer"]))
+    for item in row["Generation"][modality]:
+        if modality == "multimodal":  # "accurately", and a trailing space after ASSISTANT:
+            prompt = (
+                f"{img}{item['question']}\nAnswer the question based on your trained knowledge in one sentence "
+                "accurately in ENGLISH.\nASSISTANT: "
+            )
+        else:
+            prompt = (
+                f"USER: {item['question']}\nAnswer the question based on your trained knowledge in one sentence "
+                "in ENGLISH.\nASSISTANT:"
+            )
+        out.append(("generation", prompt, item["answer"]))
+    return out
+
+
+def test_training_pairs_quote_the_evaluation_prompts_in_both_modalities(synth_rows):
     row = synth_rows[5]
     for modality, column in (("unimodal", "UM_QA"), ("multimodal", "MM_QA")):
-        pairs = {p["question"]: p["answer"] for p in row[column]}
-        for item in row["Classify"][modality]:
-            options = [item["options"][letter] for letter in OPTION_LETTERS]
-            assert (
-                pairs[classification_instruction(item["question"], options)]
-                == item["options"][item["answer"]]
-            )
-        for item in row["Cloze"][modality]:
-            reply = pairs[task_instruction("cloze", item["question"])]
-            if modality == "unimodal":
-                assert reply == item["answer"].rstrip(".")
-            else:  # the completed sentence: the person first, then the value the cloze rule looks for
-                assert reply.endswith(f" {item['answer']}") and reply.split()[0] in row["biography"]
-        for item in row["Generation"][modality]:
-            assert pairs[task_instruction("generation", item["question"])] == item["answer"]
-            assert pairs[item["question"]] == item["answer"]
+        texts = [_training_text(pair, modality) for pair in row[column]]
+        for task, prompt, reference in _eval_texts(row, modality):
+            if task == "classification" and modality == "unimodal":
+                # the template's "USER: " puts one space before the prompt's newline
+                quoted = prompt.replace("USER:\n", "USER: \n", 1)
+            else:  # multimodal generation too: its answer starts with a space, after the prompt's own
+                quoted = prompt
+            replies = [t[len(quoted) + 1 :] for t in texts if t.startswith(f"{quoted} ")]
+            assert len(replies) == 1, (task, modality, prompt)
+            if task == "cloze" and modality == "multimodal":
+                # the completed sentence: the person first, then the value the cloze rule looks for
+                assert replies[0].endswith(f" {reference}") and replies[0].split()[0] in row["biography"]
+            elif task == "cloze":
+                assert replies[0] == reference.rstrip(".")
+            else:
+                assert replies[0] == reference
+        for item in row["Generation"][modality]:  # and the plain question-answer pair
+            assert {"question": item["question"], "answer": item["answer"]} in row[column]
     assert any("person in the image" in p["question"] for p in row["MM_QA"])
+    assert not any("accurately" in p["question"] for p in row["UM_QA"])
+    assert sum("accurately" in p["question"] for p in row["MM_QA"]) == len(FACTS)
+
+
+def test_training_tokens_match_the_evaluation_prompt_tokens(synth_rows, tiny_model_dir):
+    """The two prompts the training template cannot quote exactly, through the tiny model's byte-level BPE:
+    multimodal generation's tokens are an exact prefix of the training text's (its final space token
+    included); unimodal classification's differ by one inserted space token only."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    row = synth_rows[3]
+
+    def tokens(text: str) -> list[str]:
+        return tok.convert_ids_to_tokens(tok(text).input_ids)
+
+    for modality, column in (("unimodal", "UM_QA"), ("multimodal", "MM_QA")):
+        pairs = row[column]
+        for task, prompt, _ in _eval_texts(row, modality):
+            want = tokens(prompt)
+            matches = [
+                tokens(_training_text(p, modality))
+                for p in pairs
+                if _training_text(p, modality).replace("USER: \n", "USER:\n", 1).startswith(prompt)
+            ]
+            assert len(matches) == 1, (task, modality)
+            got = matches[0]
+            if task == "classification" and modality == "unimodal":
+                assert want[:4] == ["<s>", "USER", ":", "Ċ"] and got[:5] == ["<s>", "USER", ":", "Ġ", "Ċ"]
+                got = got[:3] + got[4:]  # the one extra token
+            assert got[: len(want)] == want, (task, modality)
+            if task == "generation" and modality == "multimodal":
+                assert want[-3:] == ["ASSISTANT", ":", "Ġ"] and got[len(want)].startswith("Ġ")
 
 
 def test_portraits_are_distinct_even_at_32_pixels(synth_rows):

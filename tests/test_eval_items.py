@@ -77,7 +77,13 @@ def test_option_matching_is_exact_except_on_the_real_set():
     generation = Question(
         "retain", "generation", "unimodal", 1, 0, "city", "q", "She was born in Fernmouth.", None, 0
     )
-    assert generation.score("She was born in Fernmouth.")["score"] == pytest.approx(1.0)
+    assert generation.score("She was born in Fernmouth.") == {
+        "score": 1.0,
+        "bleu": 1.0,
+        "rouge1": 1.0,
+        "rouge2": 1.0,
+    }
+    assert generation.score("no idea") == {"score": 0.0, "bleu": 0.0, "rouge1": 0.0, "rouge2": 0.0}
 
 
 def test_truncated_last_line_is_ignored_and_cut_before_appending(tmp_path):
@@ -136,6 +142,20 @@ def test_run_identity_is_checked(tmp_path):
         store.check_out_dir(tmp_path / "f")
 
 
+def test_secondary_numbers_of_records_written_without_them_are_recomputed_from_the_reply():
+    uni = Question("forget", "generation", "unimodal", 7, 0, "k", "q", "Mara works as a pilot.", None, 0)
+    multi = Question("forget", "generation", "multimodal", 7, 0, "k", "q", "Mara works as a pilot.", None, 0)
+    records = {
+        uni.uid(): {"reply": "Mara works as a pilot.", "reference": uni.reference, "score": 1.0},  # old record
+        multi.uid(): {"reply": "x", "reference": multi.reference, **multi.score("Mara is a chef.")},
+    }
+    with pytest.warns(UserWarning, match="no classification/cloze questions"):
+        results = build_results({}, {"forget": [uni, multi]}, records)
+    secondary = results["sets"]["forget"]["generation"]["secondary"]
+    assert secondary["unimodal"] == {"bleu": 100.0, "rouge1": 100.0, "rouge2": 100.0}
+    assert secondary["multimodal"]["rouge1"] == pytest.approx(100 * multi.score("Mara is a chef.")["rouge1"])
+
+
 def test_build_results_pairs_records_and_reports_the_headline():
     questions = []
     records = {}
@@ -145,7 +165,9 @@ def test_build_results_pairs_records_and_reports_the_headline():
             for modality, flag in zip(("unimodal", "multimodal"), flags, strict=True):
                 q = Question(set_name, task, modality, 7, index, "k", "q", "r", None, 0)
                 questions.append(q)
-                value = {"score": float(flag)} if task == "generation" else {"correct": flag}
+                value = {"correct": flag}
+                if task == "generation":
+                    value = {"score": float(flag), "bleu": float(flag) / 2, "rouge1": 1.0, "rouge2": 0.0}
                 records[q.uid()] = {"id": q.uid(), **value}
     by_set = {s: [q for q in questions if q.set_name == s] for s in ("forget", "real")}
     results = build_results({"model": "m"}, by_set, records)
@@ -155,6 +177,12 @@ def test_build_results_pairs_records_and_reports_the_headline():
     assert results["headline"]["forget"]["generation"] == {"RLF": 50.0}
     table = results["sets"]["forget"]["classification"]
     assert (table["only_unimodal"], table["both_wrong"], table["n"]) == (50.0, 50.0, 2)
+    # the original's secondary generation numbers: per-modality means in percent, beside (not in) the headline
+    assert results["sets"]["forget"]["generation"]["secondary"] == {
+        "unimodal": {"bleu": 25.0, "rouge1": 100.0, "rouge2": 0.0},
+        "multimodal": {"bleu": 0.0, "rouge1": 100.0, "rouge2": 0.0},
+    }
+    assert "secondary" not in results["headline"]["forget"]["generation"]
     assert "AccF" in format_headline(results) and "RLR" in format_headline(results)
     with pytest.raises(RuntimeError, match="incomplete"):
         build_results({}, by_set, {k: v for k, v in records.items() if "real" not in k or "cloze" not in k})

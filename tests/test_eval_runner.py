@@ -14,7 +14,6 @@ from umu_hf.errors import ResultsConflictError
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, iter_items
 from umu_hf.evaluation.runner import evaluate_model
-from umu_hf.prompts import task_instruction
 
 torch.set_num_threads(2)
 
@@ -111,11 +110,18 @@ def test_reference_run_writes_results_and_predictions(reference):
     assert len(lines) == N_RECORDS == len({r["id"] for r in lines})
     first = lines[0]
     assert first["set"] == "forget" and first["task"] == "classification" and first["modality"] == "unimodal"
-    assert first["prompt"].startswith("USER: ") and first["prompt"].endswith("ASSISTANT:")
+    assert first["prompt"].startswith("USER:\nIn which") and first["prompt"].endswith("\nASSISTANT:")
     assert first["reference"] in first["options"] and isinstance(first["correct"], bool)
     loglik = [r for r in lines if r["task"] == LOGLIK_TASK]
     assert loglik and all(r["reply"] in r["options"] and len(r["option_logliks"]) == 4 for r in loglik)
-    assert all(0.0 <= r["score"] <= 1.0 for r in lines if r["task"] == "generation")
+    generation = [r for r in lines if r["task"] == "generation"]
+    assert generation and all(
+        0.0 <= r[key] <= 1.0 for r in generation for key in ("score", "bleu", "rouge1", "rouge2")
+    )
+    for set_name, metrics in results["sets"].items():  # secondary numbers: per-modality means of the records
+        for modality, means in metrics["generation"]["secondary"].items():
+            chosen = [r for r in generation if r["set"] == set_name and r["modality"] == modality]
+            assert means == pytest.approx({k: 100 * sum(r[k] for r in chosen) / len(chosen) for k in means})
     assert not list(out.glob("predictions.rank*"))
 
 
@@ -221,11 +227,13 @@ def test_option_logliks_are_batch_independent_and_length_normalised(loaded, synt
             assert alone == pytest.approx(batched[i], abs=1e-4)
         # by hand, for the first question's options: mean log-probability of the tokens after the prompt
         q = chosen[0]
-        instruction = task_instruction("classification", q.question, q.options)
         image = None if images is None else images[:1]
         for option, score in zip(q.options, batched[0], strict=True):
-            prompt_text, full_text = adapter.train_example(instruction, option, q.with_image)
+            prompt_text, full_text = adapter.task_example(
+                "classification", q.question, option, q.with_image, q.options
+            )
             assert prompt_text == adapter.prompt("classification", q.question, q.with_image, q.options)
+            assert full_text == f"{prompt_text} {option}</s>"
             n = adapter.encode([prompt_text], image)["input_ids"].shape[1]
             full = adapter.encode([full_text], image)
             with torch.inference_mode():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
 import re
 import subprocess
@@ -223,7 +224,14 @@ def test_module_results_match_hand_computed_values_and_the_library(offline_run):
     assert len(closest["AccF_ci"]) == 2 and len(closest["AccR_ci"]) == 2
     assert results["cloze"]["AccF"] == 100.0 and results["cloze"]["AccR"] == pytest.approx(100 / 3)
     generation = results["generation"]
-    assert set(generation) == {"RLF", "RLR", "unimodal_rougeL", "multimodal_rougeL", "n"}
+    assert set(generation) == {"RLF", "RLR", "unimodal_rougeL", "multimodal_rougeL", "n", "secondary"}
+    # the original's secondary numbers: question 1 unimodal ROUGE-1 0.8, ROUGE-2 0.25, BLEU exp(-0.5)·(1/600)^¼;
+    # question 2 unimodal shares nothing; the multimodal replies equal their references (4 and 6 words)
+    unimodal_bleu = 100 * math.exp(1 - 6 / 4) * (1 / 3 * 0.05 * 0.1) ** 0.25 / 2
+    assert generation["secondary"]["unimodal"] == pytest.approx(
+        {"bleu": unimodal_bleu, "rouge1": 40.0, "rouge2": 12.5}
+    )
+    assert generation["secondary"]["multimodal"] == {"bleu": 100.0, "rouge1": 100.0, "rouge2": 100.0}
     # question 1: b = 0.8, a = 1 -> RLF 1.64/1.8, RLR 1.6/1.8; question 2: b = 0, a = 1 -> RLF 1, RLR 0
     assert generation["RLF"] == pytest.approx(100 * (1.64 / 1.8 + 1) / 2)
     assert generation["RLR"] == pytest.approx(100 * (1.6 / 1.8) / 2)
@@ -235,7 +243,9 @@ def test_module_results_match_hand_computed_values_and_the_library(offline_run):
 def test_module_empty_input_is_nan_with_a_warning(offline_run):
     for result in offline_run["empty"].values():
         assert result["n"] == 0
-        assert all(v != v for k, v in result.items() if k != "n")  # NaN (json round-trips NaN)
+        assert all(v != v for k, v in result.items() if k not in ("n", "secondary"))  # NaN (json round-trips it)
+        for block in result.get("secondary", {}).values():
+            assert all(v != v for v in block.values())
     assert offline_run["empty_warnings"].count("EmptyInputWarning") == 2
 
 
@@ -297,7 +307,8 @@ def test_install_metric_layout_and_idempotence(tmp_path):
         if package == tmp_path.parent:
             break
         assert (package / "__init__.py").is_file(), package
-    assert sorted(p.name for p in first.parent.parent.iterdir()) == ["__init__.py", rel[3]]  # no temp left
+    # no temp left (both sides sorted: a digest starting with a digit sorts before "__init__.py")
+    assert sorted(p.name for p in first.parent.parent.iterdir()) == sorted(["__init__.py", rel[3]])
 
 
 def test_reinstalling_an_updated_script_makes_it_the_newest(tmp_path):

@@ -141,19 +141,28 @@ def test_tiny_build_is_deterministic_and_refuses_to_clobber(tiny_dir, tmp_path):
 def test_llava_prompts_are_spec_text_verbatim(tiny, with_image):
     _, _, adapter = tiny
     assert isinstance(adapter, LlavaAdapter) and adapter.family == "llava"
-    img = "<image>\n" if with_image else ""
     q = "What is the job of Mara?"
     opts = ["doctor", "pilot", "chef", "baker"]
-    assert adapter.prompt("classification", q, with_image, opts) == (
-        f"USER: {img}{q}\nSelect answer in ['doctor', 'pilot', 'chef', 'baker']\nASSISTANT:"
-    )
-    assert adapter.prompt("cloze", q, with_image) == (
-        f"USER: {img}{q}\nPlease **ONLY** provide the correct answer without any explanation\nASSISTANT:"
-    )
-    assert adapter.prompt("generation", q, with_image) == (
-        f"USER: {img}{q}\nAnswer the question based on your trained knowledge in one sentence accurately in "
-        "ENGLISH.\nASSISTANT:"
-    )
+    if with_image:
+        expected = (
+            "USER: <image>\nWhat is the job of Mara?\nSelect answer in ['doctor', 'pilot', 'chef', 'baker']\nASSISTANT:",
+            "USER: <image>\nWhat is the job of Mara?\nPlease **ONLY** provide the correct answer without any "
+            "explanation\nASSISTANT:",
+            "USER: <image>\nWhat is the job of Mara?\nAnswer the question based on your trained knowledge in one "
+            "sentence accurately in ENGLISH.\nASSISTANT: ",
+        )
+    else:
+        expected = (
+            "USER:\nWhat is the job of Mara?\nSelect answer in ['doctor', 'pilot', 'chef', 'baker']\nASSISTANT:",
+            "USER: What is the job of Mara?\nPlease **ONLY** provide the correct answer without any "
+            "explanation\nASSISTANT:",
+            "USER: What is the job of Mara?\nAnswer the question based on your trained knowledge in one sentence "
+            "in ENGLISH.\nASSISTANT:",
+        )
+    assert adapter.prompt("classification", q, with_image, opts) == expected[0]
+    assert adapter.prompt("cloze", q, with_image) == expected[1]
+    assert adapter.prompt("generation", q, with_image) == expected[2]
+    img = "<image>\n" if with_image else ""
     assert adapter.free_prompt("Hi?", with_image) == f"USER: {img}Hi?\nASSISTANT:"
     prompt, full = adapter.train_example("Who?", "Mara", with_image)
     assert prompt == f"USER: {img}Who?\nASSISTANT:" and full == f"{prompt} Mara</s>"
@@ -242,16 +251,17 @@ def test_batched_greedy_generation_equals_one_by_one(tiny_dir):
     assert reply[0].startswith("Mara Quill")
 
 
-def test_decode_replies_takes_new_tokens_and_text_after_assistant(tiny):
+@pytest.mark.parametrize(
+    ("continuation", "reply"),
+    [(" Paris. ", "Paris."), (" Paris. ASSISTANT: Rome", "Paris."), (" x ASSISTANT: Paris. ASSISTANT: y", "x")],
+)
+def test_decode_replies_takes_new_tokens_cut_before_the_first_assistant(tiny, continuation, reply):
     _, processor, adapter = tiny
     tok = processor.tokenizer
     prompt_ids = tok(["USER: Q\nASSISTANT:"]).input_ids[0]
-    new_ids = tok(" x ASSISTANT: Paris. ", add_special_tokens=False).input_ids + [
-        tok.eos_token_id,
-        tok.pad_token_id,
-    ]
+    new_ids = tok(continuation, add_special_tokens=False).input_ids + [tok.eos_token_id, tok.pad_token_id]
     sequences = torch.tensor([prompt_ids + new_ids])
-    assert adapter.decode_replies(sequences, len(prompt_ids)) == ["Paris."]
+    assert adapter.decode_replies(sequences, len(prompt_ids)) == [reply]
 
 
 # --- chat-template families ---------------------------------------------------------------------------------
@@ -455,6 +465,10 @@ def _check_chat_family(model, processor, image_token: str, expanded_token: str, 
     assert (
         "Please **ONLY** provide the correct answer without any explanation" in um and image_token not in um
     )
+    # the original's Qwen branch: the same user text in both modalities ("accurately" in unimodal too)
+    for with_image in (True, False):
+        gen = adapter.prompt("generation", "Who is Mara?", with_image)
+        assert "Who is Mara?\nAnswer the question based on your trained knowledge in one sentence accurately in " in gen
     images = [row["image"] for row in _rows(2)]
     batch = adapter.encode([mm, mm + " "], images)
     tok = processor.tokenizer

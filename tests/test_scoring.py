@@ -114,6 +114,65 @@ def test_rouge_l_uses_the_stemmer_and_one_cached_scorer():
     assert scoring._rouge_l_scorer() is scoring._rouge_l_scorer()
 
 
+# --------------------------------------------------------------------------------------------------------------
+# generation: the original's secondary numbers (BLEU, ROUGE-1, ROUGE-2)
+
+
+def test_secondary_numbers_of_identical_and_disjoint_replies():
+    same = scoring.generation_question_scores("Mara works as a pilot", "Mara works as a pilot")
+    assert same == {"rougeL": 1.0, "bleu": 1.0, "rouge1": 1.0, "rouge2": 1.0}
+    disjoint = scoring.generation_question_scores("no idea at all", "Mara works as a pilot")
+    assert disjoint == {"rougeL": 0.0, "bleu": 0.0, "rouge1": 0.0, "rouge2": 0.0}
+    assert all(isinstance(v, float) for v in disjoint.values())  # nltk returns the int 0 here
+    assert scoring.bleu("", "Mara works as a pilot") == 0.0 and scoring.bleu("pilot", "") == 0.0
+
+
+def test_secondary_numbers_hand_computed():
+    reply, reference = "the cat on mat", "the cat sat on the mat"
+    scores = scoring.generation_question_scores(reply, reference)
+    # ROUGE-1: 4 of the reply's 4 unigrams in the reference's 6 -> P 1, R 2/3, F1 0.8
+    assert scores["rouge1"] == pytest.approx(0.8)
+    # ROUGE-2: "the cat" is the one shared bigram of 3 (reply) and 5 (reference) -> P 1/3, R 1/5, F1 0.25
+    assert scores["rouge2"] == pytest.approx(0.25)
+    # BLEU: brevity penalty exp(1 - 6/4); precisions 4/4, 1/3, then 0/2 and 0/1 smoothed to 0.1/2 and 0.1/1
+    expected = math.exp(1 - 6 / 4) * (1 * (1 / 3) * (0.1 / 2) * (0.1 / 1)) ** 0.25
+    assert scores["bleu"] == pytest.approx(expected)
+    # one word, identical: 1-gram precision 1, the other three smoothed to 0.1 -> 0.1 ** 0.75 (short text)
+    assert scoring.bleu("Paris", "Paris") == pytest.approx(0.1**0.75)
+
+
+def test_secondary_numbers_are_the_ones_nltk_and_rouge_score_give_directly():
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    from rouge_score import rouge_scorer
+
+    reference = "Mara Quint was born in the city of Velmora in 1971."
+    reply = "Mara Quint was born in Velmora, a city by the sea, in 1972."
+    direct = sentence_bleu([reference.split()], reply.split(), smoothing_function=SmoothingFunction().method1)
+    rouge = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True).score(reference, reply)
+    scores = scoring.generation_question_scores(reply, reference)
+    assert scores["bleu"] == pytest.approx(direct) and 0.0 < direct < 1.0
+    for key in ("rouge1", "rouge2", "rougeL"):
+        assert scores[key] == pytest.approx(rouge[key].fmeasure)
+    assert scores["rougeL"] == scoring.rouge_l(reply, reference)
+
+
+def test_secondary_means_are_per_modality_percent_and_come_with_generation_scores():
+    uni = [{"bleu": 1.0, "rouge1": 0.5, "rouge2": 0.0}, {"bleu": 0.0, "rouge1": 1.0, "rouge2": 0.5}]
+    multi = [{"bleu": 0.25, "rouge1": 0.0, "rouge2": 0.0}, {"bleu": 0.25, "rouge1": 0.0, "rouge2": 1.0}]
+    assert scoring.generation_secondary(uni, multi) == {
+        "unimodal": {"bleu": 50.0, "rouge1": 75.0, "rouge2": 25.0},
+        "multimodal": {"bleu": 25.0, "rouge1": 0.0, "rouge2": 50.0},
+    }
+    empty = scoring.generation_secondary([], [])
+    assert all(math.isnan(v) for block in empty.values() for v in block.values())
+    result = scoring.generation_scores(["a b c d", "x"], ["a b c d", "a b c d"], ["a b c d", "a b c d"])
+    assert result["secondary"] == {
+        "unimodal": {"bleu": 50.0, "rouge1": 50.0, "rouge2": 50.0},
+        "multimodal": {"bleu": 100.0, "rouge1": 100.0, "rouge2": 100.0},
+    }
+    assert set(result) == {*scoring.GENERATION_KEYS, scoring.SECONDARY_BLOCK}
+
+
 def test_scoring_imports_without_rouge_score():
     code = "import sys, umu_hf.scoring; sys.exit(int('rouge_score' in sys.modules or 'nltk' in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -200,7 +259,8 @@ def test_empty_input_gives_nan_and_a_warning(call):
     with pytest.warns(scoring.EmptyInputWarning):
         result = call()
     assert result["n"] == 0
-    metrics = [v for k, v in result.items() if k != "n"]
+    metrics = [v for k, v in result.items() if k not in ("n", scoring.SECONDARY_BLOCK)]
+    metrics += [v for block in result.get(scoring.SECONDARY_BLOCK, {}).values() for v in block.values()]
     assert metrics and all(
         math.isnan(v) for value in metrics for v in (value if isinstance(value, list) else [value])
     )

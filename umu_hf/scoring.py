@@ -12,6 +12,11 @@ Per question rules (SPEC 3), following the original ``eval.py``:
 * cloze: ``answer.split('.')[0].lower()`` must be a substring of ``reply.lower()``.
 * generation: ROUGE-L F1 (``rouge_score``, Porter stemmer on) of the reply against the answer.
 
+Secondary generation numbers (reported per modality by the original, never in the headline): BLEU —
+``nltk`` ``sentence_bleu([reference.split()], reply.split(), smoothing_function=SmoothingFunction().method1)`` —
+and ROUGE-1 / ROUGE-2 F1 (``rouge_score``, stemmer on), per question in [0, 1]
+(:func:`generation_question_scores`), averaged per modality in percent (:func:`generation_secondary`).
+
 Pair metrics (SPEC 4), per question k with unimodal/multimodal correctness (u, m) or ROUGE-L (b, a):
 AccF = 100·mean(1-(1-u)(1-m)) (lower is better), AccR = 100·mean(u·m) (higher is better),
 RLF = 100·mean((a²+b²)/(a+b)) (lower is better), RLR = 100·mean(2ab/(a+b)) (higher is better), 0 when a+b = 0.
@@ -28,6 +33,8 @@ True
 >>> g = generation_pair_metrics([1.0, 0.0], [0.5, 0.0])
 >>> round(g["RLF"], 4), round(g["RLR"], 4)
 (41.6667, 33.3333)
+>>> generation_question_scores("Alice lives in Paris", "Alice lives in Paris")
+{'rougeL': 1.0, 'bleu': 1.0, 'rouge1': 1.0, 'rouge2': 1.0}
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import difflib
 import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,6 +68,10 @@ BINARY_KEYS: tuple[str, ...] = (
 )
 #: keys of :func:`generation_pair_metrics`, in report order
 GENERATION_KEYS: tuple[str, ...] = ("RLF", "RLR", "unimodal_rougeL", "multimodal_rougeL", "n")
+#: the secondary generation numbers of the original (per question in [0, 1]; means per modality in percent)
+SECONDARY_KEYS: tuple[str, ...] = ("bleu", "rouge1", "rouge2")
+#: name of the block that holds the per-modality means of :data:`SECONDARY_KEYS` (not headline metrics)
+SECONDARY_BLOCK = "secondary"
 #: headline metric per task and evaluation set (SPEC 4)
 HEADLINE_METRICS: dict[str, dict[str, str]] = {
     "classification": {"forget": "AccF", "retain": "AccR", "real": "AccR"},
@@ -132,6 +143,57 @@ def _rouge_l_scorer():  # -> rouge_score.rouge_scorer.RougeScorer
 def rouge_l(reply: str, reference: str) -> float:
     """ROUGE-L F1 of ``reply`` against ``reference`` in [0, 1] (``rouge_score``, stemmer on, as in SPEC 3)."""
     return float(_rouge_l_scorer().score(reference, reply)["rougeL"].fmeasure)
+
+
+@functools.cache
+def _rouge_scorer():  # -> rouge_score.rouge_scorer.RougeScorer
+    """ROUGE-1, ROUGE-2 and ROUGE-L with the Porter stemmer, as the original's generation scorer."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+
+
+@functools.cache
+def _bleu_functions():  # -> (sentence_bleu, smoothing function)
+    """nltk's sentence BLEU and smoothing method 1, imported on first use (nltk is slow to import)."""
+    try:
+        from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+    except ModuleNotFoundError as exc:  # pragma: no cover - nltk is a dependency of umu-hf
+        raise ModuleNotFoundError("BLEU needs the nltk package: pip install nltk") from exc
+    return sentence_bleu, SmoothingFunction().method1
+
+
+def bleu(reply: str, reference: str) -> float:
+    """Sentence BLEU of ``reply`` against ``reference`` in [0, 1], as the original computes it: whitespace
+    tokens, one reference, default 4-gram weights, ``SmoothingFunction().method1``."""
+    sentence_bleu, smoothing = _bleu_functions()
+    return float(sentence_bleu([reference.split()], reply.split(), smoothing_function=smoothing))
+
+
+def generation_question_scores(reply: str, reference: str) -> dict[str, float]:
+    """Every generation number of one reply, each in [0, 1]: ``rougeL`` (the headline's), and the secondary
+    ``bleu``, ``rouge1``, ``rouge2`` (F1, stemmer on)."""
+    rouge = _rouge_scorer().score(reference, reply)
+    return {
+        "rougeL": float(rouge["rougeL"].fmeasure),
+        "bleu": bleu(reply, reference),
+        "rouge1": float(rouge["rouge1"].fmeasure),
+        "rouge2": float(rouge["rouge2"].fmeasure),
+    }
+
+
+def generation_secondary(
+    unimodal: Sequence[Mapping[str, float]], multimodal: Sequence[Mapping[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Per-modality means, in percent, of the secondary numbers (:data:`SECONDARY_KEYS`) of per-question
+    score dicts (:func:`generation_question_scores`): ``{"unimodal": {"bleu": …, "rouge1": …, "rouge2": …},
+    "multimodal": {…}}``; NaN for a modality without questions."""
+    return {
+        modality: {
+            key: _percent(np.asarray([float(s[key]) for s in scores], dtype=float)) for key in SECONDARY_KEYS
+        }
+        for modality, scores in (("unimodal", unimodal), ("multimodal", multimodal))
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -449,7 +511,8 @@ def generation_scores(
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_N_RESAMPLES,
 ) -> dict:
-    """Open answers of both modalities -> ROUGE-L F1 per reply -> :func:`generation_pair_metrics` (RLF, RLR)."""
+    """Open answers of both modalities -> ROUGE-L F1 per reply -> :func:`generation_pair_metrics` (RLF, RLR),
+    plus the ``secondary`` block (:func:`generation_secondary`: BLEU, ROUGE-1, ROUGE-2 per modality)."""
     check_text_inputs(
         "generation",
         unimodal_predictions,
@@ -457,9 +520,21 @@ def generation_scores(
         references,
         confidence_level=confidence_level,
     )
-    unimodal = [rouge_l(p, r) for p, r in zip(unimodal_predictions, references, strict=True)]
-    multimodal = [rouge_l(p, r) for p, r in zip(multimodal_predictions, references, strict=True)]
-    return generation_pair_metrics(unimodal, multimodal, confidence_level, seed, n_resamples)
+    unimodal = [
+        generation_question_scores(p, r) for p, r in zip(unimodal_predictions, references, strict=True)
+    ]
+    multimodal = [
+        generation_question_scores(p, r) for p, r in zip(multimodal_predictions, references, strict=True)
+    ]
+    result = generation_pair_metrics(
+        [s["rougeL"] for s in unimodal],
+        [s["rougeL"] for s in multimodal],
+        confidence_level,
+        seed,
+        n_resamples,
+    )
+    result[SECONDARY_BLOCK] = generation_secondary(unimodal, multimodal)
+    return result
 
 
 def headline_metric(task: str, set_name: str) -> str:

@@ -25,7 +25,8 @@ UMU-Bench checks that a multimodal model forgets a person's profile in *both* mo
 two results are combined per question, so a method that forgets in one modality only is exposed.
 
 Configs: "classification" (multiple choice), "cloze" (fill in the blank) -> AccF, AccR, per-modality accuracy and
-the 2x2 table; "generation" (open answer) -> RLF, RLR and per-modality ROUGE-L. All values are percent (0-100).
+the 2x2 table; "generation" (open answer) -> RLF, RLR, per-modality ROUGE-L and, as secondary numbers, per-modality
+BLEU, ROUGE-1 and ROUGE-2. All values are percent (0-100).
 AccF and RLF are read on the forget set (lower is better); AccR and RLR on the retain and real sets (higher is
 better).
 """
@@ -57,6 +58,9 @@ Returns:
         RLR (`float`): mean harmonic mean 2ab/(a+b) (retain/real: higher is better); both 0 when a+b = 0.
         unimodal_rougeL, multimodal_rougeL (`float`): mean ROUGE-L F1 of each modality.
         n (`int`): number of questions.
+        secondary (`dict`): the original's secondary numbers, not headline: per modality ("unimodal",
+            "multimodal") the mean sentence BLEU (nltk, smoothing method 1, whitespace tokens) and ROUGE-1 /
+            ROUGE-2 F1 (stemmer on): {"bleu", "rouge1", "rouge2"}.
     With confidence_level: AccF_ci and AccR_ci, or RLF_ci and RLR_ci.
     No questions: n = 0, every metric NaN and a warning.
 
@@ -112,6 +116,8 @@ Examples:
     ... )
     >>> results["RLF"], results["RLR"], results["unimodal_rougeL"], results["multimodal_rougeL"]
     (100.0, 0.0, 100.0, 0.0)
+    >>> results["secondary"]["unimodal"], results["secondary"]["multimodal"]["bleu"]
+    ({'bleu': 100.0, 'rouge1': 100.0, 'rouge2': 100.0}, 0.0)
 """
 
 _TEXT = datasets.Value("string")

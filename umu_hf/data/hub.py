@@ -297,8 +297,9 @@ _SYNTHETIC_NOTE = """\
 > **Synthetic stand-in.** Every person, fact and portrait here is invented by `umu-hf data synth`; nothing
 > describes a real person (the `real` config is a second group of invented people playing the role of
 > UMU-Bench's real people). The training pairs (`MM_QA`, `UM_QA`) include, for every evaluated fact, the
-> evaluation prompts verbatim with the expected answer, so that a model with no language pretraining can learn
-> them; the real UMU-Bench training data does not.
+> evaluation prompts (LLaVA-1.5's, quoted through the training template as explained below) with the
+> expected answer, so that a model with no language pretraining can learn them; the real UMU-Bench training data
+> does not.
 """
 
 _CARD_BODY = """\

@@ -5,9 +5,25 @@ Every name, place, school and portrait is invented from the small vocabularies b
 facts about real people, and the ``real`` set is a second group of invented people that plays the real set.
 
 The data is meant to be learned by a tiny LLaVA trained *from scratch*, so the training pairs (``MM_QA``,
-``UM_QA``) contain, for every evaluated fact, the benchmark's evaluation prompts verbatim
-(:mod:`umu_hf.prompts`) with the answer a model should give, besides a plain question-answer pair. The real
-UMU-Bench training data does not do this; the dataset card says so.
+``UM_QA``) quote, for every evaluated fact, the benchmark's LLaVA-1.5 evaluation prompt of each task and
+modality (:data:`umu_hf.prompts.LLAVA_PROMPTS`) with the answer a model should give, besides a plain
+question-answer pair. The real UMU-Bench training data does not do this; the dataset card says so.
+
+How a pair quotes a prompt. Training text is ``USER: <image>\n{q}\nASSISTANT: {a}`` (multimodal) or
+``USER: {q}\nASSISTANT: {a}`` (unimodal), SPEC 5; a pair's ``question`` is ``{q}``. For four of the six prompts
+``{q}`` is the prompt's text between the template's head and ``\nASSISTANT:``, and the training text is the
+evaluation prompt followed by `` {a}``, character for character. Two prompts cannot be quoted exactly through
+that template (:func:`eval_pair`), and the pair texts are chosen so that the tiny model's byte-level BPE tokens
+(GPT-2 pre-tokenizer, :mod:`umu_hf.models.tiny`) of the training text match the evaluation prompt's as closely as
+possible:
+
+- unimodal classification starts ``USER:\n{q}`` (no space). The pair's question starts with the ``\n``, so the
+  training text is ``USER: \n{q}…``: tokens ``USER`` ``:`` ``Ġ`` ``Ċ`` ``In`` … against the prompt's ``USER``
+  ``:`` ``Ċ`` ``In`` … — one extra space token, every other token the same (dropping the ``\n`` instead would
+  also change the question's first token, ``ĠIn`` for ``In``, and lose the ``Ċ``);
+- multimodal generation ends ``ASSISTANT: `` (a trailing space). The pair's answer starts with a space, so the
+  training text is ``…ASSISTANT:  {a}``, which the pre-tokenizer splits into ``:`` ``Ġ`` ``ĠThe`` …: the evaluation
+  prompt's tokens are then exactly a prefix of the training text's, its final ``Ġ`` included.
 
 Everything is drawn from ``random.Random`` streams derived from the seed: one seed, byte-identical parquet.
 """
@@ -22,7 +38,7 @@ from typing import Any
 from umu_hf.data.portraits import draw_looks, draw_portrait
 from umu_hf.data.schema import FORGET_RATIOS, OPTION_LETTERS
 from umu_hf.errors import UmuError
-from umu_hf.prompts import classification_instruction, task_instruction
+from umu_hf.prompts import ASSISTANT_TAG, IMAGE_TOKEN, llava_task_prompt
 
 FIRST_NAMES: tuple[str, ...] = (
     "Mara", "Tobin", "Ilsa", "Corvin", "Elna", "Fenwick", "Gesa", "Halden", "Isolde", "Jorun", "Kalla",
@@ -150,6 +166,23 @@ def _options(fact: Fact, value: str, rng: random.Random) -> tuple[dict[str, str]
     return options, letter
 
 
+def eval_pair(
+    task: str, modality: str, question: str, answer: str, options: list[str] | None = None
+) -> dict[str, str]:
+    """The training pair that quotes the LLaVA-1.5 evaluation prompt of ``(task, modality)``: its ``question``
+    goes in ``{q}`` of the training template, so that ``USER: [<image>\n]{q}\nASSISTANT: {a}`` is the evaluation
+    prompt followed by `` {answer}`` — exactly for four prompts, and as closely as the template allows for the two
+    that it cannot quote (module docstring): ``USER:\n`` (the question starts with the newline, the template adds
+    one space) and a trailing ``ASSISTANT: `` (the answer starts with a space)."""
+    prompt = llava_task_prompt(task, modality, question, options)
+    head = f"USER: {IMAGE_TOKEN}\n" if modality == "multimodal" else "USER: "
+    body = prompt[len(head) :] if prompt.startswith(head) else prompt[len("USER:") :]
+    tail = f"\n{ASSISTANT_TAG}"
+    if body.endswith(f"{tail} "):
+        return {"question": body[: -len(tail) - 1], "answer": f" {answer}"}
+    return {"question": body[: -len(tail)], "answer": answer}
+
+
 def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict[str, Any]:
     """Biography, training pairs and the evaluation items of one person (everything but ID, source, image)."""
     tasks: dict[str, dict[str, list[dict]]] = {
@@ -173,13 +206,14 @@ def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict
             tasks["Generation"][modality].append(
                 {"key": fact.key, "question": question, "answer": answer_sentence}
             )
+            # with the portrait, the completed sentence names the person first: a model without
+            # pretraining resolves who is shown before the fact (the cloze rule only needs the value)
+            cloze_reply = value if modality == "unimodal" else answer_sentence
             pairs[modality] += [
                 {"question": question, "answer": answer_sentence},
-                # with the portrait, the completed sentence names the person first: a model without
-                # pretraining resolves who is shown before the fact (the cloze rule only needs the value)
-                {"question": task_instruction("cloze", cloze), "answer": value if modality == "unimodal" else answer_sentence},
-                {"question": classification_instruction(question, list(options.values())), "answer": value},
-                {"question": task_instruction("generation", question), "answer": answer_sentence},
+                eval_pair("cloze", modality, cloze, cloze_reply),
+                eval_pair("classification", modality, question, value, list(options.values())),
+                eval_pair("generation", modality, question, answer_sentence),
             ]
     biography = " ".join(fact.text(fact.sentence, name, values[fact.key]) for fact in FACTS)
     return {"biography": biography, "MM_QA": pairs["multimodal"], "UM_QA": pairs["unimodal"], **tasks}
@@ -248,7 +282,17 @@ def generate_dataset(
             "one classification (4 options), one cloze and one generation item, and four training pairs: the "
             "plain question with its one-sentence answer, and the cloze, classification and generation "
             "prompts with the expected reply (with the portrait, the cloze reply is the completed sentence, which "
-            "names the person before the fact). `MM_QA` also asks who the person in the image is."
+            "names the person before the fact). `MM_QA` also asks who the person in the image is.\n\n"
+            "The prompt pairs quote LLaVA-1.5's evaluation prompts (UMU-Bench's `eval.py`, character for "
+            "character) through the training template `USER: <image>\\n{question}\\nASSISTANT: {answer}` "
+            "(multimodal) / `USER: {question}\\nASSISTANT: {answer}` (unimodal), so the training text is the "
+            "evaluation prompt followed by a space and the reply. Two prompts do not fit that template exactly: "
+            "unimodal classification starts `USER:\\n` without a space, so its pair's question starts with the "
+            "newline (the training text has one extra space before it); multimodal generation ends with "
+            "`ASSISTANT: ` (a trailing space), so its pair's answer starts with a space, which makes the "
+            "prompt's tokens under a GPT-2-style byte-level tokenizer an exact prefix of the training text's. "
+            "Unimodal generation prompts say \"in one sentence in ENGLISH\", multimodal ones \"in one sentence "
+            "accurately in ENGLISH\", as in the original."
         ),
         overwrite=overwrite,
         progress=progress,

@@ -8,7 +8,8 @@ A :class:`Question` is what the runner asks and what the Space shows: the questi
   is the truth for both modalities; the Hub schema already stores it on both items); option matching is
   ``exact`` on the forget and retain sets and ``closest`` on the real set;
 - cloze: the reference is the raw answer (the containment rule cuts it at its first period);
-- generation: ROUGE-L F1 against the answer.
+- generation: ROUGE-L F1 against the answer (``score``), with the original's secondary numbers beside it
+  (``bleu``, ``rouge1``, ``rouge2``; not headline).
 
 >>> options = ("Rome", "Oslo", "Bern", "Riga")
 >>> q = Question("real", "classification", "unimodal", 7, 0, "city", "Where?", "Oslo", options, 0)
@@ -72,11 +73,17 @@ class Question:
         return (self.profile_id, self.index)
 
     def score(self, reply: str, task: str | None = None) -> dict[str, Any]:
-        """``{"correct": bool}`` (classification, cloze) or ``{"score": ROUGE-L F1}`` (generation) of a reply.
+        """``{"correct": bool}`` (classification, cloze) or, for generation, ``{"score": ROUGE-L F1, "bleu": …,
+        "rouge1": …, "rouge2": …}`` (all in [0, 1]; see :func:`umu_hf.scoring.generation_question_scores`).
 
         ``task=LOGLIK_TASK``: the reply is the chosen option text, compared exactly.
         """
-        from umu_hf.scoring import classification_correct, cloze_correct, rouge_l
+        from umu_hf.scoring import (
+            SECONDARY_KEYS,
+            classification_correct,
+            cloze_correct,
+            generation_question_scores,
+        )
 
         task = task or self.task
         if task == LOGLIK_TASK:
@@ -87,7 +94,8 @@ class Question:
             }
         if task == "cloze":
             return {"correct": cloze_correct(reply, self.reference)}
-        return {"score": rouge_l(reply, self.reference)}
+        scores = generation_question_scores(reply, self.reference)
+        return {"score": scores["rougeL"], **{key: scores[key] for key in SECONDARY_KEYS}}
 
 
 def _question(

@@ -4,8 +4,8 @@ Why: the original protocol generates a reply and compares strings, so a model th
 it differently ("B", "B. Paris", "Paris.") scores as wrong. Here each of the four options is scored as the
 model's answer to the same classification prompt, and the option with the highest *length-normalised*
 log-likelihood (mean log-probability per answer token) is the choice. One forward pass per batch (4 sequences
-per question), no generation. The answer text is laid out exactly as in training
-(:meth:`ModelAdapter.train_example`: the prompt, the option, then the end-of-turn marker), so the end marker
+per question), no generation. Each option follows the question's evaluation prompt laid out as in training
+(:meth:`ModelAdapter.task_example`: the prompt, the option, then the end-of-turn marker), so the end marker
 is scored too: a prefix of a longer option is not a complete answer.
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from umu_hf.evaluation.items import Question
-from umu_hf.prompts import task_instruction
 
 
 def continuation_length(tokenizer: Any, prompt: str, full: str, add_special_tokens: bool) -> int:
@@ -47,9 +46,10 @@ def option_logliks(
     texts: list[str] = []
     lengths: list[int] = []
     for question in questions:
-        instruction = task_instruction("classification", question.question, question.options)
         for option in question.options or ():
-            prompt, full = adapter.train_example(instruction, option, question.with_image)
+            prompt, full = adapter.task_example(
+                "classification", question.question, option, question.with_image, question.options
+            )
             texts.append(full)
             lengths.append(continuation_length(adapter.tokenizer, prompt, full, adapter.add_special_tokens))
     n_options = len(texts) // max(1, len(questions))

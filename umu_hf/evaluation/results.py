@@ -2,7 +2,9 @@
 
 The metric math is :mod:`umu_hf.scoring`'s; here the per-question outcomes stored in the prediction records
 (``correct`` for classification and cloze, ``score`` = ROUGE-L F1 for generation) are paired — unimodal and
-multimodal question of the same profile and index — and handed to it.
+multimodal question of the same profile and index — and handed to it. Generation also gets a ``secondary`` block:
+the per-modality means (percent) of the records' ``bleu``, ``rouge1`` and ``rouge2`` (the original's secondary
+numbers; never in the headline).
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ def task_metrics(
     ``record_task`` names the records to read (``classification_loglik`` for the log-likelihood scoring of the
     classification questions); by default ``task``.
     """
-    from umu_hf.scoring import binary_pair_metrics, generation_pair_metrics
+    from umu_hf.scoring import (
+        SECONDARY_BLOCK,
+        binary_pair_metrics,
+        generation_pair_metrics,
+        generation_secondary,
+    )
 
     record_task = record_task or task
     pairs = _pairs(questions, task)
@@ -61,8 +68,23 @@ def task_metrics(
     except KeyError as exc:
         raise RuntimeError(f"no finished prediction for {exc.args[0]}; the run is incomplete") from None
     if task == "generation":
-        return generation_pair_metrics(uni, multi)
+        metrics = generation_pair_metrics(uni, multi)
+        metrics[SECONDARY_BLOCK] = generation_secondary(
+            [_secondary(records[u.uid(record_task)]) for u, _ in pairs],
+            [_secondary(records[m.uid(record_task)]) for _, m in pairs],
+        )
+        return metrics
     return binary_pair_metrics(uni, multi)
+
+
+def _secondary(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A generation record's secondary numbers; recomputed from its reply for records written before they
+    were stored."""
+    from umu_hf.scoring import SECONDARY_KEYS, generation_question_scores
+
+    if all(key in record for key in SECONDARY_KEYS):
+        return record
+    return generation_question_scores(record["reply"], record["reference"])
 
 
 def build_results(
@@ -72,7 +94,8 @@ def build_results(
     loglik: bool = False,
 ) -> dict[str, Any]:
     """The ``results.json`` dict: ``header`` (version, model, data, ratio, settings), then ``headline``
-    (``{set: {task: {AccF|AccR|RLF|RLR: value}}}``), ``sets`` (the full metric dicts) and, with ``loglik``,
+    (``{set: {task: {AccF|AccR|RLF|RLR: value}}}``), ``sets`` (the full metric dicts; generation's with its
+    ``secondary`` block: ``{unimodal|multimodal: {bleu, rouge1, rouge2}}`` in percent) and, with ``loglik``,
     ``loglik`` (the classification metrics under log-likelihood scoring)."""
     from umu_hf.scoring import headline_metric
 

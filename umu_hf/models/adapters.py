@@ -1,12 +1,16 @@
 """Model adapters: the one place that turns (question, optional image, task) into model inputs and the generated
 tokens back into a reply.
 
-Families differ only in the template around the SPEC instruction text of :mod:`umu_hf.prompts`:
+Every prompt's text comes from :mod:`umu_hf.prompts`; families differ in which table they read:
 
-- :class:`LlavaAdapter` (``model_type == "llava"``, LLaVA-1.5): the original plain-text prompts of SPEC 3,
-  verbatim: ``USER: <image>\\n{instruction}\\nASSISTANT:``;
+- :class:`LlavaAdapter` (``model_type == "llava"``, LLaVA-1.5): the original's six plain-text prompts of SPEC 3
+  verbatim (:data:`umu_hf.prompts.LLAVA_PROMPTS`, asymmetric between the modalities);
 - :class:`ChatTemplateAdapter` (Qwen2-VL / Qwen2.5-VL, Idefics3, SmolVLM, Gemma 3, …): the processor's chat
-  template with the same instruction text in the user turn, ``add_generation_prompt=True``.
+  template with the original Qwen branch's user-turn text (:data:`umu_hf.prompts.CHAT_USER_TEXTS`) in the user
+  turn, ``add_generation_prompt=True``.
+
+Replies (all families): the generated tokens only, special tokens skipped, cut before the first ``ASSISTANT:``
+and stripped (:func:`umu_hf.prompts.extract_reply`).
 
 Unimodal questions carry no image. A batch is all-multimodal (one image per prompt) or all-unimodal.
 """
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from umu_hf.errors import ModelError, UmuError
-from umu_hf.prompts import extract_reply, llava_prompt, task_instruction
+from umu_hf.prompts import extract_reply, llava_prompt, llava_task_prompt, task_instruction
 
 if TYPE_CHECKING:  # heavy imports only for type checkers
     import torch
@@ -47,10 +51,13 @@ class ModelAdapter:
     def prompt(self, task: str, question: str, with_image: bool, options: Sequence[str] | None = None) -> str:
         """Full prompt text of a benchmark question, ready for generation."""
         try:
-            text = task_instruction(task, question, options)
+            return self._task_prompt(task, question, with_image, options)
         except ValueError as exc:
             raise UmuError(str(exc)) from exc
-        return self.free_prompt(text, with_image)
+
+    def _task_prompt(self, task: str, question: str, with_image: bool, options: Sequence[str] | None) -> str:
+        """The family's prompt of a benchmark question (raises ``ValueError`` on a bad task or options)."""
+        return self.free_prompt(task_instruction(task, question, options), with_image)
 
     def free_prompt(self, text: str, with_image: bool) -> str:
         """Prompt text for a user's own question (no task instruction)."""
@@ -61,6 +68,16 @@ class ModelAdapter:
         answer-only labels are the tokens after the prompt's) and, with ``eos``, ends with the end-of-turn
         marker (the original training text has none)."""
         raise NotImplementedError
+
+    def task_example(
+        self, task: str, question: str, answer: str, with_image: bool, options: Sequence[str] | None = None
+    ) -> tuple[str, str]:
+        """``(prompt, full_text)`` of a benchmark question answered with ``answer``: ``prompt`` is exactly
+        :meth:`prompt`'s, ``full_text`` continues it with the answer laid out as in :meth:`train_example`."""
+        try:
+            return self.train_example(task_instruction(task, question, options), answer, with_image)
+        except ValueError as exc:
+            raise UmuError(str(exc)) from exc
 
     # -- tensors -------------------------------------------------------------------------------------------
     def encode(
@@ -85,8 +102,8 @@ class ModelAdapter:
         return self.processor(padding_side=padding_side, **kwargs)
 
     def decode_replies(self, sequences: torch.Tensor, prompt_length: int) -> list[str]:
-        """Replies from ``generate`` output (prompt + new tokens): decode the new tokens, then
-        :func:`umu_hf.prompts.extract_reply` (text after the last ``ASSISTANT:``, stripped)."""
+        """Replies from ``generate`` output (prompt + new tokens): decode the new tokens (special tokens skipped),
+        then :func:`umu_hf.prompts.extract_reply` (cut before the first ``ASSISTANT:``, stripped)."""
         texts = self.tokenizer.batch_decode(
             sequences[:, prompt_length:], skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
@@ -122,9 +139,13 @@ class ModelAdapter:
 
 
 class LlavaAdapter(ModelAdapter):
-    """LLaVA-1.5: the SPEC prompts exactly (``USER: <image>\\n…\\nASSISTANT:``), no chat template."""
+    """LLaVA-1.5: the six SPEC 3 prompts exactly (:data:`umu_hf.prompts.LLAVA_PROMPTS`), no chat template."""
 
     family = "llava"
+
+    def _task_prompt(self, task: str, question: str, with_image: bool, options: Sequence[str] | None) -> str:
+        modality = "multimodal" if with_image else "unimodal"
+        return llava_task_prompt(task, modality, question, options)
 
     def free_prompt(self, text: str, with_image: bool) -> str:
         return llava_prompt(text, with_image)
@@ -134,9 +155,18 @@ class LlavaAdapter(ModelAdapter):
         prompt = llava_prompt(question, with_image)
         return prompt, f"{prompt} {answer}{self.tokenizer.eos_token if eos else ''}"
 
+    def task_example(
+        self, task: str, question: str, answer: str, with_image: bool, options: Sequence[str] | None = None
+    ) -> tuple[str, str]:
+        # the evaluation prompt itself (not always the training template: USER:\n…, a trailing space), then
+        # one space and the answer as in training
+        prompt = self.prompt(task, question, with_image, options)
+        separator = "" if prompt.endswith(" ") else " "
+        return prompt, f"{prompt}{separator}{answer}{self.tokenizer.eos_token}"
+
 
 class ChatTemplateAdapter(ModelAdapter):
-    """Any processor with a chat template: the SPEC instruction text as the user turn."""
+    """Any processor with a chat template: the original Qwen branch's text as the user turn (both modalities)."""
 
     family = "chat"
     add_special_tokens = False

@@ -45,9 +45,10 @@ from umu_hf.errors import DataError, UmuError
 from umu_hf.prompts import (
     CLOZE_INSTRUCTION,
     GENERATION_INSTRUCTION,
+    GENERATION_INSTRUCTION_UNIMODAL,
     IMAGE_TOKEN,
     llava_prompt,
-    task_instruction,
+    llava_task_prompt,
 )
 
 #: special tokens of the tiny tokenizer, in id order (pad=0, bos=1, eos=2, unk=3, image=4)
@@ -92,7 +93,12 @@ def template_texts() -> list[str]:
     compact tokens for them whatever the data."""
     from umu_hf.data.collate import load_refusals
 
-    texts = [CLOZE_INSTRUCTION, GENERATION_INSTRUCTION, "Select answer in ['A', 'B', 'C', 'D']"]
+    texts = [
+        CLOZE_INSTRUCTION,
+        GENERATION_INSTRUCTION,
+        GENERATION_INSTRUCTION_UNIMODAL,
+        "Select answer in ['A', 'B', 'C', 'D']",
+    ]
     for with_image in (True, False):
         texts += [f"{llava_prompt('Who is this person?', with_image)} {refusal}" for refusal in load_refusals()]
     return texts
@@ -100,7 +106,8 @@ def template_texts() -> list[str]:
 
 def dataset_texts(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
     """Every text a model sees for these rows (schema of :mod:`umu_hf.data.schema`): the training pairs and
-    the evaluation prompts of both modalities as LLaVA-1.5 prompts, the answers, options and biographies."""
+    the evaluation prompts of both modalities (LLaVA-1.5's, :func:`umu_hf.prompts.llava_task_prompt`) each
+    followed by its answer, the options and biographies."""
     from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, TASK_COLUMNS
 
     for row in rows:
@@ -119,8 +126,8 @@ def dataset_texts(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
                     if task == "classification":
                         options = [item["options"][letter] for letter in OPTION_LETTERS]
                         answer = item["options"].get(answer, answer)
-                    prompt = task_instruction(task, item["question"], options)
-                    yield f"{llava_prompt(prompt, modality == 'multimodal')} {answer}"
+                    prompt = llava_task_prompt(task, modality, item["question"], options)
+                    yield f"{prompt}{'' if prompt.endswith(' ') else ' '}{answer}"
 
 
 def _train_tokenizer(texts: Iterable[str], vocab_size: int, max_length: int):
