@@ -18,6 +18,8 @@ def _reduced(**overrides) -> BenchSettings:
     """Very small data and few steps: the pipeline, not the numbers, is under test."""
     settings = BenchSettings(
         methods=("ga", "npo"),
+        seeds=(0,),
+        forget_ratios=(5,),
         n_fictitious=12,
         n_real=2,
         vanilla=TrainSettings(epochs=1, lr=5e-3, batch_size=16, lora=False, extra={"protocol": "umu-hf"}),
@@ -40,10 +42,13 @@ def bench_dir(tmp_path_factory):
 
 def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     out, table, lines = bench_dir
-    rows = json.loads((out / "leaderboard.json").read_text())["rows"]
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = board["rows"]
     assert [r["model"] for r in rows] == ["vanilla", "ga", "npo"]
-    headers = [c[2] for c in columns()]
-    assert all(set(headers) <= set(r) for r in rows)
+    keys = [f"{c[0]}/{c[1]}" for c in columns()]
+    assert all(set(keys) == set(r["cells"]) for r in rows)
+    assert [c["key"] for c in board["columns"]] == keys
+    assert {c["direction"] for c in board["columns"] if c["set"] == "forget"} == {"lower"}
     assert "forget Cls AccF ↓" in table and "retain Gen RLR ↑" in table
     assert (out / "leaderboard.png").stat().st_size > 10_000
     manifest = read_manifest(out)
@@ -54,6 +59,28 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     # one line per stage with its elapsed time
     assert any(line.startswith("[bench] fine-tune vanilla") and "done in" in line for line in lines)
     assert any(line.startswith("[bench] unlearn npo") and "done in" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_seeds_and_ratios_give_sd_per_seed_values_and_rows_per_ratio(tmp_path):
+    settings = _reduced(seeds=(0, 1), forget_ratios=(5, 10), methods=("ga",))
+    Bench(tmp_path, settings, log=lambda line: None).run()
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert [(r["forget_ratio"], r["model"]) for r in board["rows"]] == [(5, "vanilla"), (5, "ga"), (10, "vanilla"),
+                                                                          (10, "ga")]
+    for row in board["rows"]:
+        for cell in row["cells"].values():
+            assert cell["n"] == 2 and cell["seeds"] == [0, 1] and len(cell["values"]) == 2
+            assert cell["sd"] is not None and cell["sd"] >= 0 and cell["ci"][0] <= cell["mean"] <= cell["ci"][1]
+            assert (cell["vs_vanilla"] is None) == (row["model"] == "vanilla")
+    assert set(board["comparisons"]) == {"5", "10"}
+    table = (tmp_path / "leaderboard.md").read_text()
+    assert " ± " in table and "over 2 seed(s)" in table
+    # same seed, same machine: a forced rerun gives byte-identical results
+    first = {p: p.read_bytes() for p in sorted((tmp_path / "evals").glob("*/results.json"))}
+    Bench(tmp_path, settings, force=True, log=lambda line: None).run()
+    again = {p: p.read_bytes() for p in sorted((tmp_path / "evals").glob("*/results.json"))}
+    assert first == again and len(first) == 8
 
 
 def test_leaderboard_records_how_each_model_was_trained(bench_dir):

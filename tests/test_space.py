@@ -35,8 +35,10 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny but complete bench folder (read-only for the tests)."""
     from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
     from umu_hf.data.synth import generate_dataset
+    from umu_hf.evaluation.results import headline_terms
     from umu_hf.evaluation.runner import evaluate_model
-    from umu_hf.leaderboard import write_leaderboard
+    from umu_hf.evaluation.store import load_records
+    from umu_hf.leaderboard import Run, write_leaderboard
     from umu_hf.models.tiny import build_tiny_from_dataset
 
     root = tmp_path_factory.mktemp("space") / "bench"
@@ -55,7 +57,9 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             progress=False,
         )
         entries.append(ModelEntry(name, f"models/{name}", f"evals/{name}/results.json", method))
-    write_leaderboard(results, root)
+    runs = [Run(name, 5, 0, res, headline_terms(load_records(root / "evals" / name).values()))
+            for name, res in results.items()]
+    write_leaderboard(runs, root)
     write_manifest(root, Manifest(forget_ratio=5, data="data", models=entries))
     return root
 
@@ -199,7 +203,8 @@ def test_leaderboard_is_read_with_directions(bench_dir: Path) -> None:
 
     board = read_leaderboard(bench_dir)
     assert board.columns == [c[2] for c in columns()] and board.plot is not None
-    assert [row[0] for row in board.table()] == ["vanilla", "ga"]
+    assert [row[1] for row in board.table()] == ["vanilla", "ga"]
+    assert board.headers()[:2] == ["forget %", "model"]
     assert all(("↓" in c) == c.startswith("forget") for c in board.columns)
     assert "lower is better" in directions_note() and "higher is better" in directions_note()
 
@@ -260,7 +265,7 @@ def test_every_event_is_scriptable(served: str, space) -> None:
     profiles = client.predict("retain", api_name="/profiles")
     assert profiles["value"] == space.profile_choices("retain")[0][1]
     table, plot, note = client.predict(api_name="/leaderboard")
-    assert [row[0] for row in table["data"]] == ["vanilla", "ga"] and plot and "lower is better" in note
+    assert [row[1] for row in table["data"]] == ["vanilla", "ga"] and plot and "lower is better" in note
 
 
 @pytest.mark.browser

@@ -1,15 +1,24 @@
-"""The leaderboard: one row per model (vanilla and each method), written as Markdown, JSON and a PNG.
+"""The leaderboard: one row per (forget ratio, model), each cell the mean ± sd over seeds with its uncertainty,
+written as Markdown, JSON and a PNG with error bars.
 
-Columns follow SPEC 4: on the forget set AccF (classification, cloze) and RLF (generation), lower is better;
-on the retain and real sets AccR and RLR, higher is better. Every header carries its direction.
+Columns follow docs/protocol.md ("Metrics"): on the forget set AccF (classification, cloze) and RLF
+(generation), lower is better; on the retain and real sets AccR and RLR, higher is better. Every header carries
+its direction. A cell (``leaderboard.json``) holds the mean and sample sd over seeds, the per-seed values, the
+number of seeds and questions, a 95 % interval of the mean that resamples seeds *and* questions
+(:mod:`umu_hf.stats`), and — for a method — the paired comparison with vanilla. Pairwise comparisons of the
+methods are stored per column. In Markdown, ``*`` marks a cell that differs from vanilla beyond its uncertainty;
+"Which gaps are real" lists, per column, the methods in order with ``<`` where the gap is significant and ``≈``
+where it is not. A value that cannot be computed is ``null`` in JSON and "–" in the table.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +26,11 @@ from umu_hf.data.schema import SETS, TASKS
 from umu_hf.scoring import LOWER_IS_BETTER, headline_metric
 
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
+BASELINE = "vanilla"
+SIGNIFICANCE_NOTE = (
+    "paired hierarchical bootstrap over seeds and questions (2000 resamples): a gap is significant when the 95 % "
+    "interval of the mean per-seed, per-question difference excludes 0"
+)
 
 
 def metric_name(set_name: str, task: str) -> str:
@@ -36,26 +50,154 @@ def columns() -> list[tuple[str, str, str]]:
     ]
 
 
-def build_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Rows ``{"model": name, header: value, ...}`` from ``{name: results.json dict}`` (insertion order kept)."""
-    rows = []
-    for name, result in results.items():
-        row: dict[str, Any] = {"model": name}
-        for s, t, header in columns():
-            value = result.get("headline", {}).get(s, {}).get(t, {}).get(metric_name(s, t))
-            row[header] = None if value is None else round(float(value), 2)
-        rows.append(row)
-    return rows
+def column_specs() -> list[dict[str, str]]:
+    """leaderboard.json's description of each column: key, header, set, task, metric and direction."""
+    return [
+        {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": metric_name(s, t),
+         "direction": "lower" if direction(s) == "↓" else "higher"}
+        for s, t, h in columns()
+    ]
 
 
-def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    headers = ["model"] + [c[2] for c in columns()]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
-    for row in rows:
-        cells = [str(row["model"])] + ["–" if row[h] is None else f"{row[h]:.1f}" for h in headers[1:]]
+@dataclass
+class Run:
+    """One evaluated model on one seed at one forget ratio: its results.json and per-question headline terms
+    (``{(set, task): {(profile_id, index): term}}``, :func:`umu_hf.evaluation.results.headline_terms`)."""
+
+    model: str
+    forget_ratio: int
+    seed: int
+    results: Mapping[str, Any]
+    terms: Mapping[tuple[str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
+
+    def value(self, set_name: str, task: str) -> float | None:
+        value = self.results.get("headline", {}).get(set_name, {}).get(task, {}).get(metric_name(set_name, task))
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return float(value)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 4)
+
+
+def _matrix(runs: Sequence[Run], set_name: str, task: str) -> Any:
+    """The seeds × questions array of headline terms (questions every seed answered), or None."""
+    import numpy as np
+
+    maps = [r.terms.get((set_name, task)) for r in runs]
+    if not maps or any(not m for m in maps):
+        return None
+    keys = sorted(set.intersection(*(set(m) for m in maps)))
+    if not keys:
+        return None
+    return np.array([[m[k] for k in keys] for m in maps], dtype=float)
+
+
+def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) -> dict[str, Any] | None:
+    """Paired comparison a − b over the seeds both have (same seed = same vanilla)."""
+    from umu_hf.stats import compare
+
+    seeds = sorted({r.seed for r in a} & {r.seed for r in b})
+    by_a, by_b = {r.seed: r for r in a}, {r.seed: r for r in b}
+    ma = _matrix([by_a[s] for s in seeds], set_name, task)
+    mb = _matrix([by_b[s] for s in seeds], set_name, task)
+    if ma is None or mb is None or ma.shape != mb.shape:
+        return None
+    result = compare(ma, mb)
+    return {"diff": _finite(result["diff"]), "ci": [_finite(v) for v in result["ci"]],
+            "significant": result["significant"], "seeds": seeds}
+
+
+def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = BASELINE) -> dict[str, Any]:
+    """The leaderboard.json payload from every run of a bench."""
+    from umu_hf.stats import mean_ci, seed_summary
+
+    groups: dict[tuple[int, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.forget_ratio, run.model), []).append(run)
+    rows, comparisons = [], {}
+    for (ratio, model), group in groups.items():
+        group = sorted(group, key=lambda r: r.seed)
+        cells = {}
+        for s, t, _ in columns():
+            cell = seed_summary([r.value(s, t) for r in group])
+            matrix = _matrix(group, s, t)
+            cell["seeds"] = [r.seed for r in group]
+            cell["n_questions"] = int(matrix.shape[1]) if matrix is not None else None
+            cell["ci"] = [_finite(v) for v in mean_ci(matrix)] if matrix is not None else None
+            base = groups.get((ratio, baseline))
+            cell["vs_vanilla"] = _comparison(group, base, s, t) if base and model != baseline else None
+            cell["mean"], cell["sd"] = _finite(cell["mean"]), _finite(cell["sd"])
+            cells[f"{s}/{t}"] = cell
+        rows.append({"model": model, "forget_ratio": ratio, "cells": cells})
+    for ratio in sorted({r for r, _ in groups}):
+        methods = [m for (r, m) in groups if r == ratio and m != baseline]
+        per_column = {}
+        for s, t, _ in columns():
+            pairs = []
+            for i, a in enumerate(methods):
+                for b in methods[i + 1 :]:
+                    result = _comparison(groups[(ratio, a)], groups[(ratio, b)], s, t)
+                    if result is not None:
+                        pairs.append({"a": a, "b": b, **result})
+            per_column[f"{s}/{t}"] = pairs
+        comparisons[str(ratio)] = per_column
+    return {
+        "title": title,
+        "columns": column_specs(),
+        "rows": rows,
+        "comparisons": comparisons,
+        "significance": SIGNIFICANCE_NOTE,
+    }
+
+
+def _cell_text(cell: Mapping[str, Any]) -> str:
+    if cell.get("mean") is None:
+        return "–"
+    text = f"{cell['mean']:.1f}"
+    if cell.get("n", 1) > 1 and cell.get("sd") is not None:
+        text += f" ± {cell['sd']:.1f}"
+    if (cell.get("vs_vanilla") or {}).get("significant"):
+        text += "*"
+    return text
+
+
+def to_markdown(board: Mapping[str, Any]) -> str:
+    """The table (``forget %``, model, one column per headline metric) and the "which gaps are real" lines."""
+    specs = board["columns"]
+    headers = ["forget %", "model"] + [c["header"] for c in specs]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * len(specs)) + "|"]
+    for row in board["rows"]:
+        cells = [str(row["forget_ratio"]), str(row["model"])] + [_cell_text(row["cells"][c["key"]]) for c in specs]
         lines.append("| " + " | ".join(cells) + " |")
+    seeds = sorted({n for row in board["rows"] for c in row["cells"].values() for n in (c.get("seeds") or [])})
+    lines += ["", f"Mean ± sd over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); `*` differs from vanilla "
+              f"beyond its uncertainty ({board['significance']})."]
+    gaps = _gap_lines(board)
+    if gaps:
+        lines += ["", "Which gaps between methods are real (`<` significant, `≈` not; in each metric's order of "
+                  "better first):", ""] + gaps
     return "\n".join(lines) + "\n"
+
+
+def _gap_lines(board: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for ratio, per_column in board.get("comparisons", {}).items():
+        for spec in board["columns"]:
+            pairs = per_column.get(spec["key"], [])
+            if not pairs:
+                continue
+            means = {row["model"]: row["cells"][spec["key"]]["mean"] for row in board["rows"]
+                     if str(row["forget_ratio"]) == ratio and row["model"] != BASELINE}
+            ordered = sorted((m for m in means if means[m] is not None), key=lambda m: means[m],
+                             reverse=spec["direction"] == "higher")
+            sig = {frozenset((p["a"], p["b"])): p["significant"] for p in pairs}
+            chain = ordered[0] if ordered else ""
+            for prev, cur in zip(ordered, ordered[1:], strict=False):
+                chain += f" {'<' if sig.get(frozenset((prev, cur))) else '≈'} {cur}"
+            lines.append(f"- forget {ratio}%, {spec['header']}: {chain}")
+    return lines
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -65,66 +207,66 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def plot(rows: Sequence[Mapping[str, Any]], path: Path, title: str = "UMU-Bench") -> None:
-    """Grouped bars: one panel per set, one group per task, one bar per model; directions in the titles."""
+def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None:
+    """Grouped bars with ± sd error bars: one panel per (ratio, set), one group per task, one bar per model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(SETS), figsize=(4.2 * len(SETS), 3.8), sharey=True)
-    width = 0.8 / max(1, len(rows))
+    ratios = sorted({row["forget_ratio"] for row in board["rows"]})
+    fig, axes = plt.subplots(len(ratios), len(SETS), figsize=(4.2 * len(SETS), 3.6 * len(ratios)),
+                             sharey=True, squeeze=False)
     cmap = plt.get_cmap("tab10")
-    for ax, set_name in zip(axes, SETS, strict=True):
-        for i, row in enumerate(rows):
-            values = []
-            for task in TASKS:
-                header = next(c[2] for c in columns() if c[0] == set_name and c[1] == task)
-                values.append(row[header] if row[header] is not None else 0.0)
-            xs = [x + (i - (len(rows) - 1) / 2) * width for x in range(len(TASKS))]
-            ax.bar(xs, values, width=width, label=row["model"], color=cmap(i % 10))
-        better = "lower is better ↓" if set_name == "forget" else "higher is better ↑"
-        ax.set_title(f"{set_name} set — {better}", fontsize=10)
-        ax.set_xticks(range(len(TASKS)))
-        ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{metric_name(set_name, t)}" for t in TASKS])
-        ax.set_ylim(0, 100)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("score (%)")
-    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="model")
+    for r_i, ratio in enumerate(ratios):
+        rows = [row for row in board["rows"] if row["forget_ratio"] == ratio]
+        width = 0.8 / max(1, len(rows))
+        for ax, set_name in zip(axes[r_i], SETS, strict=True):
+            for i, row in enumerate(rows):
+                cells = [row["cells"][f"{set_name}/{t}"] for t in TASKS]
+                values = [c["mean"] if c["mean"] is not None else 0.0 for c in cells]
+                errors = [c["sd"] if c["sd"] is not None else 0.0 for c in cells]
+                xs = [x + (i - (len(rows) - 1) / 2) * width for x in range(len(TASKS))]
+                ax.bar(xs, values, width=width, yerr=errors, capsize=2, label=row["model"], color=cmap(i % 10))
+            better = "lower is better ↓" if direction(set_name) == "↓" else "higher is better ↑"
+            ax.set_title(f"forget {ratio}% — {set_name} set — {better}", fontsize=9)
+            ax.set_xticks(range(len(TASKS)))
+            ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{metric_name(set_name, t)}" for t in TASKS])
+            ax.set_ylim(0, 105)
+            ax.grid(axis="y", alpha=0.3)
+        axes[r_i][0].set_ylabel("score (%), mean ± sd")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="model")
     fig.suptitle(title)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
     os.close(fd)
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
 
 
 def write_leaderboard(
-    results: Mapping[str, Mapping[str, Any]],
+    runs: Sequence[Run],
     out_dir: str | Path,
     title: str = "UMU-Bench",
     training: Mapping[str, Any] | None = None,
 ) -> str:
-    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.png`` into ``out_dir``; return the table.
-
-    ``training``: how the models were trained (protocol, features, hyper-parameters; per model and for the
-    bench), stored under ``"training"`` in leaderboard.json and summarised under the Markdown table.
-    """
+    """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.png`` into ``out_dir``; return the
+    Markdown. ``training`` (how the models were trained) is stored under ``"training"`` and summarised."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows = build_rows(results)
-    table = to_markdown(rows)
+    board = build_board(runs, title)
+    board["training"] = dict(training or {})
+    table = to_markdown(board)
     notes = ""
     models = (training or {}).get("models", {})
     if models:
-        lines = [f"- {name}: protocol {rec.get('protocol', '?')}, lr {rec.get('learning_rate', '?'):g}, "
-                 f"{rec.get('num_train_epochs', '?'):g} epochs"
+        lines = [f"- {name}: protocol {rec.get('protocol', '?')}, lr {rec.get('learning_rate', 0):g}, "
+                 f"{rec.get('num_train_epochs', 0):g} epochs"
                  + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
                  for name, rec in models.items() if rec]
-        notes = "\n\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
+        notes = "\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
     _atomic_write(out / "leaderboard.md", (f"# {title}\n\n" + table + notes).encode())
-    payload = {"title": title, "columns": [c[2] for c in columns()], "rows": rows, "training": dict(training or {})}
-    _atomic_write(out / "leaderboard.json", json.dumps(payload, indent=2, ensure_ascii=False).encode())
-    plot(rows, out / "leaderboard.png", title)
+    _atomic_write(out / "leaderboard.json", json.dumps(board, indent=2, ensure_ascii=False, allow_nan=False).encode())
+    plot(board, out / "leaderboard.png", title)
     return table

@@ -368,6 +368,42 @@ def _warn_empty(what: str) -> None:
     warnings.warn(f"no {what} to score (n = 0): the metrics are NaN", EmptyInputWarning, stacklevel=3)
 
 
+def _binary_columns(u: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: right in at least one modality (AccF's term, 1 − (1−u)(1−m)) and in both (AccR's, u·m)."""
+    return u | m, u & m
+
+
+def _generation_columns(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per question: the contraharmonic (RLF's term) and harmonic (RLR's) mean of unimodal b and multimodal a,
+    both 0 when a + b = 0; the min() calls only absorb float rounding of harmonic <= contraharmonic <= max."""
+    total = a + b
+    safe = np.where(total > 0, total, 1.0)
+    forget = np.where(total > 0, np.minimum((a * a + b * b) / safe, np.maximum(a, b)), 0.0)
+    retain = np.where(total > 0, np.minimum(2.0 * a * b / safe, forget), 0.0)
+    return forget, retain
+
+
+def headline_contributions(task: str, set_name: str, unimodal: Sequence, multimodal: Sequence) -> np.ndarray:
+    """Per-question terms (percent) whose mean is the headline metric of ``(task, set_name)`` — what the
+    leaderboard's uncertainty and significance resample.
+
+    >>> headline_contributions("cloze", "forget", [True, False], [False, False]).tolist()
+    [100.0, 0.0]
+    """
+    metric = headline_metric(task, set_name)
+    if task == "generation":
+        b = _check_unit_scores(unimodal, "unimodal")
+        a = _check_unit_scores(multimodal, "multimodal")
+        _check_same_length({"unimodal": list(b), "multimodal": list(a)})
+        forget, retain = _generation_columns(b, a)
+    else:
+        u = _check_flags(unimodal, "unimodal")
+        m = _check_flags(multimodal, "multimodal")
+        _check_same_length({"unimodal": list(u), "multimodal": list(m)})
+        forget, retain = _binary_columns(u, m)
+    return 100.0 * (forget if metric in LOWER_IS_BETTER else retain).astype(float)
+
+
 def binary_pair_metrics(
     unimodal: Sequence[bool],
     multimodal: Sequence[bool],
@@ -388,8 +424,7 @@ def binary_pair_metrics(
     n = _check_same_length({"unimodal": list(u), "multimodal": list(m)})
     if n == 0:
         _warn_empty("classification/cloze questions")
-    forget = u | m  # 1 - (1-u)(1-m)
-    retain = u & m  # u·m
+    forget, retain = _binary_columns(u, m)
     result = {
         "AccF": _percent(forget),
         "AccR": _percent(retain),
@@ -426,12 +461,7 @@ def generation_pair_metrics(
     n = _check_same_length({"unimodal": list(b), "multimodal": list(a)})
     if n == 0:
         _warn_empty("generation questions")
-    total = a + b
-    safe = np.where(total > 0, total, 1.0)
-    # contraharmonic and harmonic means; the min() calls only absorb float rounding of the exact bounds
-    # harmonic <= contraharmonic <= max(a, b)
-    forget = np.where(total > 0, np.minimum((a * a + b * b) / safe, np.maximum(a, b)), 0.0)
-    retain = np.where(total > 0, np.minimum(2.0 * a * b / safe, forget), 0.0)
+    forget, retain = _generation_columns(b, a)
     result = {
         "RLF": _percent(forget),
         "RLR": _percent(retain),

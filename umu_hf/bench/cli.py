@@ -9,9 +9,32 @@ from typing import Any
 DEFAULT_OUT = "umu-bench-out"
 
 
+def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``"5,10,15"`` → ``(5, 10, 15)``, each checked; None → the profile's default."""
+    from umu_hf.data.schema import check_forget_ratio
+    from umu_hf.errors import UmuError
+
+    if text is None:
+        return default
+    ratios = tuple(dict.fromkeys(check_forget_ratio(part.strip()) for part in str(text).split(",") if part.strip()))
+    if not ratios:
+        raise UmuError("--forget-ratio needs at least one of 5, 10, 15 (comma-separated)")
+    return ratios
+
+
+def _seeds(count: int | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``--seeds N`` → seeds 0..N-1; None → the profile's default."""
+    from umu_hf.errors import UmuError
+
+    if count is None:
+        return default
+    if count < 1:
+        raise UmuError(f"--seeds must be at least 1, got {count}")
+    return tuple(range(count))
+
+
 def _settings(args: argparse.Namespace) -> Any:
     from umu_hf.bench.settings import BenchSettings, original_profile
-    from umu_hf.data.schema import check_forget_ratio
     from umu_hf.trainers.registry import get_method
 
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -22,7 +45,8 @@ def _settings(args: argparse.Namespace) -> Any:
     settings = replace(
         base,
         methods=methods,
-        forget_ratio=check_forget_ratio(args.forget_ratio),
+        forget_ratios=_ratios(args.forget_ratio, base.forget_ratios),
+        seeds=_seeds(args.seeds, base.seeds),
         model=args.model,
         data=args.data,
         finetune=not args.no_finetune,
@@ -75,7 +99,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"bench folder (default: {DEFAULT_OUT})")
     p.add_argument("--methods", default="ga,gd,kl,po,npo", help="comma-separated methods (default: ga,gd,kl,po,npo)")
-    p.add_argument("--forget-ratio", default="5", help="5, 10 or 15 (default: 5)")
+    p.add_argument(
+        "--forget-ratio",
+        help="5, 10 or 15, or several comma-separated for the paper-style table (default: 15 for the embedded "
+        "run, whose 30 fictitious profiles then give 5 people to forget; 5 for real runs)",
+    )
+    p.add_argument(
+        "--seeds", type=int,
+        help="repeat the whole chain (model init, vanilla fine-tuning, unlearning) with seeds 0..N-1; cells "
+        "show mean ± sd (default 3 for the embedded run, 1 for real runs)",
+    )
     p.add_argument("--model", help="model to fine-tune and unlearn (default: the embedded tiny LLaVA)")
     p.add_argument("--data", help="dataset: Hub repo id, Hub-layout or legacy folder (default: synthetic)")
     p.add_argument("--no-finetune", action="store_true", help="--model is already the vanilla (fine-tuned) model")

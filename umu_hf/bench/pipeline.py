@@ -91,29 +91,30 @@ class Bench:
                 self._mark_done(folder, spec)
         return str(folder), key
 
-    def base_model(self, data: str, data_key: str) -> tuple[str, str]:
-        """(model to fine-tune, key): the given checkpoint or the embedded tiny LLaVA built on the data."""
+    def base_model(self, data: str, data_key: str, seed: int) -> tuple[str, str]:
+        """(model to fine-tune, key): the given checkpoint or the embedded tiny LLaVA built on the data (its
+        initialisation drawn from ``seed``: a from-scratch model's init is part of the seed's chain)."""
         if self.s.model is not None:
             return self.s.model, settings_hash("model", self.s.model)
         from umu_hf.models.tiny import build_tiny_from_dataset
 
-        key = settings_hash("tiny", data_key, self.s.tiny_size, self.s.seed)
+        key = settings_hash("tiny", data_key, self.s.tiny_size, seed)
         folder = self.out / "models" / f"tiny-{key}"
         if not self._done(folder):
-            with self.stage(f"model: tiny LLaVA ({self.s.tiny_size}) → {folder}"):
-                build_tiny_from_dataset(data, folder, size=self.s.tiny_size, seed=self.s.seed, overwrite=True)
-                self._mark_done(folder, {"size": self.s.tiny_size, "seed": self.s.seed})
+            with self.stage(f"model: tiny LLaVA ({self.s.tiny_size}, seed {seed}) → {folder}"):
+                build_tiny_from_dataset(data, folder, size=self.s.tiny_size, seed=seed, overwrite=True)
+                self._mark_done(folder, {"size": self.s.tiny_size, "seed": seed})
         return str(folder), key
 
     def _train(self, title: str, folder: Path, lora_on: bool, fields: dict[str, Any], lora: Any,
-               run: Callable[[Any, Any], Path], config_cls: type, record: Any) -> Path:
+               run: Callable[[Any, Any], Path], config_cls: type, record: Any, seed: int) -> Path:
         from umu_hf.trainers.cli import make_config
 
         final = folder / "merged" if lora_on else folder
         if self._done(folder):
             return final
         self._fresh(folder)
-        overrides = {**fields, "seed": self.s.seed, "logging_steps": 25, "save_strategy": "epoch",
+        overrides = {**fields, "seed": seed, "logging_steps": 25, "save_strategy": "epoch",
                      "save_total_limit": 1}
         if self.s.device == "cpu":
             overrides["use_cpu"] = True
@@ -125,7 +126,7 @@ class Bench:
             self._mark_done(folder, record)
         return final
 
-    def vanilla(self, base: str, base_key: str, data: str, data_key: str) -> tuple[str, str]:
+    def vanilla(self, base: str, base_key: str, data: str, data_key: str, seed: int) -> tuple[str, str]:
         """(vanilla model path, key): fine-tuned on every profile, or the given model with ``finetune=False``."""
         if not self.s.finetune:
             return base, base_key
@@ -133,18 +134,19 @@ class Bench:
         from umu_hf.trainers.lora import LoraSettings, parse_targets
         from umu_hf.trainers.run import finetune
 
-        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, self.s.seed)
+        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, seed)
         folder = self.out / "models" / f"vanilla-{key}"
         v = self.s.vanilla
         lora = LoraSettings(v.lora_r, v.lora_alpha, v.lora_dropout, parse_targets(v.extra.get("lora_target_modules")))
         path = self._train(
-            "fine-tune vanilla on full", folder, v.lora, train_fields(v), lora,
+            f"fine-tune vanilla on full (seed {seed})", folder, v.lora, train_fields(v), lora,
             lambda config, lora: finetune(base, data, config, lora, merge=lora is not None), FinetuneConfig,
-            asdict(v),
+            asdict(v), seed,
         )
         return str(path), key
 
-    def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str) -> tuple[str, str]:
+    def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
+                  seed: int) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
         from umu_hf.trainers.lora import LoraSettings
         from umu_hf.trainers.registry import get_method
@@ -153,27 +155,27 @@ class Bench:
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
         fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
-        key = settings_hash("unlearn", method, vanilla_key, self.s.forget_ratio, fields, tuning.lora_r, self.s.seed)
+        key = settings_hash("unlearn", method, vanilla_key, ratio, fields, tuning.lora_r, seed)
         folder = self.out / "models" / f"{method}-{key}"
         path = self._train(
-            f"unlearn {method} (forget {self.s.forget_ratio}%)", folder, True, fields, LoraSettings(r=tuning.lora_r),
-            lambda config, lora: unlearn(method, vanilla, data, self.s.forget_ratio, config, lora, merge=True),
-            config_cls, {"tuning": asdict(tuning), "fields": fields},
+            f"unlearn {method} (forget {ratio}%, seed {seed})", folder, True, fields, LoraSettings(r=tuning.lora_r),
+            lambda config, lora: unlearn(method, vanilla, data, ratio, config, lora, merge=True),
+            config_cls, {"tuning": asdict(tuning), "fields": fields}, seed,
         )
         return str(path), key
 
-    def evaluate(self, name: str, model: str, model_key: str, data: str) -> tuple[dict[str, Any], Path]:
-        """(results, folder) of one model's evaluation, reused when already complete."""
+    def evaluate(self, name: str, model: str, model_key: str, data: str, ratio: int) -> tuple[dict[str, Any], Path]:
+        """(results, results.json path) of one model's evaluation, reused when already complete."""
         from umu_hf.evaluation.runner import evaluate_model
 
-        spec = {"ratio": self.s.forget_ratio, "limit": self.s.eval_limit}
+        spec = {"ratio": ratio, "limit": self.s.eval_limit}
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
         if self._done(folder) and results_file.is_file():
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
             results = evaluate_model(
-                model, data, self.s.forget_ratio, folder, batch_size=self.s.eval_batch_size,
+                model, data, ratio, folder, batch_size=self.s.eval_batch_size,
                 limit=self.s.eval_limit, device=self.s.device, overwrite=self.force,
             )
             self._mark_done(folder, spec)
@@ -207,30 +209,58 @@ class Bench:
         }
 
     # ---- the whole run --------------------------------------------------------------------------------------
+    def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path) -> Any:
+        from umu_hf.evaluation.results import headline_terms
+        from umu_hf.evaluation.store import load_records
+        from umu_hf.leaderboard import Run
+
+        return Run(name, ratio, seed, results, headline_terms(load_records(file.parent).values()))
+
     def run(self) -> str:
-        """Every stage in order; returns the leaderboard table (Markdown)."""
+        """Every stage in order, for every seed and forget ratio; returns the leaderboard table (Markdown)."""
         from umu_hf.leaderboard import write_leaderboard
 
         self.out.mkdir(parents=True, exist_ok=True)
         data, data_key = self.data()
-        base, base_key = self.base_model(data, data_key)
-        vanilla, vanilla_key = self.vanilla(base, base_key, data, data_key)
-        results: dict[str, dict[str, Any]] = {}
-        manifest = Manifest(forget_ratio=self.s.forget_ratio, data=self._relative(data))
-        vanilla_results, file = self.evaluate("vanilla", vanilla, vanilla_key, data)
-        self.check_vanilla(vanilla_results)
-        results["vanilla"] = vanilla_results
-        models = {"vanilla": vanilla}
-        manifest.models.append(ModelEntry("vanilla", self._relative(vanilla), self._relative(file)))
-        write_manifest(self.out, manifest)
-        for method in self.s.methods:
-            path, key = self.unlearned(method, vanilla, vanilla_key, data)
-            results[method], file = self.evaluate(method, path, key, data)
-            models[method] = path
-            manifest.models.append(ModelEntry(method, self._relative(path), self._relative(file), method))
-            write_manifest(self.out, manifest)
-        title = f"UMU-Bench — forget {self.s.forget_ratio}%"
+        ratios, seeds = self.s.forget_ratios, self.s.seeds
+        runs = []
+        models: dict[str, str] = {}
+        manifest = Manifest(forget_ratio=ratios[0], data=self._relative(data))
+        for seed in seeds:
+            base, base_key = self.base_model(data, data_key, seed)
+            vanilla, vanilla_key = self.vanilla(base, base_key, data, data_key, seed)
+            models.setdefault("vanilla", vanilla)
+            for ratio in ratios:
+                tag = _tag(ratio, seed, ratios, seeds)
+                results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio)
+                self.check_vanilla(results)
+                runs.append(self._run_of("vanilla", ratio, seed, results, file))
+                if ratio == ratios[0]:
+                    manifest.models.append(ModelEntry(_display("vanilla", seed, seeds), self._relative(vanilla),
+                                                      self._relative(file)))
+                    write_manifest(self.out, manifest)
+                for method in self.s.methods:
+                    path, key = self.unlearned(method, vanilla, vanilla_key, data, ratio, seed)
+                    results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio)
+                    runs.append(self._run_of(method, ratio, seed, results, file))
+                    models.setdefault(method, path)
+                    if ratio == ratios[0]:
+                        manifest.models.append(ModelEntry(_display(method, seed, seeds), self._relative(path),
+                                                          self._relative(file), method))
+                        write_manifest(self.out, manifest)
+        title = f"UMU-Bench — forget {', '.join(f'{r}%' for r in ratios)}, {len(seeds)} seed(s)"
         with self.stage("leaderboard"):
-            table = write_leaderboard(results, self.out, title=title, training=self.training_record(models))
+            training = {**self.training_record(models), "seeds": list(seeds), "forget_ratios": list(ratios)}
+            table = write_leaderboard(runs, self.out, title=title, training=training)
         self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")
         return table
+
+
+def _tag(ratio: int, seed: int, ratios: tuple[int, ...], seeds: tuple[int, ...]) -> str:
+    """Folder-name suffix of an evaluation: ``-r15-s1`` (empty parts for a single ratio / seed 0 alone)."""
+    return (f"-r{ratio}" if len(ratios) > 1 else "") + (f"-s{seed}" if len(seeds) > 1 else "")
+
+
+def _display(name: str, seed: int, seeds: tuple[int, ...]) -> str:
+    """The name a visitor sees: the method, and the seed when there are several (the first seed plainly)."""
+    return name if seed == seeds[0] else f"{name} (seed {seed})"

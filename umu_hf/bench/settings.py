@@ -52,14 +52,16 @@ class BenchSettings:
     """Everything that changes a bench's numbers (hashed into each stage's folder name)."""
 
     methods: tuple[str, ...] = ORIGINAL_METHODS
-    forget_ratio: int = 5
+    #: 15 % of 30 fictitious profiles = 5 people to forget (5 % would be 2: one question moves a cell by 8 points)
+    forget_ratios: tuple[int, ...] = (15,)
     model: str | None = None  # None: build the embedded tiny LLaVA
     data: str | None = None  # None: generate the synthetic dataset
     n_fictitious: int = 30
     n_real: int = 6
     data_seed: int = 0
     tiny_size: str = "small"
-    seed: int = 0
+    #: each seed repeats the whole chain: tiny model init, vanilla fine-tuning, every unlearning
+    seeds: tuple[int, ...] = (0, 1, 2)
     finetune: bool = True
     vanilla: TrainSettings = field(default_factory=lambda: replace(EMBEDDED_VANILLA, extra=dict(EMBEDDED_VANILLA.extra)))
     unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=200.0, epochs=None, lora_r=16))
@@ -81,6 +83,8 @@ def original_profile(**overrides: Any) -> BenchSettings:
         ),
         unlearn=UnlearnTuning(),
         eval_batch_size=8,
+        forget_ratios=(5,),
+        seeds=(0,),
     )
     for key, value in overrides.items():
         setattr(settings, key, value)

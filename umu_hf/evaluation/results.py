@@ -9,7 +9,7 @@ numbers; never in the headline).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from umu_hf.data.schema import MODALITIES, SETS, TASKS
@@ -133,3 +133,27 @@ def format_headline(results: Mapping[str, Any]) -> str:
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def headline_terms(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[tuple[int, int], float]]:
+    """``{(set, task): {(profile_id, index): term}}`` from prediction records: each question pair's term of the
+    headline metric (percent; the mean over pairs is the metric). Only the benchmark's own task records count
+    (not ``classification_loglik``); a pair missing one modality is left out, as in the metrics."""
+    from umu_hf.scoring import headline_contributions
+
+    sides: dict[tuple[str, str], dict[str, dict[tuple[int, int], Any]]] = {}
+    for record in records:
+        task = record.get("task")
+        if task not in TASKS:
+            continue
+        field = "score" if task == "generation" else "correct"
+        side = sides.setdefault((record["set"], task), {m: {} for m in MODALITIES})
+        side[record["modality"]][(int(record["profile_id"]), int(record["index"]))] = record[field]
+    terms = {}
+    for (set_name, task), side in sides.items():
+        keys = sorted(k for k in side["unimodal"] if k in side["multimodal"])
+        values = headline_contributions(
+            task, set_name, [side["unimodal"][k] for k in keys], [side["multimodal"][k] for k in keys]
+        )
+        terms[(set_name, task)] = dict(zip(keys, values.tolist(), strict=True))
+    return terms

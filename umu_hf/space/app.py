@@ -73,8 +73,11 @@ def _leaderboard_values(bench_dir: Path) -> tuple[list[list[Any]] | None, list[s
     if board.plot is not None:
         with Image.open(board.plot) as image:
             plot = image.convert("RGB")
-    note = f"**{board.title}**: {len(board.rows)} model(s). {directions_note()}"
-    return board.table(), ["model", *board.columns], plot, note
+    note = (
+        f"**{board.title}**: {len(board.rows)} row(s). {directions_note()} Cells are mean ± sd over seeds; `*` "
+        f"marks a difference from vanilla beyond the uncertainty ({board.note})."
+    )
+    return board.table(), board.headers(), plot, note
 
 
 def _missing_app(gr: Any, bench_dir: Path, message: str) -> gr.Blocks:

@@ -18,7 +18,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,11 +139,21 @@ class Leaderboard:
     columns: list[str]
     rows: list[dict[str, Any]]
     plot: Path | None
+    keys: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def headers(self) -> list[str]:
+        return ["forget %", "model", *self.columns]
 
     def table(self) -> list[list[Any]]:
-        """Rows as lists in column order (``model`` first), missing values as ``"–"``."""
-        headers = ["model", *self.columns]
-        return [["–" if row.get(h) is None else row.get(h) for h in headers] for row in self.rows]
+        """Rows as lists in :meth:`headers` order: ``mean ± sd`` over seeds, ``*`` where the cell differs from
+        vanilla beyond its uncertainty, ``"–"`` where it could not be computed."""
+        from umu_hf.leaderboard import _cell_text
+
+        return [
+            [row.get("forget_ratio", "–"), row.get("model", "–")] + [_cell_text(row["cells"].get(k) or {}) for k in self.keys]
+            for row in self.rows
+        ]
 
 
 def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
@@ -154,12 +164,17 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
         raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the leaderboard")
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        columns, rows = list(payload["columns"]), list(payload["rows"])
+        specs = list(payload["columns"])
+        headers, keys = [str(c["header"]) for c in specs], [str(c["key"]) for c in specs]
+        rows = [dict(r) for r in payload["rows"]]
+        if not all(isinstance(r.get("cells"), dict) for r in rows):
+            raise TypeError("rows without cells")
     except (ValueError, KeyError, TypeError) as exc:
         raise UmuError(f"{path}: not a leaderboard written by umu-hf ({exc}); rerun `umu-hf bench`") from None
     plot = root / "leaderboard.png"
     return Leaderboard(
-        str(payload.get("title", "UMU-Bench")), columns, rows, plot if plot.is_file() else None
+        str(payload.get("title", "UMU-Bench")), headers, rows, plot if plot.is_file() else None, keys,
+        str(payload.get("significance", "")),
     )
 
 
