@@ -22,15 +22,24 @@ def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return ratios
 
 
-def _seeds(count: int | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    """``--seeds N`` → seeds 0..N-1; None → the profile's default."""
+def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``--seeds N`` → seeds 0..N-1; ``--seeds 3,4`` → exactly those; None → the profile's default."""
     from umu_hf.errors import UmuError
 
-    if count is None:
+    if text is None:
         return default
-    if count < 1:
-        raise UmuError(f"--seeds must be at least 1, got {count}")
-    return tuple(range(count))
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise UmuError(f"--seeds takes a count (3) or a comma-separated list of seeds (0,1,2), got {text!r}") from None
+    if len(values) == 1 and "," not in str(text):
+        if values[0] < 1:
+            raise UmuError(f"--seeds must be at least 1, got {values[0]}")
+        return tuple(range(values[0]))
+    if not values or any(v < 0 for v in values):
+        raise UmuError(f"--seeds: seeds are integers >= 0, got {text!r}")
+    return tuple(dict.fromkeys(values))
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -105,9 +114,9 @@ def register(sub: Any) -> None:
         "run, whose 30 fictitious profiles then give 5 people to forget; 5 for real runs)",
     )
     p.add_argument(
-        "--seeds", type=int,
-        help="repeat the whole chain (model init, vanilla fine-tuning, unlearning) with seeds 0..N-1; cells "
-        "show mean ± sd (default 3 for the embedded run, 1 for real runs)",
+        "--seeds",
+        help="N: repeat the whole chain (model init, vanilla fine-tuning, unlearning) with seeds 0..N-1, or a "
+        "comma-separated list of seeds; cells show mean ± sd (default 3 for the embedded run, 1 for real runs)",
     )
     p.add_argument("--model", help="model to fine-tune and unlearn (default: the embedded tiny LLaVA)")
     p.add_argument("--data", help="dataset: Hub repo id, Hub-layout or legacy folder (default: synthetic)")
