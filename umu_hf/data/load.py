@@ -21,6 +21,8 @@ from umu_hf.errors import DataError
 if TYPE_CHECKING:
     from datasets import Dataset
 
+    from umu_hf.data.table import ArrowSplit
+
 #: bump when the converter's output changes, so cached conversions are redone
 CONVERTER_VERSION = "1"
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -93,25 +95,48 @@ def resolve_hub_folder(
     )
 
 
-def load_umu_split(source: str | Path, config: str, *, cache_dir: str | Path | None = None) -> Dataset:
-    """The ``train`` split of ``config`` (``forget05`` … ``full``) of a repo id, Hub or legacy folder."""
+def load_umu_split(
+    source: str | Path, config: str, *, cache_dir: str | Path | None = None, as_dataset: bool = True
+) -> Dataset | ArrowSplit:
+    """The ``train`` split of ``config`` (``forget05`` … ``full``) of a repo id, Hub or legacy folder.
+
+    A Hub-layout folder's shards are read straight with pyarrow (:mod:`umu_hf.data.table`); ``datasets`` is
+    only imported to wrap them in a ``datasets.Dataset``, or, for a folder its card does not describe simply,
+    to load it with ``datasets.load_dataset``. ``as_dataset=False`` returns the light read-only
+    :class:`~umu_hf.data.table.ArrowSplit` instead (no ``datasets`` import; what the evaluation runner uses).
+    """
+    from umu_hf.data.table import ArrowSplit, read_config_table
+
+    name = check_config(config)
+    folder = resolve_hub_folder(source, cache_dir=cache_dir)
+    table = read_config_table(folder, name)
+    if table is None:
+        split = _load_with_datasets(folder, name)
+        _check_columns(split, folder, name)
+        if as_dataset:
+            return split
+        images = {n for n, f in split.features.items() if type(f).__name__ == "Image"}
+        return ArrowSplit(split.data.table, images)
+    split = ArrowSplit(table)
+    _check_columns(split, folder, name)
+    return split.to_dataset() if as_dataset else split
+
+
+def _load_with_datasets(folder: Path, name: str) -> Dataset:
+    """``datasets.load_dataset`` of one config (the general path: any card ``datasets`` understands)."""
     import datasets
 
     from umu_hf.data.hub import quiet_datasets
 
-    name = check_config(config)
-    folder = resolve_hub_folder(source, cache_dir=cache_dir)
     try:
         with quiet_datasets():
-            split = datasets.load_dataset(str(folder), name, split=SPLIT)
+            return datasets.load_dataset(str(folder), name, split=SPLIT)
     except (ValueError, FileNotFoundError, datasets.exceptions.DatasetGenerationError) as exc:
         message = " ".join(str(exc).split())[:200]
         raise DataError(f"{folder}: cannot load config {name} ({message}); rewrite it with umu-hf data") from exc
-    _check_columns(split, folder, name)
-    return split
 
 
-def _check_columns(split: Dataset, folder: Path, config: str) -> None:
+def _check_columns(split: Dataset | ArrowSplit, folder: Path, config: str) -> None:
     """Reject a split with empty top-level cells (``datasets`` fills a column missing from a file with nulls)."""
     import pyarrow.parquet as pq
 

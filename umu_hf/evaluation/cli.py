@@ -13,6 +13,14 @@ def _task_budget(text: str) -> tuple[str, int]:
     return task.strip(), int(tokens)
 
 
+def _batch_size(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {text!r}")
+    return int(text)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``umu-hf`` parser."""
     from umu_hf.data.schema import SETS
@@ -36,7 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", required=True, help="output folder (results.json, predictions.jsonl, run.json)"
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="questions per generate call (default 8)")
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default="auto",
+        help="questions per generate call, or auto: 64 for models under 100M parameters (the embedded tiny "
+        "LLaVA), else 8 (default auto; recorded in results.json; never changes a reply)",
+    )
     parser.add_argument(
         "--limit", type=int, default=None, help="only the first N question pairs per set and task"
     )

@@ -24,6 +24,13 @@ from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
 
 CLASSIFICATION_SCORINGS: tuple[str, ...] = ("generate", "loglik")
+#: ``batch_size="auto"``: questions per ``generate`` call for a model of fewer than ``AUTO_SMALL_PARAMETERS``
+#: parameters (the embedded tiny LLaVA: its time goes to the per-call overhead of ``generate``, and 64 prompts
+#: need little memory) ...
+AUTO_BATCH_SMALL = 64
+AUTO_SMALL_PARAMETERS = 100_000_000
+#: ... and for anything larger (the original default: sensible for a 7B model on one GPU)
+AUTO_BATCH_DEFAULT = 8
 Job = tuple[str, Question]  # (record task name, question)
 
 
@@ -33,6 +40,23 @@ def _check_positive(value: Any, name: str, allow_none: bool = False) -> int | No
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UmuError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _check_batch_size(batch_size: Any) -> int | str:
+    """``"auto"`` or a positive integer."""
+    if batch_size == "auto":
+        return batch_size
+    return _check_positive(batch_size, "batch_size (a positive integer or 'auto')")
+
+
+def resolve_batch_size(batch_size: int | str, model: Any) -> int:
+    """The questions per ``generate`` call: ``batch_size`` itself, or for ``"auto"``
+    :data:`AUTO_BATCH_SMALL` for a model of fewer than :data:`AUTO_SMALL_PARAMETERS` parameters, else
+    :data:`AUTO_BATCH_DEFAULT`. Batching never changes a reply (greedy decoding, left padding)."""
+    if _check_batch_size(batch_size) != "auto":
+        return int(batch_size)
+    parameters = sum(p.numel() for p in model.parameters())
+    return AUTO_BATCH_SMALL if parameters < AUTO_SMALL_PARAMETERS else AUTO_BATCH_DEFAULT
 
 
 def _check_args(
@@ -208,7 +232,7 @@ def evaluate_model(
     data: str,
     forget_ratio: int,
     out_dir: str | os.PathLike,
-    batch_size: int = 8,
+    batch_size: int | str = "auto",
     limit: int | None = None,
     device: str = "auto",
     dtype: str = "auto",
@@ -228,7 +252,8 @@ def evaluate_model(
     questions (``results["loglik"]``; the headline stays the SPEC protocol). ``loaded``: an already loaded
     ``(model, processor, adapter)`` (then ``device``/``dtype`` are not used; ``model`` still names it).
     ``max_new_tokens``: per-task overrides of the SPEC budgets (recorded; they change the numbers).
-    ``on_batch(n)``: called after the n-th batch is written (progress reporting). A rerun into the same
+    ``batch_size``: questions per ``generate`` call, or ``"auto"`` (:func:`resolve_batch_size`: 64 for models
+    under 100M parameters, else 8); it never changes a reply. ``on_batch(n)``: called after the n-th batch is written (progress reporting). A rerun into the same
     ``out_dir`` resumes; one with other settings is refused unless ``overwrite``.
     """
     from umu_hf import __version__
@@ -237,11 +262,11 @@ def evaluate_model(
     ratio = check_forget_ratio(forget_ratio)
     sets = tuple(dict.fromkeys([sets] if isinstance(sets, str) else sets))
     budgets = _check_args(sets, classification_scoring, dtype, max_new_tokens)
-    _check_positive(batch_size, "batch_size")
+    _check_batch_size(batch_size)
     _check_positive(limit, "limit", allow_none=True)
     out = store.check_out_dir(Path(out_dir))
 
-    splits = {s: load_umu_split(data, set_config(s, ratio)) for s in sets}
+    splits = {s: load_umu_split(data, set_config(s, ratio), as_dataset=False) for s in sets}
     questions = {s: list(iter_items(splits[s], s, limit=limit)) for s in sets}
     identity: dict[str, Any] = {
         "model": _source_id(model),
@@ -263,6 +288,7 @@ def evaluate_model(
         on_device = str(shard.device) if shard.distributed and device in ("auto", "cuda") else device
         loaded = load_model(model, on_device, dtype)
     lm, _processor, adapter = loaded
+    requested_batch_size, batch_size = batch_size, resolve_batch_size(batch_size, lm)
     identity["dtype"] = str(lm.dtype).removeprefix("torch.")
     exists = False if overwrite else store.check_run(out, identity)
     header = {
@@ -272,6 +298,7 @@ def evaluate_model(
         "forget_ratio": ratio,
         "settings": {
             "batch_size": batch_size,
+            "batch_size_auto": requested_batch_size == "auto",
             "limit": limit,
             "dtype": identity["dtype"],
             "device": str(lm.device),
