@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import TrainerCallback
 
+from umu_hf.cli import main as cli_main
 from umu_hf.models.loading import load_model
 from umu_hf.trainers.cli import make_config
 from umu_hf.trainers.lora import LoraSettings, apply_lora
 from umu_hf.trainers.registry import get_method
-from umu_hf.trainers.run import build_unlearning_dataset
+from umu_hf.trainers.run import TRAINING_RECORD, build_unlearning_dataset
 
 SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
 
@@ -59,3 +63,55 @@ def test_divergence_never_checkpoints_nan_weights(strategy, tiny_model_dir, synt
     checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-4"], checkpoints
     assert _finite_checkpoint(tmp_path / "checkpoint-4")
+
+
+def _unlearn_args(method, model_dir, data, out, *extra):
+    return ["unlearn", "--method", method, "--model", str(model_dir), "--data", str(data), "--forget-ratio", "5",
+            "--out", str(out), "--max-steps", "3", "--batch-size", "2", "--device", "cpu", "--lora-r", "4",
+            "--lora-alpha", "8", "--lora-dropout", "0", "--set", "save_strategy=steps", "--set", "save_steps=1",
+            "--set", "disable_tqdm=True", *extra]
+
+
+def _adapter(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_resume_only_a_checkpoint_of_the_same_run(tiny_model_dir, synth_dir, tmp_path, capsys):
+    """GA's checkpoints are not resumed by NPO (which would train zero steps and call itself npo)."""
+    out = tmp_path / "run"
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out)) == 0
+    assert json.loads((out / "umu_run.json").read_text())["identity"]["method"] == "ga"
+    capsys.readouterr()
+    assert cli_main(_unlearn_args("npo", tiny_model_dir, synth_dir, out)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds another training run (method 'ga' there, 'npo' now)" in err[0], err
+    assert "--overwrite" in err[0]
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--lr", "0.5")) == 2
+    assert "learning_rate 1e-05 there, 0.5 now" in capsys.readouterr().err  # any setting counts
+    assert json.loads((out / TRAINING_RECORD).read_text())["method"] == "ga"  # nothing was touched
+
+    assert cli_main(_unlearn_args("npo", tiny_model_dir, synth_dir, out, "--overwrite")) == 0
+    assert json.loads((out / TRAINING_RECORD).read_text())["method"] == "npo"
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert sum("forget_npo_mm" in entry for entry in state["log_history"]) == 3  # NPO trained all 3 steps
+
+
+def test_half_written_checkpoint_is_skipped(tiny_model_dir, synth_dir, tmp_path):
+    out = tmp_path / "run"
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--set", "save_total_limit=5")) == 0
+    finished = _adapter(out)
+    # as if killed while saving checkpoint-3: no trainer_state.json yet, the optimiser state cut short
+    (out / "checkpoint-3" / "trainer_state.json").unlink()
+    optimizer = out / "checkpoint-3" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])
+    for name in ("adapter_model.safetensors", TRAINING_RECORD):
+        (out / name).unlink()
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--set", "save_total_limit=5")) == 0
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    resumed = _adapter(out)
+    assert resumed.keys() == finished.keys()
+    for name, tensor in finished.items():  # resumed from checkpoint-2: the same step 3 again
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0)
