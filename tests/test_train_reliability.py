@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +21,7 @@ from umu_hf.trainers.lora import LoraSettings, apply_lora
 from umu_hf.trainers.registry import get_method
 from umu_hf.trainers.run import TRAINING_RECORD, build_unlearning_dataset
 
+ROOT = Path(__file__).resolve().parents[1]
 SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
 
 
@@ -115,3 +121,39 @@ def test_half_written_checkpoint_is_skipped(tiny_model_dir, synth_dir, tmp_path)
     assert resumed.keys() == finished.keys()
     for name, tensor in finished.items():  # resumed from checkpoint-2: the same step 3 again
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(tiny_model_dir, synth_dir, tmp_path):
+    """``kill -9`` of ``umu-hf unlearn`` once checkpoint-10 (mid-epoch 2; 8 steps an epoch) is complete; the
+    same command again resumes and ends with exactly the weights of a run that was never interrupted."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+
+    def command(out: Path) -> list[str]:  # LoRA dropout on: the RNG state must be restored too
+        return [sys.executable, "-m", "umu_hf.cli", "unlearn", "--method", "gd", "--model", str(tiny_model_dir),
+                "--data", str(synth_dir), "--forget-ratio", "5", "--out", str(out), "--max-steps", "20",
+                "--batch-size", "6", "--lr", "1e-3", "--device", "cpu", "--lora-r", "4", "--lora-alpha", "8",
+                "--set", "save_strategy=steps", "--set", "save_steps=2", "--set", "disable_tqdm=True"]
+
+    uninterrupted = subprocess.Popen(command(tmp_path / "a"), env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+    killed = tmp_path / "b"
+    victim = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (killed / "checkpoint-10" / "trainer_state.json").is_file():
+        assert victim.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint-10 after 300 s"
+        time.sleep(0.01)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert not (killed / TRAINING_RECORD).exists()  # it really died mid-run
+    _, err = uninterrupted.communicate(timeout=300)
+    assert uninterrupted.returncode == 0, err[-3000:]
+
+    rerun = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    expected, resumed = _adapter(tmp_path / "a"), _adapter(killed)
+    assert resumed.keys() == expected.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)

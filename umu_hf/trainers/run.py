@@ -140,6 +140,9 @@ def train(
     model, processor, adapter = load_model(model_path, device=device, dtype=dtype)
     ref_model = None
     if lora is not None:
+        from transformers import set_seed
+
+        set_seed(config.seed)  # the adapter's random init is part of the run: the same seed, the same run
         model = apply_lora(model, lora)
     elif trainer_cls.needs_reference:
         logger.warning(
