@@ -121,17 +121,17 @@ def prepare_output(
     identity = _normalised(identity)
     record_file = out / RUN_RECORD
     if overwrite:
+        if not main_process:  # the main process checks and deletes; a refusal there stops the whole launch
+            return None
         if out.is_dir() and any(out.iterdir()):
             if not (record_file.is_file() or (out / TRAINING_RECORD).is_file()):
                 raise UmuError(
                     f"--out {out} was not written by umu-hf training (no {RUN_RECORD}), so --overwrite will not "
                     "delete it; remove it yourself or choose another --out"
                 )
-            if main_process:
-                _remove_tree(out)
-        if main_process:
-            out.mkdir(parents=True, exist_ok=True)
-            _write_record(record_file, identity)
+            _remove_tree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_record(record_file, identity)
         return None
     if record_file.is_file():
         try:
