@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.set_defaults(**load_recipe(peek_option(argv, "recipe")))
     script, lora, config = parser.parse_args_into_dataclasses(argv)
     path = finetune(
-        script.model, script.data, config, lora.settings(script.lora), lora.merge, config_name=script.config_name
+        script.model, script.data, config, lora.settings(script.lora), lora.merge, config_name=script.config_name,
+        overwrite=lora.overwrite,
     )
     print(f"fine-tuned model: {path}")
     return 0

@@ -43,7 +43,8 @@ def parse(argv: list[str]) -> tuple[ScriptArguments, LoraArguments, object]:
 def main(argv: list[str] | None = None) -> int:
     script, lora, config = parse(list(sys.argv[1:] if argv is None else argv))
     path = unlearn(
-        script.method, script.model, script.data, script.forget_ratio, config, lora.settings(script.lora), lora.merge
+        script.method, script.model, script.data, script.forget_ratio, config, lora.settings(script.lora), lora.merge,
+        overwrite=lora.overwrite,
     )
     print(f"unlearned model ({script.method}): {path}")
     return 0

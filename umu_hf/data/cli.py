@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     convert = sub.add_parser("convert", help="convert the published (legacy) layout into the Hub layout")
     convert.add_argument("src", type=Path, help="folder with forget_5/ … retain_85/ real_person/ [full/]")
     convert.add_argument("--out", type=Path, required=True, help="output dataset folder (Hub layout)")
-    convert.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    convert.add_argument("--overwrite", action="store_true", help="replace --out if umu-hf wrote it (never an input or a foreign folder)")
     convert.set_defaults(func=_convert)
 
     synth = sub.add_parser(
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed -> byte-identical files")
     synth.add_argument("--image-size", type=int, default=64, help="portrait size in pixels (default 64)")
-    synth.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    synth.add_argument("--overwrite", action="store_true", help="replace --out if umu-hf wrote it (never an input or a foreign folder)")
     synth.set_defaults(func=_synth)
 
     push = sub.add_parser("push", help="upload a Hub-layout dataset folder to the Hugging Face Hub")

@@ -26,6 +26,7 @@ from typing import Any
 
 from umu_hf.data.schema import CONFIG_NAMES, FORGET_RATIOS, SPLIT, check_forget_ratio, validate_row
 from umu_hf.errors import DataError, UmuError
+from umu_hf.outputs import MARKER, check_replaceable, write_marker
 
 #: disjoint row groups, in the order rows appear in ``full``
 PARTS: tuple[str, ...] = ("forget05", "forget10only", "forget15only", "retain85", "real")
@@ -136,18 +137,18 @@ def quiet_datasets() -> Iterator[None]:
 def atomic_folder(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``out_dir``, on any error it is removed.
 
-    ``out_dir`` must not exist unless ``overwrite`` (then the old folder is swapped out and deleted only after
-    the new one is in place).
+    ``out_dir`` must not exist unless ``overwrite``, and then it must be a folder umu-hf wrote (it carries
+    :data:`umu_hf.outputs.MARKER`, which the new folder gets too) or an empty one; the old folder is swapped out
+    and deleted only after the new one is in place.
     """
     out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise UmuError(
-            f"{out} already exists; pass --overwrite (overwrite=True) or choose another output folder"
-        )
+    check_replaceable(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
+        write_marker(tmp, "umu_hf.data (dataset folder)")
+        check_replaceable(out, overwrite)  # nobody put a foreign folder there meanwhile
         old = None
         if out.exists():
             old = out.parent / f"{tmp.name}-old"
@@ -438,6 +439,7 @@ def push_hub_dataset(
             repo_type="dataset",
             revision=revision,
             commit_message="Upload UMU-Bench dataset (umu-hf)",
+            ignore_patterns=[MARKER],
         )
     except (HfHubHTTPError, HFValidationError, httpx.HTTPError, OSError) as exc:
         raise UmuError(f"pushing {path} to {repo_id} failed: {exc}; check the repo id, your token "

@@ -317,7 +317,10 @@ def convert_legacy(
 ) -> Path:
     """Convert a published-layout folder to the Hub layout (SPEC 2.2) in ``out_dir``; return ``out_dir``."""
     from umu_hf.data.hub import write_hub_dataset
+    from umu_hf.outputs import check_out_apart, check_replaceable
 
+    check_out_apart(out_dir, [("source folder", src_dir)])
+    check_replaceable(out_dir, overwrite)  # before the slow reading
     rows, forget = read_legacy(src_dir, progress=progress)
     return write_hub_dataset(
         rows,

@@ -264,7 +264,9 @@ def generate_dataset(
 ) -> Path:
     """Write a synthetic dataset in the Hub layout (SPEC 2.2) to ``out_dir``; byte-identical per seed."""
     from umu_hf.data.hub import write_hub_dataset
+    from umu_hf.outputs import check_replaceable
 
+    check_replaceable(out_dir, overwrite)  # before the slow generation
     rows = generate_profiles(n_fictitious, n_real, seed, image_size, progress=progress)
     forget_ids = assign_forget_ids([row["ID"] for row in rows if row["source"] == "fictitious"], seed)
     return write_hub_dataset(

@@ -22,6 +22,7 @@ from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, OPTION_MATCHING, RECORD_TASKS, Question, iter_items
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
+from umu_hf.lock import holding_folder_lock
 
 CLASSIFICATION_SCORINGS: tuple[str, ...] = ("generate", "loglik")
 #: ``batch_size="auto"``: questions per ``generate`` call for a model of fewer than ``AUTO_SMALL_PARAMETERS``
@@ -227,6 +228,7 @@ def _run_jobs(
                         on_batch(n_batches)
 
 
+@holding_folder_lock("umu-hf eval", "out_dir", shard=lambda arguments: current_shard(arguments["device"]))
 def evaluate_model(
     model: str,
     data: str,
@@ -253,8 +255,10 @@ def evaluate_model(
     ``(model, processor, adapter)`` (then ``device``/``dtype`` are not used; ``model`` still names it).
     ``max_new_tokens``: per-task overrides of the SPEC budgets (recorded; they change the numbers).
     ``batch_size``: questions per ``generate`` call, or ``"auto"`` (:func:`resolve_batch_size`: 64 for models
-    under 100M parameters, else 8); it never changes a reply. ``on_batch(n)``: called after the n-th batch is written (progress reporting). A rerun into the same
-    ``out_dir`` resumes; one with other settings is refused unless ``overwrite``.
+    under 100M parameters, else 8); it never changes a reply. ``on_batch(n)``: called after the n-th batch is
+    written (progress reporting). A rerun into the same ``out_dir`` resumes; one with other settings is refused
+    unless ``overwrite``. While it runs, ``out_dir`` is locked (:mod:`umu_hf.lock`): a second run into it is
+    refused, "in use by PID …".
     """
     from umu_hf import __version__
     from umu_hf.data.load import load_umu_split

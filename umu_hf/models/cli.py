@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", choices=sorted(TINY_SIZES), default="small", help="architecture (default: small)"
     )
     tiny.add_argument("--seed", type=int, default=0, help="weight initialisation seed (default: 0)")
-    tiny.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty --out folder")
+    tiny.add_argument("--overwrite", action="store_true", help="replace an existing --out folder that umu-hf wrote")
     tiny.set_defaults(func=_tiny)
     model.set_defaults(func=lambda args: model.print_help() or 2)
 

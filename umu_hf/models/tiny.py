@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import DataError, UmuError
+from umu_hf.outputs import check_out_apart, check_replaceable, write_marker
 from umu_hf.prompts import (
     CLOZE_INSTRUCTION,
     GENERATION_INSTRUCTION,
@@ -171,10 +172,13 @@ def _check_size(size: str) -> dict[str, int]:
 
 
 def _prepare_out(out_dir: Path, overwrite: bool) -> None:
+    """An empty or missing ``out_dir`` is fine; an existing one only with ``overwrite`` if umu-hf wrote it."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise UmuError(
             f"output folder {out_dir} already exists and is not empty; remove it or pick another --out"
         )
+    if overwrite:
+        check_replaceable(out_dir, overwrite)
 
 
 def build_tiny_llava(
@@ -257,6 +261,8 @@ def build_tiny_llava(
         (tmp / "README.md").write_text(
             _model_card(size, seed, model.num_parameters(), num_image_tokens, tokenizer)
         )
+        write_marker(tmp, "umu-hf model tiny")
+        _prepare_out(out_dir, overwrite)  # nobody put a foreign folder there meanwhile
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -305,6 +311,7 @@ def build_tiny_from_dataset(
     """:func:`build_tiny_llava` on all text of the ``full`` config of a dataset (Hub-layout folder, legacy
     folder or Hub repo id: anything :func:`umu_hf.data.load.load_umu_split` reads)."""
     _check_size(size)
+    check_out_apart(out_dir, [("dataset", data_dir)])  # a Hub id has no folder to protect: skipped
     _prepare_out(Path(out_dir), overwrite)
     texts = list(dataset_texts(_dataset_rows(data_dir)))
     if not texts:

@@ -5,6 +5,7 @@ logging and the divergence guard. A method only says which streams it needs and 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,8 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingDivergedError(UmuError):
@@ -125,30 +128,43 @@ class UnlearnConfig(TrainingArguments):
         }
 
 
+def non_finite_weights(model: Any) -> bool:
+    """True when any trainable parameter of ``model`` holds NaN or inf."""
+    params = [p for p in model.parameters() if p.requires_grad] if model is not None else []
+    return any(not bool(torch.isfinite(p).all()) for p in params)
+
+
 class DivergenceGuard(TrainerCallback):
     """Stop as soon as a step leaves non-finite trainable weights, before that state is checkpointed.
 
-    Gradient ascent diverges by nature; without this a NaN model would be saved over the last good one.
+    Gradient ascent diverges by nature; without this a NaN model would be saved over the last good one. The
+    flags stop the step-end and epoch-end saves; :meth:`UnlearnTrainer._save_checkpoint` refuses any other.
     """
 
     def __init__(self) -> None:
         self.diverged_at: int | None = None
 
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        params = [p for p in model.parameters() if p.requires_grad] if model is not None else []
-        if params and not all(torch.isfinite(p).all() for p in params):
-            self.diverged_at = state.global_step
-            control.should_training_stop = True
-            control.should_save = False
-            control.should_log = False
+    def _stop(self, control: Any) -> Any:
+        control.should_training_stop = True
+        control.should_save = False
+        control.should_log = False
         return control
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self.diverged_at is None and non_finite_weights(model):
+            self.diverged_at = state.global_step
+        return self._stop(control) if self.diverged_at is not None else control
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        # runs after the Trainer's own flow callback, which asks for a save at every epoch end
+        return self._stop(control) if self.diverged_at is not None else control
 
 
 def last_checkpoint_note(output_dir: str) -> str:
     """``"; the last good checkpoint is …"`` (or that there is none) for divergence messages."""
-    from transformers.trainer_utils import get_last_checkpoint
+    from umu_hf.trainers.checkpoints import last_complete_checkpoint
 
-    last = get_last_checkpoint(output_dir) if output_dir and Path(output_dir).is_dir() else None
+    last = last_complete_checkpoint(Path(output_dir)) if output_dir else None
     return f"; the last good checkpoint is {last}" if last else "; no checkpoint was saved before that step"
 
 
@@ -242,6 +258,19 @@ class UnlearnTrainer(Trainer):
             sampler_fn=EpochSampler,
             is_training=True,
         )
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        """The Trainer's checkpoint, refused for a diverged or non-finite state (whatever ``save_strategy``).
+
+        Refusing here also keeps ``save_total_limit`` from deleting the last good checkpoint in its favour.
+        """
+        if self.divergence_guard.diverged_at is None and non_finite_weights(self.model):
+            self.divergence_guard.diverged_at = self.state.global_step
+        if self.divergence_guard.diverged_at is not None:
+            logger.warning("%s: not checkpointing step %d: the weights are not finite", self.method,
+                           self.state.global_step)
+            return
+        super()._save_checkpoint(model, trial)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """``Trainer.train``, raising :class:`TrainingDivergedError` when a step left non-finite weights."""

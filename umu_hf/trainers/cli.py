@@ -87,7 +87,8 @@ def _run_unlearn(args: argparse.Namespace) -> int:
 
     _, config_cls = get_method(args.method)
     config = make_config(config_cls, args.out, _overrides(args))
-    path = unlearn(args.method, args.model, args.data, args.forget_ratio, config, _lora(args), args.merge)
+    path = unlearn(args.method, args.model, args.data, args.forget_ratio, config, _lora(args), args.merge,
+                   overwrite=args.overwrite)
     print(f"unlearned model ({args.method}): {path}")
     return 0
 
@@ -101,7 +102,8 @@ def _run_finetune(args: argparse.Namespace) -> int:
         args.lora = config.protocol == "original"
     defaults = FINETUNE_LORA if config.protocol == "original" else None
     merge = args.merge or (args.lora and config.protocol == "original")
-    path = finetune(args.model, args.data, config, _lora(args, defaults), merge, config_name=args.config)
+    path = finetune(args.model, args.data, config, _lora(args, defaults), merge, config_name=args.config,
+                    overwrite=args.overwrite)
     print(f"fine-tuned model: {path}")
     return 0
 
@@ -109,7 +111,10 @@ def _run_finetune(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser, lora_default: bool) -> None:
     p.add_argument("--model", required=True, help="model folder or Hub id (a vision-language model)")
     p.add_argument("--data", required=True, help="dataset: Hub repo id, Hub-layout folder or legacy folder")
-    p.add_argument("--out", required=True, help="output folder (checkpoints, adapter/model, processor)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints, adapter/model, processor); a rerun of "
+                   "the same command resumes its last complete checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="discard what another training run left in --out (checkpoints, model) instead of refusing")
     p.add_argument("--epochs", type=float, help="number of training epochs")
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--batch-size", type=int, help="per-device batch size")

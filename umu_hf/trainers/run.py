@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,6 @@ def build_unlearning_dataset(
     return StreamDataset(streams_, images)
 
 
-def _last_checkpoint(out_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(out_dir)) if out_dir.is_dir() else None
-
-
 def train(
     trainer_cls: type,
     config: UnlearnConfig,
@@ -110,21 +105,44 @@ def train(
     lora: LoraSettings | None = None,
     merge: bool = False,
     resume: bool = True,
+    *,
+    overwrite: bool = False,
+    source: Mapping[str, Any] | None = None,
 ) -> Path:
     """Load the model, (optionally) wrap it in LoRA, train, save to ``config.output_dir``.
 
     The adapter (or full model) and processor land in ``output_dir``; with ``merge`` a merged model that
-    ``umu-hf eval`` loads directly goes to ``output_dir/merged``. An existing checkpoint is resumed.
+    ``umu-hf eval`` loads directly goes to ``output_dir/merged``. ``source`` describes the training data (e.g.
+    ``{"data": ..., "forget_ratio": 5}``). A checkpoint of the same run (method, model, data, settings: recorded
+    in ``output_dir/umu_run.json`` when training starts) is resumed; another run's folder is refused unless
+    ``overwrite``, which discards it (:func:`umu_hf.trainers.checkpoints.prepare_output`).
     """
     from umu_hf.models.loading import load_model
+    from umu_hf.trainers.checkpoints import prepare_output, source_id
 
     out_dir = Path(config.output_dir)
     device = "cpu" if config.use_cpu else "auto"
     dtype = model_dtype(config)
+    if lora is not None:
+        lora = lora.resolved(trainer_cls.lora_target_modules or ORIGINAL_TARGETS)
+    source = dict(source or {})
+    inputs = [("model", model_path)] + ([("dataset", source["data"])] if "data" in source else [])
+    if "data" in source:
+        source["data"] = source_id(source["data"])
+    refusals = getattr(config, "refusals", None)
+    identity = {
+        "method": trainer_cls.method, "model": source_id(model_path), **source, **config.protocol_record(),
+        "model_dtype": dtype, "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "refusals": source_id(refusals) if refusals else None, "lora": lora.to_dict() if lora is not None else None,
+    }
+    checkpoint = prepare_output(out_dir, identity, overwrite=overwrite, resume=resume,
+                                main_process=config.process_index == 0, inputs=inputs)
     model, processor, adapter = load_model(model_path, device=device, dtype=dtype)
     ref_model = None
     if lora is not None:
-        lora = lora.resolved(trainer_cls.lora_target_modules or ORIGINAL_TARGETS)
+        from transformers import set_seed
+
+        set_seed(config.seed)  # the adapter's random init is part of the run: the same seed, the same run
         model = apply_lora(model, lora)
     elif trainer_cls.needs_reference:
         logger.warning(
@@ -136,9 +154,8 @@ def train(
     model.train()
     kwargs = {"ref_model": ref_model} if ref_model is not None else {}
     trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, **kwargs)
-    checkpoint = _last_checkpoint(out_dir) if resume else None
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     except TrainingDivergedError as exc:
         last_good = out_dir / "last-good"
         if all(math.isfinite(float(p.detach().abs().sum())) for p in model.parameters()):
@@ -171,16 +188,23 @@ def unlearn(
     lora: LoraSettings | None = DEFAULT_LORA,
     merge: bool = False,
     resume: bool = True,
+    overwrite: bool = False,
 ) -> Path:
-    """Run one unlearning method; returns the folder to evaluate (the merged model with ``merge``)."""
+    """Run one unlearning method; returns the folder to evaluate (the merged model with ``merge``).
+
+    A checkpoint of the same run in ``config.output_dir`` is resumed; another run's folder is refused unless
+    ``overwrite`` (which discards it).
+    """
     from umu_hf.data.schema import check_forget_ratio
     from umu_hf.trainers.registry import get_method
 
     trainer_cls, config_cls = get_method(method)
     if not isinstance(config, config_cls):
         raise UmuError(f"method '{method}' needs a {config_cls.__name__}, got {type(config).__name__}")
-    dataset = build_unlearning_dataset(data, check_forget_ratio(forget_ratio), streams=config.streams)
-    return train(trainer_cls, config, model_path, dataset, lora=lora, merge=merge, resume=resume)
+    ratio = check_forget_ratio(forget_ratio)
+    dataset = build_unlearning_dataset(data, ratio, streams=config.streams)
+    return train(trainer_cls, config, model_path, dataset, lora=lora, merge=merge, resume=resume,
+                 overwrite=overwrite, source={"data": data, "forget_ratio": ratio})
 
 
 def finetune(
@@ -191,9 +215,11 @@ def finetune(
     merge: bool = False,
     resume: bool = True,
     config_name: str = "full",
+    overwrite: bool = False,
 ) -> Path:
-    """Vanilla fine-tuning on every profile; returns the folder to evaluate."""
+    """Vanilla fine-tuning on every profile; returns the folder to evaluate (resuming as :func:`unlearn`)."""
     from umu_hf.trainers.finetune import FinetuneTrainer
 
     dataset = build_finetune_dataset(data, config_name, streams=config.streams)
-    return train(FinetuneTrainer, config, model_path, dataset, lora=lora, merge=merge, resume=resume)
+    return train(FinetuneTrainer, config, model_path, dataset, lora=lora, merge=merge, resume=resume,
+                 overwrite=overwrite, source={"data": data, "config": config_name})

@@ -24,6 +24,11 @@ class LoraArguments:
     )
     lora_init: str = field(default="gaussian", metadata={"help": "LoRA A init: gaussian (original) or default"})
     merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "discard what another training run left in output_dir instead of refusing (a rerun of "
+                  "the same run resumes its last complete checkpoint)"},
+    )
     recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
 
     def settings(self, enabled: bool) -> LoraSettings | None:
