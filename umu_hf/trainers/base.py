@@ -67,7 +67,7 @@ class UnlearnConfig(TrainingArguments):
     model_dtype: str = field(
         default="auto",
         metadata={"help": "dtype of the base weights: float32, float16, bfloat16, or auto (the original's "
-                  "float16 on CUDA, float32 on CPU)."},
+                  "float16 on CUDA under a LoRA adapter; float32 on CPU and for full-weight training)."},
     )
     learning_rate: float = field(default=1e-5, metadata={"help": "The initial learning rate for AdamW."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})

@@ -18,13 +18,15 @@ DEFAULT_LORA = LoraSettings()
 TRAINING_RECORD = "umu_training.json"
 
 
-def model_dtype(config: UnlearnConfig) -> str:
-    """The base weights' dtype: the config's, or for ``auto`` the original's float16 on CUDA, float32 on CPU."""
+def model_dtype(config: UnlearnConfig, lora: bool = True) -> str:
+    """The base weights' dtype: the config's, or for ``auto`` the original's float16 on CUDA when a LoRA adapter
+    is trained (the frozen base in half precision, the adapter in float32), float32 otherwise — AdamW on
+    float16 weights themselves diverges."""
     if config.model_dtype != "auto":
         return config.model_dtype
     import torch
 
-    return "float16" if torch.cuda.is_available() and not config.use_cpu else "float32"
+    return "float16" if lora and torch.cuda.is_available() and not config.use_cpu else "float32"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -122,7 +124,7 @@ def train(
 
     out_dir = Path(config.output_dir)
     device = "cpu" if config.use_cpu else "auto"
-    dtype = model_dtype(config)
+    dtype = model_dtype(config, lora is not None)
     if lora is not None:
         lora = lora.resolved(trainer_cls.lora_target_modules or ORIGINAL_TARGETS)
     source = dict(source or {})
