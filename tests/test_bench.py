@@ -116,3 +116,14 @@ def test_cli_rejects_bad_settings(capsys, tmp_path):
     assert len(err) == 1 and "known methods" in err[0]
     assert cli_main(["bench", "--out", str(tmp_path), "--forget-ratio", "20"]) == 2
     assert "forget ratio" in capsys.readouterr().err
+
+
+def test_second_bench_into_a_busy_folder_is_refused(tmp_path):
+    from umu_hf.lock import FolderInUseError, FolderLock
+
+    holder = FolderLock(tmp_path, "umu-hf bench").acquire()
+    try:
+        with pytest.raises(FolderInUseError, match="in use by PID"):
+            Bench(tmp_path, _reduced(), log=lambda line: None).run()
+    finally:
+        holder.release()

@@ -134,7 +134,7 @@ class Bench:
         from umu_hf.trainers.lora import LoraSettings, parse_targets
         from umu_hf.trainers.run import finetune
 
-        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, seed)
+        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, seed, self.s.device)
         folder = self.out / "models" / f"vanilla-{key}"
         v = self.s.vanilla
         lora = LoraSettings(v.lora_r, v.lora_alpha, v.lora_dropout, parse_targets(v.extra.get("lora_target_modules")))
@@ -155,7 +155,7 @@ class Bench:
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
         fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
-        key = settings_hash("unlearn", method, vanilla_key, ratio, fields, tuning.lora_r, seed)
+        key = settings_hash("unlearn", method, vanilla_key, ratio, fields, tuning.lora_r, seed, self.s.device)
         folder = self.out / "models" / f"{method}-{key}"
         path = self._train(
             f"unlearn {method} (forget {ratio}%, seed {seed})", folder, True, fields, LoraSettings(r=tuning.lora_r),
@@ -217,10 +217,17 @@ class Bench:
         return Run(name, ratio, seed, results, headline_terms(load_records(file.parent).values()))
 
     def run(self) -> str:
-        """Every stage in order, for every seed and forget ratio; returns the leaderboard table (Markdown)."""
-        from umu_hf.leaderboard import write_leaderboard
+        """Every stage in order, for every seed and forget ratio, holding the bench folder's lock (a second run
+        into it is refused, "in use by PID …"); returns the leaderboard table (Markdown)."""
+        from umu_hf.lock import folder_lock
 
         self.out.mkdir(parents=True, exist_ok=True)
+        with folder_lock(self.out, "umu-hf bench"):
+            return self._run()
+
+    def _run(self) -> str:
+        from umu_hf.leaderboard import write_leaderboard
+
         data, data_key = self.data()
         ratios, seeds = self.s.forget_ratios, self.s.seeds
         runs = []
