@@ -3,12 +3,19 @@
 Thin on purpose: each command group lives beside the code it drives (``umu_hf/<area>/cli.py``) and exposes
 ``register(subparsers)``; heavy libraries are imported only inside the handlers, so ``umu-hf --help`` is fast.
 Input problems (:class:`umu_hf.errors.UmuError`) are printed as one line and exit with status 2.
+
+Before any command loads torch, ``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` (a value the user set is kept): by
+default OpenMP threads spin while they wait for each other, and on a machine whose cores are shared with other
+work a spinning thread burns the time slice its preempted partner needs. There a two-thread ``umu-hf eval`` of
+the embedded tiny LLaVA ran 8-18 times slower than with one thread; with passive waiting it ran as fast as one
+thread or faster (``benchmarks/eval_speed.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``umu-hf`` console script."""
+    if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads it
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
