@@ -18,9 +18,10 @@ medians are reported, with every run. Every reply of the command, the runner and
 
 ``--threads`` sets torch's intra-op threads here and ``OMP_NUM_THREADS`` for the command. ``--batch-size``
 is passed to the command and the runner (default: the command's default, ``auto``). The loop and the runner
-run in this process under this process's ``OMP_WAIT_POLICY`` (unset: OpenMP's default, spinning, as the
-original scripts ran); the command sets ``PASSIVE`` unless it is set (see :mod:`umu_hf.cli`). To compare all
-three under one policy, export it: ``OMP_WAIT_POLICY=PASSIVE python benchmarks/eval_speed.py ...``.
+run in this process under this process's OpenMP settings (``GOMP_SPINCOUNT``/``OMP_WAIT_POLICY`` unset:
+OpenMP's default long spin, as the original scripts ran); the command sets ``GOMP_SPINCOUNT=1000`` unless one
+of them is set (see :mod:`umu_hf.cli`). To compare all three under one setting, export it:
+``GOMP_SPINCOUNT=1000 python benchmarks/eval_speed.py ...``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
     parser.add_argument("--json", type=Path, default=None, help="also write the report to this file")
     return parser.parse_args(argv)
+
+
+def _openmp_env(environ) -> dict[str, str]:
+    names = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")
+    return {name: environ[name] for name in names if name in environ}
 
 
 def _replies(path: Path) -> dict[str, str]:
@@ -149,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "loop_over_runner": round(median["loop"] / median["runner"], 2),
         "model_load_s_not_in_loop": round(model_load_s, 2),
         "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": {"loop_and_runner": os.environ.get("OMP_WAIT_POLICY", "unset (spin)"),
-                            "command": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+        "openmp_env": {"loop_and_runner": _openmp_env(os.environ) or "default",
+                       "command": _openmp_env(os.environ) or {"GOMP_SPINCOUNT": "1000"}},
         "batch_size": runner_batch,
         "command": shlex.join(command_argv(Path("OUT"))),
         "benchmark": shlex.join([sys.executable, "benchmarks/eval_speed.py", *(sys.argv[1:] if argv is None else argv)]),
