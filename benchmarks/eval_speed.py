@@ -59,6 +59,14 @@ def _openmp_env(environ) -> dict[str, str]:
     return {name: environ[name] for name in names if name in environ}
 
 
+def _cli_openmp_default() -> dict[str, str] | str:
+    """What ``umu-hf`` sets when the environment sets nothing (older versions: nothing)."""
+    import umu_hf.cli
+
+    spin = getattr(umu_hf.cli, "SPIN_COUNT", None)
+    return {"GOMP_SPINCOUNT": spin} if spin else "default"
+
+
 def _replies(path: Path) -> dict[str, str]:
     with open(path, encoding="utf-8") as handle:
         return {r["id"]: r["reply"] for r in map(json.loads, handle) if r["task"] != "classification_loglik"}
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_load_s_not_in_loop": round(model_load_s, 2),
         "torch_threads": torch.get_num_threads(),
         "openmp_env": {"loop_and_runner": _openmp_env(os.environ) or "default",
-                       "command": _openmp_env(os.environ) or {"GOMP_SPINCOUNT": "1000"}},
+                       "command": _openmp_env(os.environ) or _cli_openmp_default()},
         "batch_size": runner_batch,
         "command": shlex.join(command_argv(Path("OUT"))),
         "benchmark": shlex.join([sys.executable, "benchmarks/eval_speed.py", *(sys.argv[1:] if argv is None else argv)]),
