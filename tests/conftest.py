@@ -11,6 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if not {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ):  # as umu_hf.cli: short OpenMP spins, so
+    os.environ["GOMP_SPINCOUNT"] = "1000"  # two torch threads do not crawl on cores shared with other work
 
 #: the sizes of the shared synthetic dataset: 40 fictitious (forget sets 2/4/6) + 8 real, seed 0
 SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED = 40, 8, 0
