@@ -127,3 +127,25 @@ def test_second_bench_into_a_busy_folder_is_refused(tmp_path):
             Bench(tmp_path, _reduced(), log=lambda line: None).run()
     finally:
         holder.release()
+
+
+@pytest.mark.parametrize("value", [float("nan"), None])
+def test_vanilla_check_refuses_a_metric_that_cannot_be_computed(value, tmp_path):
+    """A NaN (fresh) and a null (cached) retain accuracy get the same clear error, not a pass or a TypeError."""
+    results = {"headline": {"retain": {"classification": {"AccR": 100.0}, "cloze": {"AccR": value}}}}
+    with pytest.raises(VanillaTooWeakError, match="retain cloze AccR cannot be computed"):
+        Bench(tmp_path, _reduced(), log=lambda line: None).check_vanilla(results)
+
+
+def test_leaderboard_writes_null_and_a_dash_for_a_metric_that_cannot_be_computed(tmp_path):
+    from umu_hf.leaderboard import Run, write_leaderboard
+
+    headline = {s: {t: {m: 50.0} for t, m in (("classification", "AccR"), ("cloze", "AccR"), ("generation", "RLR"))}
+                for s in ("retain", "real")}
+    headline["forget"] = {"classification": {"AccF": float("nan")}, "cloze": {"AccF": 0.0}, "generation": {"RLF": 0.0}}
+    table = write_leaderboard([Run("vanilla", 5, 0, {"headline": headline})], tmp_path)
+    text = (tmp_path / "leaderboard.json").read_text()
+    assert "NaN" not in text
+    cell = json.loads(text)["rows"][0]["cells"]["forget/classification"]
+    assert cell["mean"] is None and cell["values"] == [None]
+    assert "| 5 | vanilla | – |" in table

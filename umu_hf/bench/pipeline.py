@@ -12,6 +12,7 @@ it done last, and is reused by the next run (``force`` redoes everything).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -182,9 +183,17 @@ class Bench:
         return results, results_file
 
     def check_vanilla(self, results: dict[str, Any]) -> None:
-        """Refuse to unlearn from a model that never learned the profiles (SPEC: vanilla must know them)."""
-        retain = results["headline"]["retain"]
-        weak = {t: retain[t]["AccR"] for t in ("classification", "cloze") if retain[t]["AccR"] < self.s.min_vanilla_retain_acc}
+        """Refuse to unlearn from a model that never learned the profiles; a retain accuracy that could not be
+        computed (``null``/NaN: no questions) fails the check too, with its own message."""
+        retain = results.get("headline", {}).get("retain", {})
+        values = {t: retain.get(t, {}).get("AccR") for t in ("classification", "cloze")}
+        missing = [t for t, v in values.items() if not isinstance(v, (int, float)) or math.isnan(v)]
+        if missing:
+            raise VanillaTooWeakError(
+                f"the vanilla model's retain {', '.join(missing)} AccR cannot be computed (no questions were "
+                "scored): check that the data's retain set has questions, e.g. without --eval-limit 0"
+            )
+        weak = {t: v for t, v in values.items() if v < self.s.min_vanilla_retain_acc}
         if weak:
             shown = ", ".join(f"{t} AccR {v:.1f}" for t, v in weak.items())
             raise VanillaTooWeakError(
