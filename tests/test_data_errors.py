@@ -57,6 +57,20 @@ def _forget_outside_forget10(root: Path) -> None:
     _edit_rows(root / "forget_5" / PARQUET, lambda rows: rows.append(moved))
 
 
+def _image_outside(absolute: bool) -> Callable[[Path], None]:
+    """A row whose portrait is only a path to a real image file outside the source folder."""
+
+    def breaker(root: Path) -> None:
+        from PIL import Image
+
+        secret = root.parent.parent / f"{root.parent.name}-secret.png"
+        Image.new("RGB", (4, 4), "red").save(secret)
+        path = str(secret) if absolute else f"../../../{secret.name}"
+        _edit_rows(root / "real_person" / PARQUET, _set(0, "image", {"bytes": None, "path": path}))
+
+    return breaker
+
+
 # (what is broken, how, the pieces the one-line message must contain)
 CASES = [
     ("missing split folder", lambda root: shutil.rmtree(root / "retain_90"),
@@ -71,6 +85,10 @@ CASES = [
     ("image bytes that do not decode",
      lambda root: _edit_rows(root / "real_person" / PARQUET, _set(0, "image", {"bytes": b"not an image", "path": "x.png"})),
      [f"real_person/{PARQUET}", "row 0 (ID 40)", "field image", "do not decode", "re-export the portrait"]),
+    ("image path escaping the source folder", _image_outside(False),
+     [f"real_person/{PARQUET}", "row 0 (ID 40)", "field image.path", "outside the source folder"]),
+    ("absolute image path", _image_outside(True),
+     [f"real_person/{PARQUET}", "row 0 (ID 40)", "field image.path", "outside the source folder"]),
     ("classification answer naming no option",
      lambda root: _edit_rows(root / "real_person" / PARQUET,
                              _set(2, "Classify", "{'unimodal': {'k': {'question': 'q', 'options': "

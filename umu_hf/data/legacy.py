@@ -203,13 +203,28 @@ def _task_items(value: Any, where: str, column: str, classification: bool) -> di
     return out
 
 
+def _confined(folder: Path, path: str, where: str) -> Path:
+    """``folder/path`` when it lies inside the source folder (the split folder's parent), symlinks resolved;
+    an absolute or escaping path is refused, so conversion (and ``data push``) never embeds another local file."""
+    root = folder.resolve().parent
+    target = (folder / path).resolve()
+    if Path(path).is_absolute() or (target != root and root not in target.parents):
+        raise DataError(
+            f"{where}, field image.path: {path!r} points outside the source folder {root}; embed the portrait "
+            "in image.bytes or keep the file inside the dataset folder"
+        )
+    return target
+
+
 def _image(value: Any, where: str, folder: Path) -> dict:
     """The portrait as ``{"bytes", "path"}``, checked to decode (bytes, or a file next to the parquet)."""
     from PIL import Image
 
     data, path = (value.get("bytes"), value.get("path")) if isinstance(value, dict) else (value, None)
-    if data is None and path and (folder / path).is_file():
-        data = (folder / path).read_bytes()
+    if data is None and path:
+        file = _confined(folder, str(path), where)
+        if file.is_file():
+            data = file.read_bytes()
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise DataError(
             f"{where}, field image: no image bytes; the published layout embeds them in image.bytes"
