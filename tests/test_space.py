@@ -306,3 +306,46 @@ def test_browser_compare(served: str, space, tmp_path: Path) -> None:
         target = Path(os.environ["UMU_SCREENSHOT_DIR"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / "umu-space-screenshot.png")
+
+
+def test_model_cache_is_capped_least_recently_used_first(bench_dir: Path) -> None:
+    from umu_hf.space.logic import BenchSpace
+
+    space = BenchSpace(bench_dir, device="cpu", max_loaded_models=1)
+    space.model("vanilla")
+    space.model("ga")
+    assert space.loaded_models() == ["ga"]
+    with pytest.raises(UmuError, match="max_loaded_models must be a positive integer"):
+        BenchSpace(bench_dir, max_loaded_models=0)
+
+
+def test_unexpected_errors_reach_visitors_as_one_generic_line(caplog) -> None:
+    import gradio as gr
+
+    from umu_hf.space.app import INTERNAL_ERROR, _guard
+
+    def broken() -> None:
+        raise RuntimeError("CUDA error at /home/someone/secret/model.safetensors")
+
+    with caplog.at_level("ERROR"), pytest.raises(gr.Error) as error:
+        _guard(gr, broken)()
+    assert str(error.value.message) == INTERNAL_ERROR and "secret" not in str(error.value)
+    assert "secret/model.safetensors" in caplog.text  # logged server-side
+
+    def refused() -> None:
+        raise UmuError("unknown model 'x'; choose one of vanilla, ga")
+
+    with pytest.raises(gr.Error, match="unknown model 'x'"):
+        _guard(gr, refused)()
+
+
+def test_launch_caps_the_queue_and_request_size(bench_dir: Path) -> None:
+    from umu_hf.space.app import QUEUE_MAX_SIZE, build_app, launch
+
+    demo = build_app(bench_dir, device="cpu")
+    launch(demo, port=None, prevent_thread_lock=True)
+    try:
+        assert demo._queue.max_size == QUEUE_MAX_SIZE
+        assert demo.max_file_size == 1024 * 1024  # "1mb": the app takes no uploads
+    finally:
+        demo.close()

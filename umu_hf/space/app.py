@@ -11,6 +11,7 @@ to create it instead of failing.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +40,9 @@ SET_LABELS = {
 }
 
 
+logger = logging.getLogger(__name__)
+
+
 def _import_gradio() -> Any:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -48,8 +52,16 @@ def _import_gradio() -> Any:
     return gradio
 
 
+#: what a visitor sees of an unexpected failure; the details (paths, CUDA messages) go to the server log only
+INTERNAL_ERROR = "Something went wrong on the server; the details were logged. Try another question or model."
+#: the Space takes no uploads, so its requests are small; and at most this many visitors wait in the queue
+MAX_FILE_SIZE = "1mb"
+QUEUE_MAX_SIZE = 16
+
+
 def _guard(gr: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show a :class:`UmuError` as a Gradio error message (a toast) instead of a traceback."""
+    """Show the app's own :class:`UmuError` lines as a Gradio error message (a toast); any other exception is
+    logged server-side and the visitor sees only :data:`INTERNAL_ERROR`."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
@@ -57,6 +69,9 @@ def _guard(gr: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args)
         except UmuError as exc:
             raise gr.Error(str(exc)) from None
+        except Exception:
+            logger.exception("umu-hf space: %s failed", getattr(fn, "__name__", "handler"))
+            raise gr.Error(INTERNAL_ERROR) from None
 
     return wrapper
 
@@ -98,6 +113,7 @@ def build_app(
     device: str = "auto",
     dtype: str = "auto",
     max_new_tokens: Mapping[str, int] | None = None,
+    max_loaded_models: int = 2,
 ) -> gr.Blocks:
     """The Space of ``bench_dir`` as a ``gr.Blocks`` (not launched). Models load on first use and stay cached;
     ``device``/``dtype`` are :func:`umu_hf.models.loading.load_model`'s, ``max_new_tokens`` per-task budget
@@ -107,7 +123,9 @@ def build_app(
 
     bench_dir = Path(bench_dir)
     try:
-        space = BenchSpace(bench_dir, device=device, dtype=dtype, max_new_tokens=max_new_tokens)
+        space = BenchSpace(
+            bench_dir, device=device, dtype=dtype, max_new_tokens=max_new_tokens, max_loaded_models=max_loaded_models
+        )
         first_set = SETS[0]
         profiles = space.profile_choices(first_set)
         first_profile = profiles[0][1] if profiles else None
@@ -276,6 +294,7 @@ def build_app(
 
 def launch(demo: gr.Blocks, host: str = DEFAULT_HOST, port: int | None = DEFAULT_PORT, **kwargs: Any) -> Any:
     """``demo.launch`` on ``host:port`` (loopback by default), queue on; ``kwargs`` go to ``launch``."""
-    return demo.queue(default_concurrency_limit=1).launch(
+    kwargs.setdefault("max_file_size", MAX_FILE_SIZE)
+    return demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE).launch(
         server_name=host, server_port=port, show_error=True, **kwargs
     )

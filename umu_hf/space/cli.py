@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", default="auto", help="device for the models: auto, cpu, cuda, cuda:N, mps (default: auto)"
     )
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument(
+        "--max-loaded-models", type=int, default=2,
+        help="models kept in memory at once, least recently used dropped first (default 2: one comparison)",
+    )
     p.set_defaults(func=_space)
 
 
@@ -39,5 +43,9 @@ def _space(args: argparse.Namespace) -> Any:
     if not 0 < args.port < 65536:
         raise UmuError(f"--port {args.port}: choose a port between 1 and 65535")
     resolve_device(args.device)  # a bad --device fails now, not at the first question
-    launch(build_app(args.bench_dir, device=args.device, dtype=args.dtype), host=args.host, port=args.port)
+    launch(
+        build_app(args.bench_dir, device=args.device, dtype=args.dtype, max_loaded_models=args.max_loaded_models),
+        host=args.host,
+        port=args.port,
+    )
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,9 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
 
 
 class BenchSpace:
-    """A bench folder as the Space sees it. Datasets and models load lazily, once, and stay cached.
+    """A bench folder as the Space sees it. Datasets load lazily, once; models load on first use and at most
+    ``max_loaded_models`` stay in memory (least recently used go first), so clicking through every pair of a
+    big bench cannot load every model.
 
     ``max_new_tokens`` overrides the new-token budget per task (``classification``, ``cloze``, ``generation``;
     the free-text question uses ``generation``'s); by default each model gets its evaluation's budgets.
@@ -191,7 +194,11 @@ class BenchSpace:
         device: str = "auto",
         dtype: str = "auto",
         max_new_tokens: Mapping[str, int] | None = None,
+        max_loaded_models: int = 2,
     ) -> None:
+        if isinstance(max_loaded_models, bool) or not isinstance(max_loaded_models, int) or max_loaded_models < 1:
+            raise UmuError(f"max_loaded_models must be a positive integer, got {max_loaded_models!r}")
+        self.max_loaded_models = max_loaded_models
         self.bench_dir = Path(bench_dir)
         self.manifest = read_manifest(self.bench_dir)
         self.device, self.dtype = device, dtype
@@ -213,7 +220,7 @@ class BenchSpace:
             )
         self._lock = threading.Lock()
         self._model_locks: dict[str, threading.Lock] = {}
-        self._loaded: dict[str, tuple[Any, Any, Any]] = {}
+        self._loaded: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()
         self._splits: dict[str, Any] = {}
         self._rows: dict[str, dict[int, int]] = {}
 
@@ -322,8 +329,14 @@ class BenchSpace:
                 from umu_hf.models.loading import load_model
 
                 path = resolve_inside(self.bench_dir, self.models[name].path)
-                self._loaded[name] = load_model(str(path), self.device, self.dtype)
-            return self._loaded[name]
+                loaded = load_model(str(path), self.device, self.dtype)
+                with self._lock:
+                    self._loaded[name] = loaded
+                    while len(self._loaded) > self.max_loaded_models:
+                        self._loaded.popitem(last=False)  # a caller still holding it keeps its reference
+            with self._lock:
+                self._loaded.move_to_end(name)
+                return self._loaded[name]
 
     def _generate(self, name: str, build_prompt: Any, image: Image | None, task: str) -> str:
         """One greedy reply of model ``name`` to ``build_prompt(adapter)`` (serialised per model)."""
