@@ -349,3 +349,23 @@ def test_launch_caps_the_queue_and_request_size(bench_dir: Path) -> None:
         assert demo.max_file_size == 1024 * 1024  # "1mb": the app takes no uploads
     finally:
         demo.close()
+
+
+def test_every_file_the_space_opens_follows_one_rule(bench_dir: Path, tmp_path: Path) -> None:
+    """A ``hub:`` value cannot smuggle a path, and leaderboard files are resolved inside the bench folder too."""
+    from umu_hf.bench.manifest import Manifest, read_manifest, write_manifest
+    from umu_hf.space.logic import BenchSpace, read_leaderboard
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bench_dir, copy)
+    manifest = read_manifest(copy)
+    for data in ("hub:../elsewhere", "hub:/etc", f"hub:{bench_dir / 'data'}"):
+        write_manifest(copy, Manifest(5, data, manifest.models))
+        with pytest.raises(UmuError, match="not a Hub repo id"):
+            BenchSpace(copy)
+    outside = tmp_path / "planted.json"
+    outside.write_text((copy / "leaderboard.json").read_text())
+    (copy / "leaderboard.json").unlink()
+    (copy / "leaderboard.json").symlink_to(outside)
+    with pytest.raises(UmuError, match="outside the bench folder"):
+        read_leaderboard(copy)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,7 @@ MAX_INPUT_CHARS = 1000
 FREE_TASK = "generation"
 #: ``bench.json``'s ``data`` may name a Hub dataset repo with this prefix instead of a folder inside the bench
 HUB_PREFIX = "hub:"
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def directions_note() -> str:
@@ -160,7 +162,7 @@ class Leaderboard:
 def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
     """``leaderboard.json`` (and ``leaderboard.png`` when present) of a bench folder."""
     root = Path(bench_dir)
-    path = root / "leaderboard.json"
+    path = resolve_inside(root, "leaderboard.json")  # the one rule for every file the Space opens
     if not path.is_file():
         raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the leaderboard")
     try:
@@ -172,7 +174,7 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
             raise TypeError("rows without cells")
     except (ValueError, KeyError, TypeError) as exc:
         raise UmuError(f"{path}: not a leaderboard written by umu-hf ({exc}); rerun `umu-hf bench`") from None
-    plot = root / "leaderboard.png"
+    plot = resolve_inside(root, "leaderboard.png")
     return Leaderboard(
         str(payload.get("title", "UMU-Bench")), headers, rows, plot if plot.is_file() else None, keys,
         str(payload.get("significance", "")),
@@ -226,8 +228,16 @@ class BenchSpace:
 
     # -- bench contents --------------------------------------------------------------------------------------
     def _data_source(self, data: str) -> str:
-        if data.startswith(HUB_PREFIX):
-            return data[len(HUB_PREFIX) :]
+        """The dataset the Space reads: a folder inside the bench, or a Hub repo id behind ``hub:`` — which must
+        be an ``owner/name`` id, never a path (``hub:../x`` would escape the bench folder)."""
+        if isinstance(data, str) and data.startswith(HUB_PREFIX):
+            repo = data[len(HUB_PREFIX) :]
+            if not _HUB_ID.fullmatch(repo) or ".." in repo or Path(repo).exists():
+                raise UmuError(
+                    f"{MANIFEST}: data {data!r} is not a Hub repo id (owner/name); the Space opens only files "
+                    "inside the bench folder or a Hub dataset"
+                )
+            return repo
         return str(resolve_inside(self.bench_dir, data))
 
     def model_names(self) -> list[str]:
