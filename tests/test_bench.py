@@ -149,3 +149,17 @@ def test_leaderboard_writes_null_and_a_dash_for_a_metric_that_cannot_be_computed
     cell = json.loads(text)["rows"][0]["cells"]["forget/classification"]
     assert cell["mean"] is None and cell["values"] == [None]
     assert "| 5 | vanilla | – |" in table
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["null", '"a string"', '{"forget_ratio": 5, "data": "d", "models": [{"name": "v", "path": 5}]}',
+     '{"forget_ratio": 5, "data": null, "models": []}', '{"forget_ratio": 5, "data": "d", "models": [null]}'],
+    ids=["null", "string", "numeric-path", "null-data", "null-entry"],
+)
+def test_a_malformed_bench_json_gives_one_clear_error(content, tmp_path):
+    from umu_hf.errors import UmuError
+
+    (tmp_path / "bench.json").write_text(content)
+    with pytest.raises(UmuError, match="not a valid bench manifest.*rerun `umu-hf bench`"):
+        read_manifest(tmp_path)

@@ -287,3 +287,15 @@ def test_training_record_is_written(tiny_model_dir, synth_dir, tmp_path):
     assert record["lora"]["target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                                                 "down_proj"]
     assert record["lora"]["init"] == "gaussian" and record["max_grad_norm"] == 0.0
+
+
+def test_a_retain_subsample_of_zero_pairs_stops_only_methods_that_read_it():
+    from umu_hf.data.collate import QAPair
+    from umu_hf.errors import DataError
+
+    forget = [QAPair(1, "q", "a", True)] * 4
+    data = StreamDataset({("forget", "mm"): forget, ("forget", "um"): forget, ("retain", "mm"): [],
+                          ("retain", "um"): []}, images={})
+    assert len(data.configure(batch_size=2, seed=0, keys={"forget"})) == 2  # GA never reads retain
+    with pytest.raises(DataError, match="no 'retain' multimodal training pairs.*zero pairs"):
+        data.configure(batch_size=2, seed=0, keys={"forget", "retain"})

@@ -75,8 +75,30 @@ def read_manifest(bench_dir: str | Path) -> Manifest:
     if not path.is_file():
         raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the bench output")
     try:
-        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        models = [ModelEntry(**m) for m in raw.pop("models", [])]
-        return Manifest(models=models, **raw)
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
+        entries = raw.pop("models", [])
+        if not isinstance(entries, list) or not all(isinstance(m, dict) for m in entries):
+            raise TypeError("'models' must be a list of objects")
+        models = [ModelEntry(**m) for m in entries]
+        manifest = Manifest(models=models, **raw)
+        _check_types(manifest)
+        return manifest
     except (ValueError, TypeError) as exc:
         raise UmuError(f"{path}: not a valid bench manifest ({exc}); rerun `umu-hf bench`") from None
+
+
+def _check_types(manifest: Manifest) -> None:
+    """Every field of the right type (a null or a number where a path belongs would fail deep inside later)."""
+    if isinstance(manifest.forget_ratio, bool) or not isinstance(manifest.forget_ratio, int):
+        raise TypeError(f"forget_ratio must be an integer, got {manifest.forget_ratio!r}")
+    if not isinstance(manifest.data, str):
+        raise TypeError(f"data must be a string, got {manifest.data!r}")
+    for entry in manifest.models:
+        for name in ("name", "path"):
+            if not isinstance(getattr(entry, name), str) or not getattr(entry, name):
+                raise TypeError(f"model {name} must be a non-empty string, got {getattr(entry, name)!r}")
+        for name in ("results", "method"):
+            if getattr(entry, name) is not None and not isinstance(getattr(entry, name), str):
+                raise TypeError(f"model {entry.name!r}: {name} must be a string or null, got {getattr(entry, name)!r}")

@@ -169,9 +169,8 @@ class StreamDataset:
         seed: int = 42,
     ) -> None:
         self.all_streams = {k: list(v) for k, v in streams.items()}
-        for (key, modality), pairs in self.all_streams.items():
-            if not pairs:
-                raise DataError(f"no '{key}' {modality} training pairs: the split is empty")
+        if not any(self.all_streams.values()):
+            raise DataError("no training pairs at all: the splits are empty")
         self.images = images
         self.keys = {key for key, _ in self.all_streams}
         self.batch_size = batch_size
@@ -187,6 +186,13 @@ class StreamDataset:
             raise DataError(f"the dataset has no '{sorted(missing)[0]}' stream; this method needs it")
         self.batch_size, self.seed = batch_size, seed
         self.keys = set(keys) if keys else {key for key, _ in self.all_streams}
+        for (key, modality), pairs in self.streams.items():  # only the streams the method reads must have pairs
+            if not pairs:
+                raise DataError(
+                    f"no '{key}' {'multimodal' if modality == 'mm' else 'unimodal'} training pairs: the split is "
+                    "empty or its sub-sample has zero pairs (the original keeps int(n·(1−p)/p) retain pairs); use "
+                    "more retain profiles or a method without a retain term"
+                )
         return self
 
     @property
