@@ -163,3 +163,15 @@ def test_a_malformed_bench_json_gives_one_clear_error(content, tmp_path):
     (tmp_path / "bench.json").write_text(content)
     with pytest.raises(UmuError, match="not a valid bench manifest.*rerun `umu-hf bench`"):
         read_manifest(tmp_path)
+
+
+def test_a_method_that_diverges_is_recorded_as_failed_and_the_bench_goes_on(tmp_path):
+    lines: list[str] = []
+    settings = _reduced(method_extra={"ga": {"learning_rate": float("inf")}})
+    table = Bench(tmp_path, settings, log=lines.append).run()
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    rows = {r["model"]: r for r in board["rows"]}
+    assert "non-finite" in rows["ga"]["failed"]["0"]
+    assert all(c["mean"] is None for c in rows["ga"]["cells"].values())
+    assert rows["npo"]["cells"]["retain/cloze"]["mean"] is not None and "failed" not in rows["npo"]
+    assert "ga (failed: seed 0)" in table and any("unlearn ga" in line and "FAILED" in line for line in lines)

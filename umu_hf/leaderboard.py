@@ -69,6 +69,8 @@ class Run:
     seed: int
     results: Mapping[str, Any]
     terms: Mapping[tuple[str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
+    #: why this run has no results (e.g. the method diverged); its cells are then null
+    failed: str | None = None
 
     def value(self, set_name: str, task: str) -> float | None:
         value = self.results.get("headline", {}).get(set_name, {}).get(task, {}).get(metric_name(set_name, task))
@@ -130,7 +132,8 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             cell["vs_vanilla"] = _comparison(group, base, s, t) if base and model != baseline else None
             cell["mean"], cell["sd"] = _finite(cell["mean"]), _finite(cell["sd"])
             cells[f"{s}/{t}"] = cell
-        rows.append({"model": model, "forget_ratio": ratio, "cells": cells})
+        failed = {str(r.seed): r.failed for r in group if r.failed}
+        rows.append({"model": model, "forget_ratio": ratio, "cells": cells, **({"failed": failed} if failed else {})})
     for ratio in sorted({r for r, _ in groups}):
         methods = [m for (r, m) in groups if r == ratio and m != baseline]
         per_column = {}
@@ -169,7 +172,8 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     headers = ["forget %", "model"] + [c["header"] for c in specs]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * len(specs)) + "|"]
     for row in board["rows"]:
-        cells = [str(row["forget_ratio"]), str(row["model"])] + [_cell_text(row["cells"][c["key"]]) for c in specs]
+        name = str(row["model"]) + (f" (failed: seed {', '.join(row['failed'])})" if row.get("failed") else "")
+        cells = [str(row["forget_ratio"]), name] + [_cell_text(row["cells"][c["key"]]) for c in specs]
         lines.append("| " + " | ".join(cells) + " |")
     seeds = sorted({n for row in board["rows"] for c in row["cells"].values() for n in (c.get("seeds") or [])})
     lines += ["", f"Mean ± sd over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); `*` differs from vanilla "

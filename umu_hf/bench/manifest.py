@@ -15,7 +15,6 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from umu_hf import __version__
 from umu_hf.errors import UmuError

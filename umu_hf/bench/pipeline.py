@@ -235,7 +235,8 @@ class Bench:
             return self._run()
 
     def _run(self) -> str:
-        from umu_hf.leaderboard import write_leaderboard
+        from umu_hf.leaderboard import Run, write_leaderboard
+        from umu_hf.trainers.base import TrainingDivergedError
 
         data, data_key = self.data()
         ratios, seeds = self.s.forget_ratios, self.s.seeds
@@ -256,7 +257,12 @@ class Bench:
                                                       self._relative(file)))
                     write_manifest(self.out, manifest)
                 for method in self.s.methods:
-                    path, key = self.unlearned(method, vanilla, vanilla_key, data, ratio, seed)
+                    try:
+                        path, key = self.unlearned(method, vanilla, vanilla_key, data, ratio, seed)
+                    except TrainingDivergedError as exc:  # record it, go on with the other methods
+                        self.log(f"[bench] unlearn {method} (forget {ratio}%, seed {seed}) FAILED: {exc}")
+                        runs.append(Run(method, ratio, seed, {}, failed=str(exc)))
+                        continue
                     results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio)
                     runs.append(self._run_of(method, ratio, seed, results, file))
                     models.setdefault(method, path)
