@@ -558,3 +558,18 @@ def test_cli_model_tiny_writes_loadable_folder(data_dir, tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["model", "tiny", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "x")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_corrupt_weights_give_one_model_error(tiny_dir, tmp_path, capsys):
+    import shutil
+
+    from umu_hf.cli import main as cli_main
+
+    broken = Path(shutil.copytree(tiny_dir, tmp_path / "broken"))
+    (broken / "model.safetensors").write_bytes(b"not safetensors" * 10)
+    with pytest.raises(ModelError, match="weights file is missing or corrupt"):
+        load_model(str(broken), device="cpu", dtype="float32")
+    assert cli_main(["eval", "--model", str(broken), "--data", str(tmp_path / "nowhere"), "--forget-ratio", "5",
+                     "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]

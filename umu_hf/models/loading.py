@@ -149,8 +149,11 @@ def load_model(path_or_id: str, device: str = "auto", dtype: str = "auto") -> tu
         model = AutoModelForImageTextToText.from_pretrained(
             source, config=config, dtype=torch_dtype, local_files_only=local_only
         )
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"cannot load the model weights of {path_or_id}: {_first_line(exc)}") from exc
+    except Exception as exc:  # a corrupt file raises safetensors' own error type, among many others
+        raise ModelError(
+            f"cannot load the model weights of {path_or_id}: {type(exc).__name__}: {_first_line(exc)}; the "
+            "weights file is missing or corrupt (re-save or re-download the model)"
+        ) from exc
     model.to(torch_device)
     model.eval()
     return model, processor, get_adapter(processor, model.config)
