@@ -175,3 +175,29 @@ def test_a_method_that_diverges_is_recorded_as_failed_and_the_bench_goes_on(tmp_
     assert all(c["mean"] is None for c in rows["ga"]["cells"].values())
     assert rows["npo"]["cells"]["retain/cloze"]["mean"] is not None and "failed" not in rows["npo"]
     assert "ga (failed: seed 0)" in table and any("unlearn ga" in line and "FAILED" in line for line in lines)
+
+
+def test_other_data_is_never_served_from_the_cache(tmp_path, tiny_model_dir, synth_dir):
+    """--no-finetune --data D2 after --data D1 into the same --out: D2 is evaluated, not D1's results reused."""
+    import shutil
+
+    from umu_hf.data.synth import generate_dataset
+
+    other = generate_dataset(tmp_path / "d2", 12, 2, 5)  # another seed: other people, other questions
+    out = tmp_path / "bench"
+    runs = {}
+    for name, data in (("d1", synth_dir), ("d2", other)):
+        settings = _reduced(model=str(tiny_model_dir), data=str(data), finetune=False, methods=())
+        Bench(out, settings, log=lambda line: None).run()
+        runs[name] = json.loads((out / "leaderboard.json").read_text())
+    evals = sorted(p.name for p in (out / "evals").iterdir())
+    assert len(evals) == 2, evals  # one evaluation per dataset
+    evaluated = sorted(json.loads((out / "evals" / e / "results.json").read_text())["data"] for e in evals)
+    assert evaluated == sorted([str(synth_dir), str(other)])
+    assert read_manifest(out).data == str(other)
+    # the same path with other content is other data too
+    shutil.rmtree(other)
+    generate_dataset(other, 12, 2, 6)
+    Bench(out, _reduced(model=str(tiny_model_dir), data=str(other), finetune=False, methods=()),
+          log=lambda line: None).run()
+    assert len(list((out / "evals").iterdir())) == 3

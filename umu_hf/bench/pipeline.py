@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
-from umu_hf.bench.settings import BenchSettings, settings_hash, train_fields, unlearn_fields
+from umu_hf.bench.settings import (
+    BenchSettings,
+    content_fingerprint,
+    settings_hash,
+    train_fields,
+    unlearn_fields,
+)
 from umu_hf.errors import UmuError
 
 DONE = "umu-stage.json"
@@ -43,6 +49,7 @@ class Bench:
         self.force = force
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._start = time.perf_counter()
+        self._data_key = ""  # set by run(): the data's fingerprint, part of every evaluation and unlearning key
 
     # ---- plumbing -------------------------------------------------------------------------------------------
     @contextmanager
@@ -54,8 +61,22 @@ class Bench:
         total = time.perf_counter() - self._start
         self.log(f"[bench] {title}: done in {time.perf_counter() - t0:.1f}s (total {total:.1f}s)")
 
-    def _done(self, folder: Path) -> bool:
-        return (folder / DONE).is_file() and not self.force
+    def _done(self, folder: Path, expected: Any = None) -> bool:
+        """Whether ``folder`` holds a finished stage to reuse: marked done, not forced and, when ``expected`` is
+        given, recorded with exactly those settings (anything else is redone, never silently reused)."""
+        marker = folder / DONE
+        if self.force or not marker.is_file():
+            return False
+        if expected is None:
+            return True
+        try:
+            recorded = json.loads(marker.read_text(encoding="utf-8"))
+        except ValueError:
+            return False
+        same = recorded == json.loads(json.dumps(expected, default=str))
+        if not same:
+            self.log(f"[bench] {folder.name}: cached with other settings; redoing it")
+        return same
 
     def _mark_done(self, folder: Path, settings: Any) -> None:
         (folder / DONE).write_text(json.dumps(settings, indent=2, default=str), encoding="utf-8")
@@ -79,7 +100,7 @@ class Bench:
     def data(self) -> tuple[str, str]:
         """(dataset path or id, key)."""
         if self.s.data is not None:
-            return self.s.data, settings_hash("data", self.s.data)
+            return self.s.data, settings_hash("data", content_fingerprint(self.s.data))
         from umu_hf.data.synth import generate_dataset
 
         spec = {"n_fictitious": self.s.n_fictitious, "n_real": self.s.n_real, "seed": self.s.data_seed}
@@ -96,7 +117,7 @@ class Bench:
         """(model to fine-tune, key): the given checkpoint or the embedded tiny LLaVA built on the data (its
         initialisation drawn from ``seed``: a from-scratch model's init is part of the seed's chain)."""
         if self.s.model is not None:
-            return self.s.model, settings_hash("model", self.s.model)
+            return self.s.model, settings_hash("model", content_fingerprint(self.s.model))
         from umu_hf.models.tiny import build_tiny_from_dataset
 
         key = settings_hash("tiny", data_key, self.s.tiny_size, seed)
@@ -156,7 +177,8 @@ class Bench:
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
         fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
-        key = settings_hash("unlearn", method, vanilla_key, ratio, fields, tuning.lora_r, seed, self.s.device)
+        key = settings_hash("unlearn", method, vanilla_key, self._data_key, ratio, fields, tuning.lora_r, seed,
+                            self.s.device)
         folder = self.out / "models" / f"{method}-{key}"
         path = self._train(
             f"unlearn {method} (forget {ratio}%, seed {seed})", folder, True, fields, LoraSettings(r=tuning.lora_r),
@@ -166,13 +188,14 @@ class Bench:
         return str(path), key
 
     def evaluate(self, name: str, model: str, model_key: str, data: str, ratio: int) -> tuple[dict[str, Any], Path]:
-        """(results, results.json path) of one model's evaluation, reused when already complete."""
+        """(results, results.json path) of one model's evaluation, reused when already complete and made of the
+        same model, data and settings (the folder name hashes them; the stage record is checked too)."""
         from umu_hf.evaluation.runner import evaluate_model
 
-        spec = {"ratio": ratio, "limit": self.s.eval_limit}
+        spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
-        if self._done(folder) and results_file.is_file():
+        if self._done(folder, spec) and results_file.is_file():
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
             results = evaluate_model(
@@ -239,6 +262,7 @@ class Bench:
         from umu_hf.trainers.base import TrainingDivergedError
 
         data, data_key = self.data()
+        self._data_key = data_key
         ratios, seeds = self.s.forget_ratios, self.s.seeds
         runs = []
         models: dict[str, str] = {}
