@@ -113,12 +113,14 @@ def load_umu_split(
     if table is None:
         split = _load_with_datasets(folder, name)
         _check_columns(split, folder, name)
+        _validate_rows(split, folder, name)
         if as_dataset:
             return split
         images = {n for n, f in split.features.items() if type(f).__name__ == "Image"}
         return ArrowSplit(split.data.table, images)
     split = ArrowSplit(table)
     _check_columns(split, folder, name)
+    _validate_rows(split, folder, name)
     return split.to_dataset() if as_dataset else split
 
 
@@ -150,6 +152,37 @@ def _check_columns(split: Dataset | ArrowSplit, folder: Path, config: str) -> No
         raise DataError(
             f"{folder}: config {config}, row {row} (ID {split[row]['ID']}), field {column}: empty; every row needs it"
         )
+
+
+def _validate_rows(split: Dataset | ArrowSplit, folder: Path, config: str) -> None:
+    """Every row against the schema (:func:`umu_hf.data.schema.validate_row`: types, paired modalities,
+    answers, options), unique IDs, and a portrait whose bytes open as an image — so bad data stops here in one
+    line naming the config, row, ID and field, not mid-run or as a silently dropped question."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from umu_hf.data.schema import validate_row
+
+    table = getattr(split.data, "table", split.data)
+    names = [n for n in table.column_names if n != "image"]
+    images = table.column("image").to_pylist() if "image" in table.column_names else [None] * table.num_rows
+    seen: dict[Any, int] = {}
+    for i, (row, image) in enumerate(zip(table.select(names).to_pylist(), images, strict=True)):
+        where = f"{folder}: config {config}, row {i} (ID {row.get('ID')!r})"
+        data = image.get("bytes") if isinstance(image, dict) else None
+        if not data:
+            raise DataError(f"{where}, field image: no image bytes; every profile needs its portrait")
+        try:
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.verify()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise DataError(f"{where}, field image: the bytes do not decode as an image ({type(exc).__name__}); "
+                            "re-export the portrait") from None
+        validate_row({**row, "image": True}, where)
+        if row["ID"] in seen:
+            raise DataError(f"{where}, field ID: {row['ID']} is also row {seen[row['ID']]}; IDs must be unique")
+        seen[row["ID"]] = i
 
 
 class EvalItem(NamedTuple):
