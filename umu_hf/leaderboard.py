@@ -7,8 +7,8 @@ its direction. A cell (``leaderboard.json``) holds the mean and sample sd over s
 number of seeds and questions, a 95 % interval of the mean that resamples seeds *and* questions
 (:mod:`umu_hf.stats`), and — for a method — the paired comparison with vanilla. Pairwise comparisons of the
 methods are stored per column. In Markdown, ``*`` marks a cell that differs from vanilla beyond its uncertainty;
-"Which gaps are real" lists, per column, the methods in order with ``<`` where the gap is significant and ``≈``
-where it is not. A value that cannot be computed is ``null`` in JSON and "–" in the table.
+"Which gaps are real" lists, per column, the methods from better to worse with ``>`` where the gap to the next is
+significant and ``≈`` where it is not. A value that cannot be computed is ``null`` in JSON and "–" in the table.
 """
 
 from __future__ import annotations
@@ -180,8 +180,8 @@ def to_markdown(board: Mapping[str, Any]) -> str:
               f"beyond its uncertainty ({board['significance']})."]
     gaps = _gap_lines(board)
     if gaps:
-        lines += ["", "Which gaps between methods are real (`<` significant, `≈` not; in each metric's order of "
-                  "better first):", ""] + gaps
+        lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "
+                  "significantly better than the next, `≈` not distinguishable):", ""] + gaps
     return "\n".join(lines) + "\n"
 
 
@@ -199,7 +199,7 @@ def _gap_lines(board: Mapping[str, Any]) -> list[str]:
             sig = {frozenset((p["a"], p["b"])): p["significant"] for p in pairs}
             chain = ordered[0] if ordered else ""
             for prev, cur in zip(ordered, ordered[1:], strict=False):
-                chain += f" {'<' if sig.get(frozenset((prev, cur))) else '≈'} {cur}"
+                chain += f" {'>' if sig.get(frozenset((prev, cur))) else '≈'} {cur}"
             lines.append(f"- forget {ratio}%, {spec['header']}: {chain}")
     return lines
 
