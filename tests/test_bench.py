@@ -204,11 +204,6 @@ def test_other_data_is_never_served_from_the_cache(tmp_path, tiny_model_dir, syn
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 12): the bench resumes and finishes, but the vanilla fine-tuning resumed from its "
-    "epoch-1 checkpoint ends with other weights than an uninterrupted run, so the numbers differ",
-)
 def test_kill_9_of_bench_mid_stage_then_rerun_gives_the_uninterrupted_results(tmp_path):
     """``kill -9`` of ``umu-hf bench`` once vanilla fine-tuning has checkpointed its first epoch; the same command
     again resumes and ends with exactly the numbers of a bench that was never interrupted."""

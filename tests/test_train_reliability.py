@@ -157,3 +157,43 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(tiny_model_
     assert resumed.keys() == expected.keys()
     for name, tensor in expected.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir, synth_dir, tmp_path):
+    """transformers saves a LLaVA checkpoint under its original key names, which the Trainer's own resume does not
+    map back (it went on from the initial weights); a resumed run must end exactly as an uninterrupted one."""
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    import umu_hf.trainers.base as base
+    from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.run import finetune
+
+    def config(out):
+        return make_config(FinetuneConfig, str(out), {
+            "max_steps": 6, "learning_rate": 5e-3, "per_device_train_batch_size": 8, "protocol": "umu-hf",
+            "save_strategy": "steps", "save_steps": 3, "use_cpu": True, "disable_tqdm": True, "seed": 0})
+
+    finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "a"))
+
+    class _Crash(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            raise KeyboardInterrupt  # dies right after the first checkpoint
+
+    original = base.UnlearnTrainer.__init__
+
+    def crashing_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.add_callback(_Crash())
+
+    base.UnlearnTrainer.__init__ = crashing_init
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "b"))
+    finally:
+        base.UnlearnTrainer.__init__ = original
+    finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "b"))
+    a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=0, atol=0, msg=name)

@@ -272,6 +272,24 @@ class UnlearnTrainer(Trainer):
             return
         super()._save_checkpoint(model, trial)
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        """Resume full-weight training correctly: transformers saves LLaVA-style checkpoints under their original
+        key names (``language_model.model.…``), which the Trainer's plain ``load_state_dict`` does not map back —
+        it reported the keys as missing and went on from the *initial* weights. ``from_pretrained`` maps them;
+        its weights are copied in. LoRA adapter checkpoints load as the Trainer does it."""
+        model = self.model if model is None else model
+        if is_peft_model(model):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        loaded = type(model).from_pretrained(resume_from_checkpoint, dtype=next(model.parameters()).dtype)
+        missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+        if missing or unexpected:
+            raise UmuError(
+                f"cannot resume from {resume_from_checkpoint}: its weights do not match the model ({len(missing)} "
+                f"missing, {len(unexpected)} unexpected keys); pass --overwrite to start again"
+            )
+        del loaded
+        return None
+
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """``Trainer.train``, raising :class:`TrainingDivergedError` when a step left non-finite weights."""
         output = super().train(*args, **kwargs)
