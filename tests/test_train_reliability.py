@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import BlowUpAtStep
 from transformers import TrainerCallback
 
 from umu_hf.cli import main as cli_main
@@ -23,18 +24,6 @@ from umu_hf.trainers.run import TRAINING_RECORD, build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
-
-
-class _BlowUpAtStep(TrainerCallback):
-    """From optimiser step ``step`` on, the learning rate is infinite: the weights become non-finite."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
-        if state.global_step + 1 >= self.step:
-            for group in optimizer.param_groups:
-                group["lr"] = float("inf")
 
 
 def _ga_trainer(model_dir, data, out, **overrides):
@@ -63,7 +52,7 @@ def test_divergence_never_checkpoints_nan_weights(strategy, tiny_model_dir, synt
     extra = {"save_steps": 4} if strategy == "steps" else {}
     trainer = _ga_trainer(tiny_model_dir, synth_dir, tmp_path, num_train_epochs=2, save_strategy=strategy,
                           save_total_limit=1, **extra)
-    trainer.add_callback(_BlowUpAtStep(6))
+    trainer.add_callback(BlowUpAtStep(6))
     with pytest.raises(TrainingDivergedError, match="step 6 left non-finite weights.*checkpoint-4"):
         trainer.train()
     checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))
@@ -163,7 +152,6 @@ def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir
     """transformers saves a LLaVA checkpoint under its original key names, which the Trainer's own resume does not
     map back (it went on from the initial weights); a resumed run must end exactly as an uninterrupted one."""
     from safetensors.torch import load_file
-    from transformers import TrainerCallback
 
     import umu_hf.trainers.base as base
     from umu_hf.trainers.finetune import FinetuneConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import TrainerCallback
+from helpers import BlowUpAtStep
 
 from umu_hf.cli import main as cli_main
 from umu_hf.data.collate import IGNORE_INDEX, load_refusals
@@ -137,24 +137,12 @@ def test_answer_only_labels_cover_exactly_the_answer(tiny_model_dir, synth_dir, 
         assert text == dataset[0]["forget"][side].answer
 
 
-class _BlowUpAtStep(TrainerCallback):
-    """Simulates an exploding step: from ``step`` on, the optimiser's learning rate is infinite."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
-        if state.global_step + 1 >= self.step:
-            for group in optimizer.param_groups:
-                group["lr"] = float("inf")
-
-
 def test_divergence_guard_stops_and_keeps_last_good(tiny_model_dir, synth_dir, tmp_path):
     from umu_hf.trainers.base import TrainingDivergedError
 
     trainer, _ = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, max_steps=4, save_strategy="steps",
                           save_steps=1, save_total_limit=None, learning_rate=1e-3)
-    trainer.add_callback(_BlowUpAtStep(3))
+    trainer.add_callback(BlowUpAtStep(3))
     with pytest.raises(TrainingDivergedError, match="step 3 left non-finite weights.*checkpoint-2"):
         trainer.train()
     checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))

@@ -56,8 +56,10 @@ def load_refusals(path: str | Path | None = None) -> list[str]:
     return refusals
 
 
-def decode_images(split: Any) -> dict[int, Any]:
-    """``{ID: RGB PIL image}`` of a split, each portrait decoded exactly once."""
+def decode_images(split: Any, ids: set[int] | None = None) -> dict[int, Any]:
+    """``{ID: RGB PIL image}`` of a split (only the profiles in ``ids`` when given), each decoded exactly once."""
+    if ids is not None:
+        split = split.select([i for i, pid in enumerate(split["ID"]) if int(pid) in ids])
     images = {}
     for row in split:
         image = row["image"]
@@ -176,6 +178,7 @@ class StreamDataset:
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
+        self._orders: dict[tuple[int, int, tuple[str, str]], list[int]] = {}
 
     def configure(self, batch_size: int, seed: int, keys: set[str] | None = None) -> StreamDataset:
         """Set the per-step batch size, the shuffling seed and which stream keys the method reads."""
@@ -206,9 +209,14 @@ class StreamDataset:
         return min(-(-len(pairs) // self.batch_size) for pairs in self.streams.values())
 
     def _order(self, stream: tuple[str, str], n: int) -> list[int]:
-        order = list(range(n))
-        random.Random(f"{self.seed}/{self.epoch}/{stream[0]}/{stream[1]}").shuffle(order)
-        return order
+        """The stream's permutation for this epoch and seed, drawn once and reused by every step."""
+        key = (self.seed, self.epoch, stream)
+        if key not in self._orders:
+            order = list(range(n))
+            random.Random(f"{self.seed}/{self.epoch}/{stream[0]}/{stream[1]}").shuffle(order)
+            self._orders = {k: v for k, v in self._orders.items() if k[:2] == key[:2]}  # keep this epoch only
+            self._orders[key] = order
+        return self._orders[key]
 
     def __getitem__(self, step: int) -> dict[str, Any]:
         if not 0 <= step < len(self):

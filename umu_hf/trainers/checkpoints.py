@@ -169,6 +169,6 @@ def prepare_output(
 
 def _write_record(path: Path, identity: Mapping[str, Any]) -> None:
     from umu_hf import __version__
-    from umu_hf.trainers.run import write_json_atomic
+    from umu_hf.evaluation.store import write_json
 
-    write_json_atomic(path, {"umu_hf_version": __version__, "identity": identity})
+    write_json(path, {"umu_hf_version": __version__, "identity": _normalised(identity)})

@@ -74,7 +74,9 @@ def _lora(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> A
 
     if not args.lora:
         return None
-    base = {**{"r": 64, "alpha": 32, "dropout": 0.05, "target_modules": None}, **(defaults or {})}
+    original = LoraSettings()
+    base = {"r": original.r, "alpha": original.alpha, "dropout": original.dropout, "target_modules": None,
+            **(defaults or {})}
     given = {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
              "target_modules": parse_targets(args.lora_target_modules)}
     values = {k: given[k] if given[k] is not None else base[k] for k in base}

@@ -29,16 +29,6 @@ def model_dtype(config: UnlearnConfig, lora: bool = True) -> str:
     return "float16" if lora and torch.cuda.is_available() and not config.use_cpu else "float32"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    import json
-    import os
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_finetune_dataset(data: str | Path, config_name: str = "full", streams: str = "independent") -> Any:
     """Every QA pair of ``config_name`` (default ``full``: all profiles).
 
@@ -93,7 +83,7 @@ def build_unlearning_dataset(
             ("retain", "um"): subsample_retain(flat_qa(retain, "UM_QA", False, retain_name), fraction, retain_seed),
         }
         needed = {p.profile_id for p in streams_[("retain", "mm")]}
-    images = {**decode_images(forget), **decode_images(retain.filter(lambda pid: pid in needed, input_columns="ID"))}
+    images = {**decode_images(forget), **decode_images(retain, ids=needed)}
     if streams == "paired":
         return QADataset(("forget", forget_pairs), images, {"retain": retain_pairs})
     return StreamDataset(streams_, images)
@@ -166,17 +156,19 @@ def train(
         raise
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
+    from umu_hf.evaluation.store import write_json
+
     record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
               "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
     if not trainer.is_world_process_zero():
         return out_dir / "merged" if merge else out_dir
-    write_json_atomic(out_dir / TRAINING_RECORD, record)
+    write_json(out_dir / TRAINING_RECORD, record)
     if merge:
         merged_dir = out_dir / "merged"
         merged = model.merge_and_unload() if lora is not None else model
         merged.save_pretrained(str(merged_dir))
         processor.save_pretrained(str(merged_dir))
-        write_json_atomic(merged_dir / TRAINING_RECORD, record)
+        write_json(merged_dir / TRAINING_RECORD, record)
         return merged_dir
     return out_dir
 
