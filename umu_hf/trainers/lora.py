@@ -103,7 +103,7 @@ def apply_lora(model: Any, settings: LoraSettings) -> Any:
         if not linear & set(target_modules):
             raise ModelError(
                 f"{type(model).__name__} has no linear layer named {', '.join(target_modules)} for LoRA to target "
-                f"(its linear layers: {', '.join(sorted(linear)[:12])}); set --lora_target_modules, or "
+                f"(its linear layers: {', '.join(sorted(linear)[:12])}); set --lora-target-modules (scripts: --lora_target_modules), or "
                 f"'{LANGUAGE_MODEL}' for every language-model linear layer"
             )
     config = LoraConfig(
