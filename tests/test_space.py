@@ -2,7 +2,7 @@
 
 The bench output is built once per session without running the bench: a synthetic dataset (12 + 4 profiles),
 two untrained tiny LLaVAs (``vanilla`` seed 0, ``ga`` seed 1), a real evaluation of each (the runner, first
-question pair of every set and task, 4 new tokens), the leaderboard and ``bench.json``.
+:data:`LIMIT` question pairs of every set and task, 4 new tokens), the leaderboard and ``bench.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from umu_hf.errors import UmuError
 
 BUDGET = 4  # new tokens per reply everywhere in these tests: the runner's and the Space's
+LIMIT = 3  # question pairs per set and task that the fixture's evaluation asks (all of the first profile's)
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -51,7 +52,7 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(data),
             5,
             root / "evals" / name,
-            limit=1,
+            limit=LIMIT,
             device="cpu",
             max_new_tokens=dict.fromkeys(("classification", "cloze", "generation"), BUDGET),
             progress=False,
@@ -74,6 +75,36 @@ def space(bench_dir: Path):
 def _predictions(bench_dir: Path, name: str) -> dict[str, dict]:
     lines = (bench_dir / "evals" / name / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     return {record["id"]: record for record in map(json.loads, lines)}
+
+
+def _bench_paths(bench_dir: Path) -> list[str]:
+    """Every spelling of the fixture bench's paths that a visitor must never see."""
+    paths = {str(bench_dir), str(bench_dir.resolve()), str(bench_dir.parent)}
+    for name in ("vanilla", "ga"):
+        paths |= {f"models/{name}", f"evals/{name}", str(bench_dir / "models" / name)}
+    return sorted(paths)
+
+
+def _visible_texts(config: dict) -> list[str]:
+    """Every string a visitor can see in a rendered Gradio config: values, labels, infos, choices, headers."""
+    texts: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for component in config["components"]:
+        props = component.get("props", {})
+        for key in ("value", "label", "info", "choices", "headers", "placeholder", "title"):
+            walk(props.get(key))
+    walk(config.get("title"))
+    return texts
 
 
 # -- pure logic ----------------------------------------------------------------------------------------------
@@ -106,6 +137,43 @@ def test_judge_follows_the_benchmark_rule() -> None:
     assert verdict.correct is None and verdict.score == pytest.approx(1.0) and "ROUGE-L" in verdict.text
 
 
+def test_outcome_names_the_modality_that_forgot() -> None:
+    """One line per model: the 2x2 cell of its two verdicts, in words; generation shows both scores."""
+    from umu_hf.scoring import binary_pair_metrics
+    from umu_hf.space.logic import OUTCOMES, Verdict, outcome
+
+    words = {
+        (True, True): "still knows in both",
+        (True, False): "forgot with the image only",
+        (False, True): "forgot in text only",
+        (False, False): "forgot in both",
+    }
+    for (u, m), expected in words.items():
+        assert outcome({"unimodal": Verdict("", correct=u), "multimodal": Verdict("", correct=m)}) == expected
+        # the same cell that the metric's 2x2 table counts the pair in
+        table = binary_pair_metrics([u], [m])
+        assert table[next(k for k, text in OUTCOMES.items() if text == expected)] == 100.0
+    line = outcome({"unimodal": Verdict("", score=0.5), "multimodal": Verdict("", score=0.25)})
+    assert "0.500 in text only" in line and "0.250 with the image" in line
+
+
+def test_paths_are_hidden_behind_names(tmp_path: Path) -> None:
+    from umu_hf.bench.manifest import ModelEntry
+    from umu_hf.space.logic import hide_paths, path_aliases
+
+    root = tmp_path / "my-bench"
+    aliases = path_aliases(root, [ModelEntry("ga", "models/ga-1a2b/merged", "evals/ga-1a2b/results.json")])
+    text = (
+        f"cannot load {root}/models/ga-1a2b/merged (see {root.resolve()}/evals/ga-1a2b/results.json); "
+        "models/ga-1a2b/merged is broken; run `umu-hf bench --out " + str(root) + "`"
+    )
+    shown = hide_paths(text, aliases)
+    assert shown == "cannot load ga (see ga); ga is broken; run `umu-hf bench --out my-bench`"
+    assert hide_paths("models/ga-1a2b/merged-copy and xmodels/ga-1a2b/merged", aliases) == (
+        "models/ga-1a2b/merged-copy and xmodels/ga-1a2b/merged"  # whole paths only
+    )
+
+
 # -- the bench folder seen by the Space ----------------------------------------------------------------------
 def test_models_profiles_and_questions(space, bench_dir: Path) -> None:
     from umu_hf.data.load import load_umu_split
@@ -120,6 +188,14 @@ def test_models_profiles_and_questions(space, bench_dir: Path) -> None:
         got = space.questions(set_name, pid, "cloze", "multimodal")
         assert got == [q for q in expected if q.modality == "multimodal"] and got
         assert space.portrait(set_name, pid).mode == "RGB"
+        unimodal = [q for q in expected if q.modality == "unimodal"]
+        assert space.question_choices(set_name, pid, "cloze") == [
+            (f"{i + 1}. {q.key}: {q.question}", i) for i, q in enumerate(unimodal)
+        ]
+        for i, q in enumerate(unimodal):  # a pair: the two modalities of one fact, at the same index
+            pair = space.question_pair(set_name, pid, "cloze", i)
+            assert pair == {"unimodal": q, "multimodal": got[i]} and q.pair_key() == got[i].pair_key()
+            assert q.key == got[i].key and q.question != got[i].question
 
 
 def test_compare_replies_are_the_runners(space, bench_dir: Path) -> None:
@@ -141,6 +217,91 @@ def test_compare_replies_are_the_runners(space, bench_dir: Path) -> None:
                 else:
                     assert verdict.correct == record["correct"]
     assert space.budget("vanilla", "generation") == BUDGET  # read from the model's results.json settings
+
+
+def test_compare_pair_asks_both_modalities_as_the_runner(space, bench_dir: Path) -> None:
+    """One click asks both models both questions of a pair: each of the four replies is the runner's stored
+    prediction, each verdict the judge's, and each model's outcome line the 2x2 cell of its two records."""
+    from umu_hf.scoring import alignment_key
+    from umu_hf.space.logic import OUTCOMES, describe_pair, judge
+
+    records = {name: _predictions(bench_dir, name) for name in ("vanilla", "ga")}
+    cases = (("forget", "classification", 2), ("retain", "cloze", 1), ("real", "classification", 0),
+             ("forget", "generation", 0))
+    for set_name, task, index in cases:
+        pid = space.profile_choices(set_name)[0][1]
+        result = space.compare_pair(["vanilla", "ga"], set_name, pid, task, index)
+        assert list(result.by_modality) == ["unimodal", "multimodal"]
+        uni, multi = result.pair["unimodal"], result.pair["multimodal"]
+        assert (uni.index, multi.index, uni.profile_id) == (index, index, pid)
+        assert (uni.with_image, multi.with_image) == (False, True)
+        assert uni.question in describe_pair(result.pair) and multi.question in describe_pair(result.pair)
+        for name in ("vanilla", "ga"):
+            stored = {m: records[name][q.uid()] for m, q in result.pair.items()}
+            for modality, question in result.pair.items():
+                reply = result.by_modality[modality].replies[name]
+                assert reply == stored[modality]["reply"], (name, question.uid())
+                assert result.verdicts(name)[modality] == judge(question, reply)
+            if task == "generation":
+                score = result.verdicts(name)["multimodal"].score
+                assert score == pytest.approx(stored["multimodal"]["score"])
+                assert "ROUGE-L" in result.outcome(name)
+            else:
+                assert [v.correct for v in result.verdicts(name).values()] == [
+                    stored["unimodal"]["correct"], stored["multimodal"]["correct"]
+                ]
+                cell = alignment_key(stored["unimodal"]["correct"], stored["multimodal"]["correct"])
+                assert result.outcome(name) == OUTCOMES[cell]
+    with pytest.raises(UmuError, match="out of range"):
+        space.compare_pair(["vanilla"], "forget", space.profile_choices("forget")[0][1], "cloze", 99)
+
+
+def test_alignment_tables_are_the_results_json_ones(space, bench_dir: Path, tmp_path: Path) -> None:
+    """Each model's forget-set table, per task, holds its results.json 2x2 cells (percent) and the counts of
+    its stored predictions; a model without results.json gets one line instead."""
+    from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
+    from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key
+    from umu_hf.space.logic import BenchSpace
+
+    for name in ("vanilla", "ga"):
+        results = json.loads((bench_dir / "evals" / name / "results.json").read_text(encoding="utf-8"))
+        table = space.alignment(name)
+        assert (table.model, table.set_name, table.note) == (name, "forget", "")
+        assert list(table.tasks) == ["classification", "cloze"]  # generation is scored, not marked
+        counted: dict[str, dict[str, int]] = {}
+        by_pair: dict[tuple, dict[str, bool]] = {}
+        for record in _predictions(bench_dir, name).values():
+            if record["set"] == "forget" and record["task"] in table.tasks:
+                key = (record["task"], record["profile_id"], record["index"])
+                by_pair.setdefault(key, {})[record["modality"]] = record["correct"]
+        for (task, *_), flags in by_pair.items():
+            cell = alignment_key(flags["unimodal"], flags["multimodal"])
+            counted.setdefault(task, dict.fromkeys(ALIGNMENT_KEYS, 0))[cell] += 1
+        assert table.headers() == ["task", "question pairs", "both right", "only unimodal", "only multimodal",
+                                   "both wrong"]
+        for row in table.table():
+            task, n, cells = row[0], row[1], row[2:]
+            stored = results["sets"]["forget"][task]
+            assert n == stored["n"] == LIMIT
+            assert cells == [f"{counted[task][k]} ({stored[k]:.1f}%)" for k in ALIGNMENT_KEYS]
+
+    # hand-made results.json: counts from percent of n; a model without one says so
+    copy = tmp_path / "bench"
+    shutil.copytree(bench_dir, copy, ignore=shutil.ignore_patterns("models"))
+    results = json.loads((copy / "evals" / "ga" / "results.json").read_text(encoding="utf-8"))
+    results["sets"]["forget"]["cloze"].update(n=8, both_correct=12.5, only_unimodal=25.0, only_multimodal=0.0,
+                                              both_wrong=62.5)
+    (copy / "evals" / "ga" / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    entries = [
+        ModelEntry("vanilla", "models/vanilla"), ModelEntry("ga", "models/ga", "evals/ga/results.json")
+    ]
+    write_manifest(copy, Manifest(5, "data", entries))
+    other = BenchSpace(copy)
+    assert other.alignment("ga").table()[1] == ["cloze", 8, "1 (12.5%)", "2 (25.0%)", "0 (0.0%)", "5 (62.5%)"]
+    missing = other.alignment("vanilla")
+    assert missing.table() == [] and missing.note == "no results.json, so no alignment table"
+    with pytest.raises(UmuError, match="unknown model"):
+        other.alignment("models/ga")
 
 
 def test_models_load_once_and_stay_cached(space) -> None:
@@ -213,8 +374,45 @@ def test_missing_bench_output_says_how_to_create_it(tmp_path: Path) -> None:
     from umu_hf.space.app import build_app
 
     demo = build_app(tmp_path / "nothing-here")
-    texts = [c.get("props", {}).get("value") or "" for c in demo.config["components"]]
-    assert any("umu-hf bench --out" in str(text) for text in texts)
+    texts = _visible_texts(demo.config)
+    assert any("umu-hf bench --out nothing-here" in text for text in texts)
+    assert not [text for text in texts if str(tmp_path) in text]  # the folder by its name only
+
+
+def test_visitors_see_model_names_never_paths(bench_dir: Path, tmp_path: Path) -> None:
+    """A bench whose bench.json also lists models outside the folder and has no leaderboard yet: nothing a
+    visitor sees (labels, choices, notes, tables, error lines) holds a path of it, absolute or relative."""
+    import gradio as gr
+
+    from umu_hf.bench.manifest import Manifest, ModelEntry, read_manifest, write_manifest
+    from umu_hf.space.app import _guard, build_app
+    from umu_hf.space.logic import BenchSpace
+
+    copy = tmp_path / "bench"
+    shutil.copytree(bench_dir, copy, ignore=shutil.ignore_patterns("leaderboard.*"))
+    refused = [
+        ModelEntry("escape", "../../models/ga"), ModelEntry("outside", str(bench_dir / "models" / "ga"))
+    ]
+    write_manifest(copy, Manifest(5, "data", [*read_manifest(copy).models, *refused]))
+    demo = build_app(copy, device="cpu")
+    texts = _visible_texts(demo.config)
+    joined = "\n".join(texts)
+    for path in [*_bench_paths(copy), *_bench_paths(bench_dir), "../../models/ga"]:
+        assert path not in joined, path
+    assert "Not offered (their files lie outside the bench folder): escape, outside" in texts
+    assert any("leaderboard.json not found" in text and "--out bench`" in text for text in texts)
+    props = [c["props"] for c in demo.config["components"]]
+    dropdowns = [p for p in props if p.get("elem_id") in ("model-a", "model-b")]
+    assert [[choice[0] for choice in d["choices"]] for d in dropdowns] == [["vanilla", "ga"]] * 2
+
+    space = BenchSpace(copy)
+
+    def refuse() -> None:
+        raise UmuError(f"cannot read {copy / 'models' / 'ga'}: broken; and {copy}/data")
+
+    with pytest.raises(gr.Error) as error:
+        _guard(gr, refuse, space.public)()
+    assert str(error.value.message) == "cannot read ga: broken; and bench/data"
 
 
 def test_cli_defaults_bind_to_loopback() -> None:
@@ -242,21 +440,49 @@ def served(bench_dir: Path):
         demo.close()
 
 
-def test_every_event_is_scriptable(served: str, space) -> None:
+def test_every_event_is_scriptable(served: str, space, bench_dir: Path) -> None:
     from gradio_client import Client
+
+    from umu_hf.space.logic import describe_pair, reference_text
 
     client = Client(served, verbose=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/compare", "/ask", "/profiles", "/profile", "/questions", "/leaderboard"} <= endpoints
+    events = {"/compare", "/ask", "/profiles", "/profile", "/questions", "/alignment", "/leaderboard"}
+    assert events <= endpoints
 
     pid = space.profile_choices("real")[1][1]
-    expected = space.compare(["vanilla", "ga"], "real", pid, "classification", "multimodal", 2)
-    shown, reference, reply_a, verdict_a, reply_b, verdict_b = client.predict(
-        "vanilla", "ga", "real", pid, "classification", "multimodal", 2, api_name="/compare"
+    expected = space.compare_pair(["vanilla", "ga"], "real", pid, "classification", 2)
+    out = client.predict("vanilla", "ga", "real", pid, "classification", 2, api_name="/compare")
+    shown, reference, head_a, *cells_a = out[:7]
+    head_b, *cells_b = out[7:12]
+    assert len(out) == 13 and shown == describe_pair(expected.pair)
+    assert reference == reference_text(expected.pair)
+    assert (head_a, head_b) == ("**A · vanilla** (before)", "**B · ga** (after)")
+    for name, cells in (("vanilla", cells_a), ("ga", cells_b)):  # reply, verdict per modality: the 2x2 grid
+        verdicts = expected.verdicts(name)
+        assert cells == [
+            expected.by_modality["unimodal"].replies[name], verdicts["unimodal"].text,
+            expected.by_modality["multimodal"].replies[name], verdicts["multimodal"].text,
+        ]
+        assert all(("✓" in v.text) != ("✗" in v.text) for v in verdicts.values())
+    assert out[12] == (
+        f"**A · vanilla** (before): {expected.outcome('vanilla')}  \n"
+        f"**B · ga** (after): {expected.outcome('ga')}"
     )
-    assert (reply_a, reply_b) == (expected.replies["vanilla"], expected.replies["ga"])
-    assert reference == expected.question.reference and expected.question.question in shown
-    assert verdict_a.startswith("**vanilla**") and verdict_b.startswith("**ga**")
+    visible = "\n".join(str(value) for value in out)
+    assert not [path for path in _bench_paths(bench_dir) if path in visible]
+
+    other = space.profile_choices("retain")[1][1]
+    questions = client.predict("retain", other, "generation", api_name="/questions")
+    wanted = space.question_choices("retain", other, "generation")
+    assert [tuple(c) for c in questions["choices"]] == wanted and questions["value"] == 0
+
+    note_a, table_a, note_b, table_b = client.predict("ga", "vanilla", api_name="/alignment")
+    assert note_a == "**A · ga** (before): forget set, from its results.json"
+    assert note_b == "**B · vanilla** (after): forget set, from its results.json"
+    assert table_a["data"] == [list(r) for r in space.alignment("ga").table()]
+    assert table_b["data"] == [list(r) for r in space.alignment("vanilla").table()]
+    assert table_a["headers"][2:] == ["both right", "only unimodal", "only multimodal", "both wrong"]
 
     free_a, free_b, note = client.predict("vanilla", "ga", "real", pid, "Who is this?", True, api_name="/ask")
     replies, _ = space.ask(["vanilla", "ga"], "Who is this?", "real", pid, True)
@@ -271,12 +497,13 @@ def test_every_event_is_scriptable(served: str, space) -> None:
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
 def test_browser_compare(served: str, space, tmp_path: Path) -> None:
-    """Headless Chromium: pick the retain set and its third profile, a cloze question asked with the portrait,
-    compare, and find both models' replies on the page."""
+    """Headless Chromium: pick the retain set and its third profile, a cloze question pair, ask both models
+    both questions, and find the 2x2 grid filled (four replies, four verdicts) and one outcome line per model;
+    then open the Alignment tab and find each model's forget-set table."""
     from playwright.sync_api import expect, sync_playwright
 
     label, pid = space.profile_choices("retain")[2]
-    expected = space.compare(["vanilla", "ga"], "retain", pid, "cloze", "multimodal", 0)
+    expected = space.compare_pair(["vanilla", "ga"], "retain", pid, "cloze", 0)
     shot = tmp_path / "umu-space.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
@@ -289,16 +516,33 @@ def test_browser_compare(served: str, space, tmp_path: Path) -> None:
             page.get_by_role("option", name=label, exact=True).click()
             expect(page.get_by_label("Profile", exact=True)).to_have_value(label)
             page.locator("#task").get_by_text("cloze").click()
-            expect(page.get_by_label("Question", exact=True)).to_have_value(
-                f"1. {expected.question.key}: {expected.question.question}"
-            )
+            uni = expected.pair["unimodal"]
+            expect(page.locator("#question input")).to_have_value(f"1. {uni.key}: {uni.question}")
             page.locator("#compare-btn").click()
-            reply_a, reply_b = page.locator("#reply-a textarea"), page.locator("#reply-b textarea")
-            expect(reply_a).to_have_value(expected.replies["vanilla"], timeout=60_000)
-            expect(reply_b).to_have_value(expected.replies["ga"], timeout=60_000)
-            expect(page.locator("#reference textarea")).to_have_value(expected.question.reference)
-            expect(page.locator("#verdict-b")).to_contain_text("ga")
+            for side, name in (("a", "vanilla"), ("b", "ga")):
+                for modality in ("unimodal", "multimodal"):
+                    reply = expected.by_modality[modality].replies[name]
+                    verdict = expected.verdicts(name)[modality]
+                    cell = page.locator(f"#reply-{side}-{modality} textarea")
+                    expect(cell).to_have_value(reply, timeout=60_000)
+                    mark = "✓ correct" if verdict.correct else "✗ wrong"
+                    expect(page.locator(f"#verdict-{side}-{modality}")).to_contain_text(mark)
+            expect(page.locator("#reference textarea")).to_have_value(expected.pair["unimodal"].reference)
+            expect(page.locator("#question-text")).to_contain_text(expected.pair["multimodal"].question)
+            outcomes = page.locator("#outcomes")
+            expect(outcomes).to_contain_text(f"A · vanilla (before): {expected.outcome('vanilla')}")
+            expect(outcomes).to_contain_text(f"B · ga (after): {expected.outcome('ga')}")
             page.screenshot(path=str(shot), full_page=True)
+
+            page.get_by_role("tab", name="Alignment").click()
+            for side, name in (("a", "vanilla"), ("b", "ga")):
+                expect(page.locator(f"#alignment-note-{side}")).to_contain_text(f"{name}")
+                table = page.locator(f"#alignment-{side}")
+                expect(table).to_contain_text("only multimodal")
+                for row in space.alignment(name).table():
+                    for cell in row[2:]:
+                        expect(table).to_contain_text(str(cell))
+            page.screenshot(path=str(tmp_path / "umu-space-alignment.png"), full_page=True)
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
@@ -306,6 +550,7 @@ def test_browser_compare(served: str, space, tmp_path: Path) -> None:
         target = Path(os.environ["UMU_SCREENSHOT_DIR"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / "umu-space-screenshot.png")
+        shutil.copy(tmp_path / "umu-space-alignment.png", target / "umu-space-alignment.png")
 
 
 def test_model_cache_is_capped_least_recently_used_first(bench_dir: Path) -> None:

@@ -54,18 +54,11 @@ OPTION_MATCHING_MODES: tuple[str, ...] = ("exact", "closest")
 N_OPTIONS = 4
 DEFAULT_SEED = 42
 DEFAULT_N_RESAMPLES = 1000
+#: the 2x2 alignment table of :func:`binary_pair_metrics` (percent of the question pairs): right in both
+#: modalities, only in the unimodal one, only in the multimodal one, in neither (see :func:`alignment_key`)
+ALIGNMENT_KEYS: tuple[str, ...] = ("both_correct", "only_unimodal", "only_multimodal", "both_wrong")
 #: keys of :func:`binary_pair_metrics` (classification and cloze), in report order
-BINARY_KEYS: tuple[str, ...] = (
-    "AccF",
-    "AccR",
-    "unimodal_acc",
-    "multimodal_acc",
-    "both_correct",
-    "only_unimodal",
-    "only_multimodal",
-    "both_wrong",
-    "n",
-)
+BINARY_KEYS: tuple[str, ...] = ("AccF", "AccR", "unimodal_acc", "multimodal_acc", *ALIGNMENT_KEYS, "n")
 #: keys of :func:`generation_pair_metrics`, in report order
 GENERATION_KEYS: tuple[str, ...] = ("RLF", "RLR", "unimodal_rougeL", "multimodal_rougeL", "n")
 #: the secondary generation numbers of the original (per question in [0, 1]; means per modality in percent)
@@ -381,6 +374,16 @@ def _generation_columns(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.nd
     forget = np.where(total > 0, np.minimum((a * a + b * b) / safe, np.maximum(a, b)), 0.0)
     retain = np.where(total > 0, np.minimum(2.0 * a * b / safe, forget), 0.0)
     return forget, retain
+
+
+def alignment_key(unimodal: bool, multimodal: bool) -> str:
+    """The cell of the 2x2 alignment table (:data:`ALIGNMENT_KEYS`) that one question pair falls in, given
+    whether its unimodal and its multimodal question were answered right.
+
+    >>> alignment_key(True, False), alignment_key(False, False)
+    ('only_unimodal', 'both_wrong')
+    """
+    return ALIGNMENT_KEYS[2 * (not unimodal) + (not multimodal)]
 
 
 def headline_contributions(task: str, set_name: str, unimodal: Sequence, multimodal: Sequence) -> np.ndarray:

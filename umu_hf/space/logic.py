@@ -1,10 +1,14 @@
-"""What the Space does, without Gradio: read a bench folder, list its models and profiles, ask two models a
-benchmark question (or the visitor's own) and judge the replies by the benchmark's rule, read the leaderboard.
+"""What the Space does, without Gradio: read a bench folder, list its models and profiles, ask two models both
+questions of a benchmark question pair (unimodal and multimodal; or the visitor's own question) and judge the
+replies by the benchmark's rule, read each model's 2x2 alignment table and the leaderboard.
 
 Safety: everything opened is named by ``bench.json`` and resolved inside the bench folder
 (:func:`umu_hf.bench.manifest.resolve_inside`); a visitor only picks *names* from lists (model, set, task,
 modality) and numbers (profile ID, question index), each checked here. Free text is cut to
 :data:`MAX_INPUT_CHARS` characters.
+
+Visitors see model *names*: :meth:`BenchSpace.public` replaces every path of the bench folder (absolute, or
+a model's relative path from ``bench.json``) in a text meant for them.
 
 Generation is the evaluation runner's: the model adapter's prompt (:meth:`ModelAdapter.prompt`), greedy
 ``adapter.generate`` with the model's evaluation budgets (its ``results.json`` settings, else SPEC 3's
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -29,6 +34,7 @@ from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
 from umu_hf.errors import UmuError
 from umu_hf.leaderboard import direction, metric_name
 from umu_hf.prompts import MAX_NEW_TOKENS
+from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -42,6 +48,54 @@ FREE_TASK = "generation"
 #: ``bench.json``'s ``data`` may name a Hub dataset repo with this prefix instead of a folder inside the bench
 HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: the 2x2 alignment table's cells (:data:`umu_hf.scoring.ALIGNMENT_KEYS`) in words: the table's column
+#: header, and what a model that lands there did with the question
+ALIGNMENT_LABELS: dict[str, str] = dict(
+    zip(ALIGNMENT_KEYS, ("both right", "only unimodal", "only multimodal", "both wrong"), strict=True)
+)
+OUTCOMES: dict[str, str] = dict(
+    zip(
+        ALIGNMENT_KEYS,
+        ("still knows in both", "forgot with the image only", "forgot in text only", "forgot in both"),
+        strict=True,
+    )
+)
+#: the modalities in words, as the Compare grid's columns
+MODALITY_LABELS: dict[str, str] = {
+    "unimodal": "unimodal: text only",
+    "multimodal": "multimodal: with the portrait",
+}
+
+
+def path_aliases(bench_dir: str | Path, models: Sequence[ModelEntry] = ()) -> dict[str, str]:
+    """What :func:`hide_paths` shows instead of each path of a bench folder: the folder's own name for the
+    folder (as given, absolute, resolved), the model's name for its files (``bench.json``'s relative path and
+    the absolute one, model folder and ``results.json``)."""
+    root = Path(bench_dir)
+    aliases: dict[str, str] = {}
+    for entry in models:
+        for relative in (entry.path, entry.results):
+            if relative:
+                for base in (None, root, root.absolute(), root.resolve()):
+                    aliases[str(relative if base is None else base / relative)] = entry.name
+    name = root.resolve().name or "bench"
+    for spelling in (root, root.absolute(), root.resolve()):
+        aliases[str(spelling)] = name
+    # a bare relative name ("vanilla") is a name already, and the root "/" no path to hide
+    seps = {"/", os.sep}
+    return {k: alias for k, alias in aliases.items() if seps & set(k) and k.strip("".join(seps))}
+
+
+def hide_paths(text: str, aliases: Mapping[str, str]) -> str:
+    """``text`` with each path of ``aliases`` (longest first, whole paths only) replaced by its alias.
+
+    >>> hide_paths("cannot load /srv/b/models/ga-1: …", {"/srv/b/models/ga-1": "ga", "/srv/b": "b"})
+    'cannot load ga: …'
+    """
+    for key in sorted(aliases, key=len, reverse=True):
+        pattern = rf"(?<![\w.-]){re.escape(key)}(?![\w-])"
+        text = re.sub(pattern, lambda _match, alias=aliases[key]: alias, text)
+    return text
 
 
 def directions_note() -> str:
@@ -108,21 +162,50 @@ def judge(question: Question, reply: str) -> Verdict:
     return Verdict(f"**{mark}**: {rule}", correct=correct)
 
 
-def describe_question(question: Question) -> str:
-    """Markdown of a question: what is asked, with or without the portrait, and the options."""
-    asked = "with the portrait (multimodal)" if question.with_image else "in text only (unimodal)"
+def _options(options: Sequence[str]) -> str:
+    return " · ".join(f"{letter}. {text}" for letter, text in zip("ABCD", options, strict=False))
+
+
+def describe_pair(pair: Mapping[str, Question]) -> str:
+    """Markdown of a question pair (by modality): what is asked in text only and with the portrait, and the
+    options (once when both modalities share them)."""
+    uni, multi = pair["unimodal"], pair["multimodal"]
     lines = [
-        f"**{question.task}** question on the **{question.set_name}** set, asked {asked}:",
+        f"**{uni.task}** question pair on the **{uni.set_name}** set (profile ID {uni.profile_id}, "
+        f"“{uni.key}”):",
         "",
-        f"> {question.question}",
+        f"- **{MODALITY_LABELS['unimodal']}**: {uni.question}",
+        f"- **{MODALITY_LABELS['multimodal']}**: {multi.question}",
     ]
-    if question.options:
+    if uni.options and uni.options == multi.options:
+        lines += ["", f"Options: {_options(uni.options)}"]
+    elif uni.options or multi.options:
         lines += [
             "",
-            "Options: "
-            + " · ".join(f"{letter}. {text}" for letter, text in zip("ABCD", question.options, strict=False)),
+            *(f"Options ({q.modality}): {_options(q.options or ())}" for q in (uni, multi)),
         ]
     return "\n".join(lines)
+
+
+def reference_text(pair: Mapping[str, Question]) -> str:
+    """The reference answer of a pair: once, or per modality when they differ."""
+    uni, multi = pair["unimodal"], pair["multimodal"]
+    if uni.reference == multi.reference:
+        return uni.reference
+    return f"text only: {uni.reference} | with the portrait: {multi.reference}"
+
+
+def outcome(by_modality: Mapping[str, Verdict]) -> str:
+    """What one model did with a question pair, in words: its cell of the 2x2 alignment table
+    (:data:`OUTCOMES`) for classification and cloze; for generation, which is not marked, both ROUGE-L
+    scores."""
+    uni, multi = by_modality["unimodal"], by_modality["multimodal"]
+    if uni.correct is None or multi.correct is None:
+        return (
+            f"ROUGE-L {uni.score or 0.0:.3f} in text only, {multi.score or 0.0:.3f} with the image "
+            "(generation is scored, not marked right or wrong)"
+        )
+    return OUTCOMES[alignment_key(uni.correct, multi.correct)]
 
 
 @dataclass
@@ -132,6 +215,51 @@ class Comparison:
     question: Question
     replies: dict[str, str]
     verdicts: dict[str, Verdict]
+
+
+@dataclass
+class PairComparison:
+    """One question pair put to several models: a :class:`Comparison` per modality (``unimodal``,
+    ``multimodal``)."""
+
+    by_modality: dict[str, Comparison]
+
+    @property
+    def pair(self) -> dict[str, Question]:
+        return {modality: c.question for modality, c in self.by_modality.items()}
+
+    def verdicts(self, name: str) -> dict[str, Verdict]:
+        """Model ``name``'s verdict in each modality."""
+        return {modality: c.verdicts[name] for modality, c in self.by_modality.items()}
+
+    def outcome(self, name: str) -> str:
+        """:func:`outcome` of model ``name``."""
+        return outcome(self.verdicts(name))
+
+
+@dataclass
+class AlignmentTable:
+    """A model's 2x2 alignment tables on one set, per task, as its ``results.json`` stores them
+    (``sets[set][task]``: :data:`umu_hf.scoring.ALIGNMENT_KEYS` in percent of ``n`` question pairs); ``note``
+    says why there is none."""
+
+    model: str
+    set_name: str
+    tasks: dict[str, dict[str, float]] = field(default_factory=dict)
+    note: str = ""
+
+    def headers(self) -> list[str]:
+        return ["task", "question pairs", *ALIGNMENT_LABELS.values()]
+
+    def table(self) -> list[list[Any]]:
+        """One row per task: the number of pairs, then each cell as ``count (percent %)``."""
+        rows = []
+        for task, cells in self.tasks.items():
+            n = int(cells["n"])
+            rows.append(
+                [task, n, *(f"{round(cells[k] * n / 100)} ({cells[k]:.1f}%)" for k in ALIGNMENT_KEYS)]
+            )
+        return rows
 
 
 @dataclass
@@ -220,6 +348,7 @@ class BenchSpace:
                 f"{self.bench_dir / MANIFEST} lists no model inside the bench folder; rerun `umu-hf bench "
                 f"--out {self.bench_dir}`"
             )
+        self._aliases = path_aliases(self.bench_dir, self.manifest.models)
         self._lock = threading.Lock()
         self._model_locks: dict[str, threading.Lock] = {}
         self._loaded: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()
@@ -239,6 +368,18 @@ class BenchSpace:
                 )
             return repo
         return str(resolve_inside(self.bench_dir, data))
+
+    def public(self, text: str) -> str:
+        """``text`` as a visitor may see it: paths of the bench folder and of its models replaced by names
+        (:func:`hide_paths`)."""
+        return hide_paths(text, self._aliases)
+
+    def not_offered(self) -> str:
+        """The one line that names the ``bench.json`` models refused (their files lie outside the folder), or
+        ``""``."""
+        if not self.skipped:
+            return ""
+        return "Not offered (their files lie outside the bench folder): " + ", ".join(self.skipped)
 
     def model_names(self) -> list[str]:
         """The models a visitor can pick, in bench order (vanilla first)."""
@@ -302,13 +443,24 @@ class BenchSpace:
             if q.modality == modality
         ]
 
-    def question_choices(
-        self, set_name: str, profile_id: Any, task: str, modality: str
-    ) -> list[tuple[str, int]]:
-        """``(label, index)`` of :meth:`questions`."""
+    def question_pair(self, set_name: str, profile_id: Any, task: str, index: Any) -> dict[str, Question]:
+        """Question pair ``index`` of the profile and task: its unimodal and multimodal question, which share
+        the index (the dataset pairs them item by item; :meth:`Question.pair_key`)."""
+        by_modality = {m: self.questions(set_name, profile_id, task, m) for m in MODALITIES}
+        i = _as_int(index, "question index")
+        count = len(by_modality["unimodal"])
+        if not 0 <= i < count:
+            raise UmuError(f"question index {i} out of range: this profile has {count} {task} question pairs")
+        pair = {m: questions[i] for m, questions in by_modality.items()}
+        if pair["unimodal"].pair_key() != pair["multimodal"].pair_key():
+            raise UmuError(f"{task} question {i} of profile ID {profile_id} has no multimodal counterpart")
+        return pair
+
+    def question_choices(self, set_name: str, profile_id: Any, task: str) -> list[tuple[str, int]]:
+        """``(label, index)`` of the profile's question pairs of a task, labelled by the unimodal question."""
         return [
             (f"{i + 1}. {q.key}: {q.question}", i)
-            for i, q in enumerate(self.questions(set_name, profile_id, task, modality))
+            for i, q in enumerate(self.questions(set_name, profile_id, task, "unimodal"))
         ]
 
     # -- models ----------------------------------------------------------------------------------------------
@@ -316,20 +468,46 @@ class BenchSpace:
         with self._lock:
             return self._model_locks.setdefault(name, threading.Lock())
 
+    def results(self, name: str) -> dict[str, Any] | None:
+        """Model ``name``'s ``results.json`` (inside the bench folder), or None without a readable one."""
+        entry = self.models[check_choice(name, self.model_names(), "model")]
+        if not entry.results:
+            return None
+        try:
+            results = json.loads(resolve_inside(self.bench_dir, entry.results).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # UmuError (outside the folder) is a ValueError
+            return None
+        return results if isinstance(results, dict) else None
+
     def budget(self, name: str, task: str) -> int:
         """New-token budget of ``task`` for model ``name``: the override, its evaluation's, or SPEC 3's."""
         if task in self._override:
             return int(self._override[task])
-        entry = self.models[name]
-        if entry.results:
-            try:
-                results = json.loads(
-                    resolve_inside(self.bench_dir, entry.results).read_text(encoding="utf-8")
-                )
-                return int(results["settings"]["max_new_tokens"][task])
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # no (readable) evaluation settings: the SPEC budget
-        return MAX_NEW_TOKENS[task]
+        try:
+            return int((self.results(name) or {})["settings"]["max_new_tokens"][task])
+        except (KeyError, TypeError, ValueError):
+            return MAX_NEW_TOKENS[task]  # no (readable) evaluation settings: the SPEC budget
+
+    def alignment(self, name: str, set_name: str = "forget") -> AlignmentTable:
+        """Model ``name``'s 2x2 alignment table per task on ``set_name``, read from its ``results.json``
+        (generation has none: it is scored, not marked)."""
+        check_choice(set_name, SETS, "set")
+        results = self.results(name)
+        if results is None:
+            return AlignmentTable(name, set_name, note="no results.json, so no alignment table")
+        sets = results.get("sets")
+        found = sets.get(set_name) if isinstance(sets, dict) else None
+        tasks = {}
+        for task in TASKS:
+            cells = found.get(task) if isinstance(found, dict) else None
+            values = [cells.get(k) for k in (*ALIGNMENT_KEYS, "n")] if isinstance(cells, dict) else [None]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):  # null: n = 0
+                tasks[task] = dict(zip((*ALIGNMENT_KEYS, "n"), map(float, values), strict=True))
+        if not tasks:
+            return AlignmentTable(
+                name, set_name, note=f"its results.json has no alignment table of the {set_name} set"
+            )
+        return AlignmentTable(name, set_name, tasks)
 
     def model(self, name: str) -> tuple[Any, Any, Any]:
         """``(model, processor, adapter)`` of a bench model, loaded on first use and cached."""
@@ -363,13 +541,24 @@ class BenchSpace:
         self, names: Sequence[str], set_name: str, profile_id: Any, task: str, modality: str, index: Any
     ) -> Comparison:
         """Ask each model (once per distinct name) question ``index`` of the profile and judge the replies."""
-        questions = self.questions(set_name, profile_id, task, modality)
-        i = _as_int(index, "question index")
-        if not 0 <= i < len(questions):
-            raise UmuError(
-                f"question index {i} out of range: this profile has {len(questions)} {task} questions"
-            )
-        question = questions[i]
+        check_choice(modality, MODALITIES, "modality")
+        question = self.question_pair(set_name, profile_id, task, index)[modality]
+        return self._ask_question(names, question, set_name, profile_id)
+
+    def compare_pair(
+        self, names: Sequence[str], set_name: str, profile_id: Any, task: str, index: Any
+    ) -> PairComparison:
+        """Ask each model both questions of pair ``index`` (unimodal, then multimodal with the portrait) and
+        judge every reply."""
+        pair = self.question_pair(set_name, profile_id, task, index)
+        return PairComparison(
+            {m: self._ask_question(names, q, set_name, profile_id) for m, q in pair.items()}
+        )
+
+    def _ask_question(
+        self, names: Sequence[str], question: Question, set_name: str, profile_id: Any
+    ) -> Comparison:
+        """Each model's (once per distinct name) reply to a benchmark question, judged."""
         image = self.portrait(set_name, profile_id) if question.with_image else None
         replies: dict[str, str] = {}
         for name in dict.fromkeys(names):
