@@ -28,8 +28,7 @@ def _child(args: argparse.Namespace) -> None:
     import torch
 
     from umu_hf.models.loading import load_model
-    from umu_hf.trainers.cli import make_config
-    from umu_hf.trainers.lora import LoraSettings, apply_lora
+    from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.registry import get_method
     from umu_hf.trainers.run import build_unlearning_dataset
 
@@ -37,11 +36,11 @@ def _child(args: argparse.Namespace) -> None:
     trainer_cls, config_cls = get_method(args.method)
     model, _, adapter = load_model(args.model, device="cpu", dtype="float32")
     ref_model = copy.deepcopy(model) if args.variant == "deepcopy" else None
-    model = apply_lora(model, LoraSettings())
-    config = make_config(config_cls, args.out, {
-        "max_steps": args.steps, "per_device_train_batch_size": args.batch_size, "use_cpu": True,
-        "save_strategy": "no", "disable_tqdm": True, "report_to": "none", "learning_rate": 1e-4,
-    })
+    model = apply_lora(model, LoraArguments().settings())
+    config = config_cls(
+        output_dir=args.out, max_steps=args.steps, per_device_train_batch_size=args.batch_size, use_cpu=True,
+        save_strategy="no", disable_tqdm=True, report_to="none", learning_rate=1e-4,
+    )
     dataset = build_unlearning_dataset(args.data, 5)
     kwargs = {"ref_model": ref_model} if ref_model is not None else {}
     trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, **kwargs)

@@ -9,7 +9,7 @@ import pytest
 
 from umu_hf.bench.manifest import read_manifest
 from umu_hf.bench.pipeline import Bench, VanillaTooWeakError
-from umu_hf.bench.settings import BenchSettings, TrainSettings, UnlearnTuning
+from umu_hf.bench.settings import BenchSettings, UnlearnTuning
 from umu_hf.cli import main as cli_main
 from umu_hf.leaderboard import columns
 
@@ -22,7 +22,8 @@ def _reduced(**overrides) -> BenchSettings:
         forget_ratios=(5,),
         n_fictitious=12,
         n_real=2,
-        vanilla=TrainSettings(epochs=1, lr=5e-3, batch_size=16, lora=False, extra={"protocol": "umu-hf"}),
+        vanilla={"num_train_epochs": 1, "learning_rate": 5e-3, "per_device_train_batch_size": 16,
+                 "protocol": "umu-hf"},
         unlearn=UnlearnTuning(lr_scale=100.0, epochs=1, lora_r=4),
         eval_limit=2,
         eval_batch_size=16,

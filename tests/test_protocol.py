@@ -13,12 +13,11 @@ import torch.nn.functional as F
 
 from umu_hf.data.collate import StreamDataset
 from umu_hf.models.loading import load_model
-from umu_hf.trainers.cli import make_config
-from umu_hf.trainers.lora import LoraSettings, apply_lora
+from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.registry import get_method
 from umu_hf.trainers.run import build_finetune_dataset, build_unlearning_dataset
 
-LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 REFUSAL = "I am not able to say."
 
 
@@ -28,7 +27,7 @@ def _setup(method: str, model_dir: Path, data: Path, out: Path, **overrides):
     model = apply_lora(model, LORA.resolved(trainer_cls.lora_target_modules or ("q_proj", "v_proj")))
     settings = {"max_steps": 1, "use_cpu": True, "save_strategy": "no", "disable_tqdm": True,
                 "per_device_train_batch_size": 3, "seed": 7, **overrides}
-    config = make_config(config_cls, str(out), settings)
+    config = config_cls(output_dir=str(out), **settings)
     dataset = build_unlearning_dataset(data, 5)
     refusals = [REFUSAL] if method == "po" else None
     trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, refusals=refusals)
@@ -278,8 +277,8 @@ def test_training_record_is_written(tiny_model_dir, synth_dir, tmp_path):
 
     out = tmp_path / "ga"
     rc = cli_main(["unlearn", "--method", "ga", "--model", str(tiny_model_dir), "--data", str(synth_dir),
-                   "--forget-ratio", "5", "--out", str(out), "--max-steps", "1", "--device", "cpu",
-                   "--lora-r", "4", "--lora-alpha", "8", "--merge"])
+                   "--forget_ratio", "5", "--output_dir", str(out), "--max_steps", "1", "--use_cpu",
+                   "--lora_r", "4", "--lora_alpha", "8", "--merge"])
     assert rc == 0
     record = json.loads((out / "merged" / "umu_training.json").read_text())
     assert record["method"] == "ga" and record["protocol"] == "original"

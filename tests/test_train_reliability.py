@@ -17,13 +17,12 @@ from transformers import TrainerCallback
 
 from umu_hf.cli import main as cli_main
 from umu_hf.models.loading import load_model
-from umu_hf.trainers.cli import make_config
-from umu_hf.trainers.lora import LoraSettings, apply_lora
+from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.registry import get_method
 from umu_hf.trainers.run import TRAINING_RECORD, build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+SMALL_LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 
 
 def _ga_trainer(model_dir, data, out, **overrides):
@@ -32,7 +31,7 @@ def _ga_trainer(model_dir, data, out, **overrides):
     model = apply_lora(model, SMALL_LORA)
     settings = {"per_device_train_batch_size": 12, "learning_rate": 1e-3, "use_cpu": True, "disable_tqdm": True,
                 **overrides}
-    config = make_config(config_cls, str(out), settings)
+    config = config_cls(output_dir=str(out), **settings)
     dataset = build_unlearning_dataset(data, 5, streams=config.streams)
     return trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter)
 
@@ -61,10 +60,10 @@ def test_divergence_never_checkpoints_nan_weights(strategy, tiny_model_dir, synt
 
 
 def _unlearn_args(method, model_dir, data, out, *extra):
-    return ["unlearn", "--method", method, "--model", str(model_dir), "--data", str(data), "--forget-ratio", "5",
-            "--out", str(out), "--max-steps", "3", "--batch-size", "2", "--device", "cpu", "--lora-r", "4",
-            "--lora-alpha", "8", "--lora-dropout", "0", "--set", "save_strategy=steps", "--set", "save_steps=1",
-            "--set", "disable_tqdm=True", *extra]
+    return ["unlearn", "--method", method, "--model", str(model_dir), "--data", str(data), "--forget_ratio", "5",
+            "--output_dir", str(out), "--max_steps", "3", "--per_device_train_batch_size", "2", "--use_cpu",
+            "--lora_r", "4", "--lora_alpha", "8", "--lora_dropout", "0", "--save_strategy", "steps", "--save_steps",
+            "1", "--disable_tqdm", "true", *extra]
 
 
 def _adapter(folder: Path) -> dict[str, torch.Tensor]:
@@ -83,7 +82,7 @@ def test_resume_only_a_checkpoint_of_the_same_run(tiny_model_dir, synth_dir, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds another training run (method 'ga' there, 'npo' now)" in err[0], err
     assert "--overwrite" in err[0]
-    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--lr", "0.5")) == 2
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--learning_rate", "0.5")) == 2
     assert "learning_rate 1e-05 there, 0.5 now" in capsys.readouterr().err  # any setting counts
     assert json.loads((out / TRAINING_RECORD).read_text())["method"] == "ga"  # nothing was touched
 
@@ -95,7 +94,7 @@ def test_resume_only_a_checkpoint_of_the_same_run(tiny_model_dir, synth_dir, tmp
 
 def test_half_written_checkpoint_is_skipped(tiny_model_dir, synth_dir, tmp_path):
     out = tmp_path / "run"
-    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--set", "save_total_limit=5")) == 0
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--save_total_limit", "5")) == 0
     finished = _adapter(out)
     # as if killed while saving checkpoint-3: no trainer_state.json yet, the optimiser state cut short
     (out / "checkpoint-3" / "trainer_state.json").unlink()
@@ -103,7 +102,7 @@ def test_half_written_checkpoint_is_skipped(tiny_model_dir, synth_dir, tmp_path)
     optimizer.write_bytes(optimizer.read_bytes()[:100])
     for name in ("adapter_model.safetensors", TRAINING_RECORD):
         (out / name).unlink()
-    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--set", "save_total_limit=5")) == 0
+    assert cli_main(_unlearn_args("ga", tiny_model_dir, synth_dir, out, "--save_total_limit", "5")) == 0
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     resumed = _adapter(out)
@@ -120,9 +119,9 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(tiny_model_
 
     def command(out: Path) -> list[str]:  # LoRA dropout on: the RNG state must be restored too
         return [sys.executable, "-m", "umu_hf.cli", "unlearn", "--method", "gd", "--model", str(tiny_model_dir),
-                "--data", str(synth_dir), "--forget-ratio", "5", "--out", str(out), "--max-steps", "20",
-                "--batch-size", "6", "--lr", "1e-3", "--device", "cpu", "--lora-r", "4", "--lora-alpha", "8",
-                "--set", "save_strategy=steps", "--set", "save_steps=2", "--set", "disable_tqdm=True"]
+                "--data", str(synth_dir), "--forget_ratio", "5", "--output_dir", str(out), "--max_steps", "20",
+                "--per_device_train_batch_size", "6", "--learning_rate", "1e-3", "--use_cpu", "--lora_r", "4",
+                "--lora_alpha", "8", "--save_strategy", "steps", "--save_steps", "2", "--disable_tqdm", "true"]
 
     uninterrupted = subprocess.Popen(command(tmp_path / "a"), env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
@@ -158,9 +157,9 @@ def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir
     from umu_hf.trainers.run import finetune
 
     def config(out):
-        return make_config(FinetuneConfig, str(out), {
-            "max_steps": 6, "learning_rate": 5e-3, "per_device_train_batch_size": 8, "protocol": "umu-hf",
-            "save_strategy": "steps", "save_steps": 3, "use_cpu": True, "disable_tqdm": True, "seed": 0})
+        return FinetuneConfig(
+            output_dir=str(out), max_steps=6, learning_rate=5e-3, per_device_train_batch_size=8, protocol="umu-hf",
+            save_strategy="steps", save_steps=3, use_cpu=True, disable_tqdm=True, seed=0)
 
     finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "a"))
 

@@ -16,21 +16,20 @@ from umu_hf.cli import main as cli_main
 from umu_hf.data.collate import IGNORE_INDEX, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.models.loading import load_model
-from umu_hf.trainers.cli import make_config
-from umu_hf.trainers.lora import LoraSettings, apply_lora
+from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.losses import answer_nll
 from umu_hf.trainers.registry import METHODS, get_method
 from umu_hf.trainers.run import build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL_LORA = LoraSettings(r=4, alpha=8, dropout=0.0)
+SMALL_LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 
 
 def _config(method: str, out: Path, **overrides):
     _, config_cls = get_method(method)
     settings = {"max_steps": 2, "per_device_train_batch_size": 2, "learning_rate": 1e-2, "use_cpu": True}
     settings.update({"save_strategy": "no", "disable_tqdm": True, **overrides})
-    return make_config(config_cls, str(out), settings)
+    return config_cls(output_dir=str(out), **settings)
 
 
 def _trainer(method: str, model_dir: Path, data: Path, out: Path, **overrides):
@@ -159,11 +158,11 @@ def test_bad_inputs_give_one_clear_error(tiny_model_dir, synth_dir, tmp_path, ca
     with pytest.raises(UmuError, match="beta must be > 0"):
         _config("npo", tmp_path, beta=0)
     rc = cli_main(["unlearn", "--method", "nope", "--model", str(tiny_model_dir), "--data", str(synth_dir),
-                   "--forget-ratio", "5", "--out", str(tmp_path / "x")])
+                   "--forget_ratio", "5", "--output_dir", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "known methods" in err[0]
     rc = cli_main(["unlearn", "--method", "ga", "--model", str(tiny_model_dir), "--data", str(synth_dir),
-                   "--forget-ratio", "7", "--out", str(tmp_path / "x")])
+                   "--forget_ratio", "7", "--output_dir", str(tmp_path / "x")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "forget ratio" in err[0]
 
@@ -174,16 +173,16 @@ def test_lora_targets_must_exist():
     vision = CLIPVisionModel(CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                               num_attention_heads=2, image_size=16, patch_size=8))
     with pytest.raises(UmuError, match="language_model"):
-        apply_lora(vision, LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("lm",)))
+        apply_lora(vision, LoraArguments(lora_r=4, lora_alpha=8, lora_target_modules="lm").settings())
     with pytest.raises(UmuError, match="no linear layer named gate_x"):
-        apply_lora(vision, LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=("gate_x",)))
+        apply_lora(vision, LoraArguments(lora_r=4, lora_alpha=8, lora_target_modules="gate_x").settings())
 
 
 def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_path):
     out = tmp_path / "gd"
     rc = cli_main(["unlearn", "--method", "gd", "--model", str(tiny_model_dir), "--data", str(synth_dir),
-                   "--forget-ratio", "5", "--out", str(out), "--max-steps", "2", "--batch-size", "2",
-                   "--device", "cpu", "--lora-r", "4", "--lora-alpha", "8", "--merge"])
+                   "--forget_ratio", "5", "--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size",
+                   "2", "--use_cpu", "--lora_r", "4", "--lora_alpha", "8", "--merge"])
     assert rc == 0
     assert (out / "adapter_config.json").is_file()
     model, _, adapter = load_model(str(out / "merged"), device="cpu", dtype="float32")
@@ -221,31 +220,25 @@ def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, t
 
 @pytest.mark.parametrize("recipe", sorted((ROOT / "trainers" / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
 def test_recipes_parse_into_their_configs(recipe, tmp_path):
+    """Every recipe parses through its script's parser; the shipped ones are the defaults (the original protocol),
+    so they list nothing but the method."""
     import importlib.util
+
+    from umu_hf.trainers.scripts import load_recipe
 
     name = "finetune" if recipe.stem == "finetune" else "unlearn"
     spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "trainers" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(script)
-    argv = ["--recipe", str(recipe), "--model", "m", "--data", "d", "--output_dir", str(tmp_path)]
-    if name == "finetune":
-        parser = script.HfArgumentParser((script.ScriptArguments, script.LoraArguments, script.FinetuneConfig))
-        parser.set_defaults(**script.load_recipe(str(recipe)))
-        _, lora, config = parser.parse_args_into_dataclasses(argv)
-    else:
-        args, lora, config = script.parse(argv)
-        trainer_cls, config_cls = get_method(args.method)
-        assert isinstance(config, config_cls) and args.method == recipe.stem
-    if name == "finetune":  # the original finetune.py: LoRA r 8 / alpha 16 on every linear layer, batch 4
-        assert (config.per_device_train_batch_size, lora.lora_r, lora.lora_alpha) == (4, 8, 16)
-        assert lora.lora_target_modules == "all-linear" and config.protocol == "original"
+    argv = ["--config", str(recipe), "--model", "m", "--data", "d", "--output_dir", str(tmp_path)]
+    args, lora, config = script.make_parser(argv).parse(argv)
+    assert set(load_recipe(str(recipe))) <= {"method"}, "a shipped recipe lists only what differs from the defaults"
+    if name == "finetune":  # the original finetune.py: LoRA r 8 / alpha 16 on every linear layer, batch 4, merged
+        assert (config.per_device_train_batch_size, lora.lora_r, lora.lora_alpha, lora.merge) == (4, 8, 16, True)
+        assert lora.lora and config.protocol == "original" and args.config_name == "full"
         return
-    assert config.per_device_train_batch_size == 6 and lora.lora_r == 64
-    if recipe.stem in ("ga", "gd", "kl", "po", "npo"):  # the original baselines: the recipe = the Config defaults
-        defaults = config_cls(output_dir=str(tmp_path))
-        for field in ("learning_rate", "num_train_epochs", "max_grad_norm", "multimodal_max_grad_norm",
-                      "weight_decay", "adam_epsilon", "protocol", "label_mode", "eos", "streams"):
-            assert getattr(config, field) == getattr(defaults, field), (recipe.stem, field)
+    _, config_cls = get_method(args.method)
+    assert type(config) is config_cls and args.method == recipe.stem
+    assert config.per_device_train_batch_size == 6 and (lora.lora, lora.lora_r, lora.lora_alpha) == (True, 64, 32)
     if recipe.stem == "npo":
-        assert config.beta == 0.4
+        assert config.beta == 0.4 and config.learning_rate == 6.2e-6

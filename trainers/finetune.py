@@ -1,48 +1,35 @@
-"""Vanilla fine-tuning on every UMU-Bench profile (the model that unlearning starts from).
+"""Vanilla fine-tuning on every UMU-Bench profile (the model that unlearning starts from); ``umu-hf finetune`` is
+this same front end.
 
     python trainers/finetune.py --model MODEL --data DATA --output_dir out/vanilla
-    python trainers/finetune.py --recipe trainers/recipes/finetune.yaml --model MODEL --data DATA --output_dir out/v
+    python trainers/finetune.py --config trainers/recipes/finetune.yaml --model MODEL --data DATA --output_dir out/v
     accelerate launch --num_processes 2 trainers/finetune.py ...
 
-Every ``FinetuneConfig`` field (``TrainingArguments`` + alpha) is a flag; command-line flags override the recipe.
+The defaults are the original ``finetune.py``'s (LoRA r 8 / alpha 16 on every linear layer, merged). Every
+``FinetuneConfig`` field (``TrainingArguments`` + alpha) is a flag; command-line flags override the recipe.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-
-from transformers import HfArgumentParser
+from collections.abc import Sequence
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.finetune import FinetuneConfig
-from umu_hf.trainers.run import finetune
-from umu_hf.trainers.scripts import LoraArguments, load_recipe, peek_option
+from umu_hf.trainers import scripts
 
 
-@dataclass
-class ScriptArguments:
-    model: str = field(metadata={"help": "the model to fine-tune (folder or Hub id)"})
-    data: str = field(metadata={"help": "Hub repo id, Hub-layout folder or legacy folder"})
-    config_name: str = field(default="full", metadata={"help": "dataset config to train on"})
-    lora: bool = field(default=False, metadata={"help": "train a LoRA adapter instead of all weights"})
+def make_parser(argv: Sequence[str] = ()) -> scripts.TrainParser:
+    """The parser ``umu-hf finetune`` uses too; ``argv`` may name a ``--config`` recipe."""
+    return scripts.make_parser("finetune", argv, prog="finetune.py")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser((ScriptArguments, LoraArguments, FinetuneConfig))
-    parser.set_defaults(**load_recipe(peek_option(argv, "recipe")))
-    script, lora, config = parser.parse_args_into_dataclasses(argv)
-    path = finetune(
-        script.model, script.data, config, lora.settings(script.lora), lora.merge, config_name=script.config_name,
-        overwrite=lora.overwrite,
-    )
-    print(f"fine-tuned model: {path}")
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    return scripts.main("finetune", list(sys.argv[1:] if argv is None else argv), prog="finetune.py")
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
     except UmuError as exc:
-        sys.exit(f"finetune.py: error: {exc}")
+        print(f"finetune.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)

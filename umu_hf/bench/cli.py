@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 DEFAULT_OUT = "umu-bench-out"
+#: bench knob (--vanilla-NAME) -> the FinetuneConfig field it sets
+_VANILLA_FLAGS = {"epochs": "num_train_epochs", "lr": "learning_rate", "batch_size": "per_device_train_batch_size"}
 
 
 def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -71,10 +73,10 @@ def _settings(args: argparse.Namespace) -> Any:
         settings.eval_batch_size = args.eval_batch_size
     if args.min_vanilla_acc is not None:
         settings.min_vanilla_retain_acc = args.min_vanilla_acc
-    for name in ("epochs", "lr", "batch_size"):
+    for name, config_field in _VANILLA_FLAGS.items():
         value = getattr(args, f"vanilla_{name}")
         if value is not None:
-            setattr(settings.vanilla, name, value)
+            settings.vanilla = {**settings.vanilla, config_field: value}
     tuning = settings.unlearn
     settings.unlearn = replace(
         tuning,

@@ -24,10 +24,11 @@ from typing import Any
 
 from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
 from umu_hf.bench.settings import (
+    RUN_FIELDS,
     BenchSettings,
+    config_default,
     content_fingerprint,
     settings_hash,
-    train_fields,
     unlearn_fields,
 )
 from umu_hf.errors import UmuError
@@ -128,21 +129,18 @@ class Bench:
                 self._mark_done(folder, {"size": self.s.tiny_size, "seed": seed})
         return str(folder), key
 
-    def _train(self, title: str, folder: Path, lora_on: bool, fields: dict[str, Any], lora: Any,
-               run: Callable[[Any, Any], Path], config_cls: type, record: Any, seed: int) -> Path:
-        from umu_hf.trainers.cli import make_config
-
-        final = folder / "merged" if lora_on else folder
+    def _train(self, title: str, folder: Path, config_cls: type, fields: dict[str, Any], lora: Any,
+               run: Callable[[Any], Path], record: Any, seed: int) -> Path:
+        """Train one stage into ``folder`` (reused when done): ``config_cls`` built directly from ``fields``, the
+        seed, :data:`RUN_FIELDS` and the device; ``run(config)`` trains it and returns the model to evaluate."""
+        final = folder / "merged" if lora is not None else folder
         if self._done(folder):
             return final
         self._fresh(folder)
-        overrides = {**fields, "seed": seed, "logging_steps": 25, "save_strategy": "epoch",
-                     "save_total_limit": 1}
-        if self.s.device == "cpu":
-            overrides["use_cpu"] = True
-        config = make_config(config_cls, str(folder), overrides)
+        cpu = {"use_cpu": True} if self.s.device == "cpu" else {}
+        config = config_cls(output_dir=str(folder), **{**fields, "seed": seed, **RUN_FIELDS, **cpu})
         with self.stage(f"{title} → {folder}"):
-            final = run(config, lora if lora_on else None)
+            final = run(config)
             for checkpoint in folder.glob("checkpoint-*"):
                 shutil.rmtree(checkpoint)  # the finished model is saved; checkpoints only served resuming
             self._mark_done(folder, record)
@@ -153,37 +151,37 @@ class Bench:
         if not self.s.finetune:
             return base, base_key
         from umu_hf.trainers.finetune import FinetuneConfig
-        from umu_hf.trainers.lora import LoraSettings, parse_targets
         from umu_hf.trainers.run import finetune
 
-        key = settings_hash("vanilla", base_key, data_key, self.s.vanilla, seed, self.s.device)
+        fields, lora_args = self.s.vanilla, self.s.vanilla_lora
+        key = settings_hash("vanilla", base_key, data_key, fields, lora_args, seed, self.s.device)
         folder = self.out / "models" / f"vanilla-{key}"
-        v = self.s.vanilla
-        lora = LoraSettings(v.lora_r, v.lora_alpha, v.lora_dropout, parse_targets(v.extra.get("lora_target_modules")))
+        lora = lora_args.settings()
         path = self._train(
-            f"fine-tune vanilla on full (seed {seed})", folder, v.lora, train_fields(v), lora,
-            lambda config, lora: finetune(base, data, config, lora, merge=lora is not None), FinetuneConfig,
-            asdict(v), seed,
+            f"fine-tune vanilla on full (seed {seed})", folder, FinetuneConfig, fields, lora,
+            lambda config: finetune(base, data, config, lora, merge=lora is not None),
+            {"config": fields, "lora": asdict(lora_args)}, seed,
         )
         return str(path), key
 
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
                   seed: int) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
-        from umu_hf.trainers.lora import LoraSettings
         from umu_hf.trainers.registry import get_method
         from umu_hf.trainers.run import unlearn
 
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
         fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
-        key = settings_hash("unlearn", method, vanilla_key, self._data_key, ratio, fields, tuning.lora_r, seed,
+        lora_args = tuning.lora()
+        key = settings_hash("unlearn", method, vanilla_key, self._data_key, ratio, fields, lora_args, seed,
                             self.s.device)
         folder = self.out / "models" / f"{method}-{key}"
+        lora = lora_args.settings()
         path = self._train(
-            f"unlearn {method} (forget {ratio}%, seed {seed})", folder, True, fields, LoraSettings(r=tuning.lora_r),
-            lambda config, lora: unlearn(method, vanilla, data, ratio, config, lora, merge=True),
-            config_cls, {"tuning": asdict(tuning), "fields": fields}, seed,
+            f"unlearn {method} (forget {ratio}%, seed {seed})", folder, config_cls, fields, lora,
+            lambda config: unlearn(method, vanilla, data, ratio, config, lora, merge=True),
+            {"tuning": asdict(tuning), "fields": fields, "lora": asdict(lora_args)}, seed,
         )
         return str(path), key
 
@@ -221,9 +219,15 @@ class Bench:
             shown = ", ".join(f"{t} AccR {v:.1f}" for t, v in weak.items())
             raise VanillaTooWeakError(
                 f"the vanilla model does not know the profiles (retain {shown} < {self.s.min_vanilla_retain_acc:g}): "
-                f"fine-tuning did not take. Give it more epochs (--vanilla-epochs, now {self.s.vanilla.epochs:g}) "
+                f"fine-tuning did not take. Give it more epochs (--vanilla-epochs, now {self._vanilla_epochs():g}) "
                 "or a higher --vanilla-lr; or lower --min-vanilla-acc if that is intended"
             )
+
+    def _vanilla_epochs(self) -> float:
+        """The vanilla fine-tuning's epochs: the bench's, else FinetuneConfig's default."""
+        from umu_hf.trainers.finetune import FinetuneConfig
+
+        return float(self.s.vanilla.get("num_train_epochs", config_default(FinetuneConfig, "num_train_epochs")))
 
     def training_record(self, models: dict[str, str]) -> dict[str, Any]:
         """What leaderboard.json says about training: the bench's tuning and each model's own record."""
@@ -236,7 +240,10 @@ class Bench:
         return {
             "unlearning_tuning": {**asdict(self.s.unlearn), "note": "only step size (lr_scale x each method's "
                                   "original lr), epochs and LoRA rank differ from the original protocol"},
-            "vanilla": asdict(self.s.vanilla) if self.s.finetune else "given (--no-finetune)",
+            "vanilla": {
+                "config": self.s.vanilla, "lora": asdict(self.s.vanilla_lora) if self.s.vanilla_lora.lora else None,
+                "note": "config: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)",
+            } if self.s.finetune else "given (--no-finetune)",
             "models": per_model,
         }
 

@@ -14,23 +14,12 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from umu_hf.trainers.finetune import FINETUNE_LORA
+from umu_hf.trainers.lora import LoraArguments
 from umu_hf.trainers.registry import ORIGINAL_METHODS
 
-
-@dataclass
-class TrainSettings:
-    """One training job's knobs (fine-tuning or unlearning)."""
-
-    epochs: float
-    lr: float
-    batch_size: int
-    lora: bool
-    lora_r: int = 64
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    scheduler: str = "linear"
-    warmup: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # method-specific config fields (beta, gamma, ...)
+#: Config fields every bench training run sets on top of its own: logging and checkpoints, which change no numbers
+RUN_FIELDS: dict[str, Any] = {"logging_steps": 25, "save_strategy": "epoch", "save_total_limit": 1}
 
 
 @dataclass
@@ -38,13 +27,17 @@ class UnlearnTuning:
     """What a bench may tune of the unlearning runs: step size, epochs and LoRA rank — nothing else.
 
     Every other setting (losses, labels, streams, batch size, clipping, AdamW, LoRA alpha/dropout/targets) is the
-    method's original Config and recipe. ``lr_scale`` multiplies each method's original learning rate (so NPO
-    keeps its 0.62× of the others); ``epochs`` replaces every method's original epochs when set.
+    method's original Config and :class:`LoraArguments`. ``lr_scale`` multiplies each method's original learning
+    rate (so NPO keeps its 0.62× of the others); ``epochs`` replaces every method's original epochs when set.
     """
 
     lr_scale: float = 1.0
     epochs: float | None = None
-    lora_r: int = 64
+    lora_r: int = LoraArguments.lora_r
+
+    def lora(self) -> LoraArguments:
+        """The unlearning LoRA: the original's with this rank."""
+        return LoraArguments(lora_r=self.lora_r)
 
 
 @dataclass
@@ -63,11 +56,14 @@ class BenchSettings:
     #: each seed repeats the whole chain: tiny model init, vanilla fine-tuning, every unlearning
     seeds: tuple[int, ...] = (0, 1, 2)
     finetune: bool = True
-    vanilla: TrainSettings = field(default_factory=lambda: replace(EMBEDDED_VANILLA, extra=dict(EMBEDDED_VANILLA.extra)))
+    #: vanilla fine-tuning: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)
+    vanilla: dict[str, Any] = field(default_factory=lambda: dict(EMBEDDED_VANILLA))
+    vanilla_lora: LoraArguments = field(default_factory=lambda: LoraArguments(lora=False))
     #: the smallest step size tried (100, 400, 1000, 3000, 6000 x) at which every method forgets on every seed:
     #: below it GD, KL, PO and NPO land somewhere different on each seed (sd up to 40 points), and at no step
     #: size does the tiny model forget selectively (docs/protocol.md, "The embedded bench")
     unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=6000.0, epochs=None, lora_r=16))
+    #: per method, Config fields set on top of the tuning (e.g. ``{"npo": {"beta": 0.2}}``)
     method_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     eval_batch_size: int = 32
     eval_limit: int | None = None
@@ -77,13 +73,12 @@ class BenchSettings:
 
 def original_profile(**overrides: Any) -> BenchSettings:
     """The original protocol for a real checkpoint: each method's original Config (docs/protocol.md), and the
-    original fine-tuning recipe for vanilla (LoRA r 8/alpha 16 on every linear layer, lr 2e-5, 5 epochs,
-    batch 4). For paper numbers pass the released vanilla checkpoint with ``--no-finetune`` instead."""
+    original fine-tuning for vanilla (FinetuneConfig's defaults and :data:`FINETUNE_LORA`: LoRA r 8/alpha 16 on
+    every linear layer, lr 2e-5, 5 epochs, batch 4). For paper numbers pass the released vanilla checkpoint with
+    ``--no-finetune`` instead."""
     settings = BenchSettings(
-        vanilla=TrainSettings(
-            epochs=5, lr=2e-5, batch_size=4, lora=True, lora_r=8, lora_alpha=16,
-            extra={"protocol": "original", "lora_target_modules": "all-linear"},
-        ),
+        vanilla={},
+        vanilla_lora=replace(FINETUNE_LORA),
         unlearn=UnlearnTuning(),
         eval_batch_size=8,
         forget_ratios=(5,),
@@ -94,17 +89,22 @@ def original_profile(**overrides: Any) -> BenchSettings:
     return settings
 
 
-#: the embedded run's vanilla fine-tuning: every weight of the tiny model, umu-hf's paired streams (a model
-#: trained from scratch must see each unimodal question without the portrait to answer it so) with EOS (so it
-#: learns to stop), and labels on every token, as the original unlearning scores them: a model trained from scratch
-#: on answers only is confidently wrong on every prompt token (NLL 17.5 against 0.15 with full labels,
-#: benchmarks/label_nll.py), and the original full-label unlearning loss is then almost entirely those tokens, not
-#: the person's facts; 40 epochs so that every seed's vanilla knows the profiles (30 left one seed at 78 % retain
-#: cloze). Recorded in leaderboard.json.
-EMBEDDED_VANILLA = TrainSettings(
-    epochs=40, lr=8e-3, batch_size=16, lora=False, scheduler="cosine", warmup=0.03,
-    extra={"protocol": "umu-hf", "label_mode": "full", "weight_decay": 0.0, "adam_epsilon": 1e-8, "max_grad_norm": 1.0},
-)
+#: the embedded run's vanilla fine-tuning (FinetuneConfig fields; every weight of the tiny model: LoRA off):
+#: umu-hf's paired streams (a model trained from scratch must see each unimodal question without the portrait to
+#: answer it so) with EOS (so it learns to stop), and labels on every token, as the original unlearning scores
+#: them: a model trained from scratch on answers only is confidently wrong on every prompt token (NLL 17.5 against
+#: 0.15 with full labels, benchmarks/label_nll.py), and the original full-label unlearning loss is then almost
+#: entirely those tokens, not the person's facts; 40 epochs so that every seed's vanilla knows the profiles (30
+#: left one seed at 78 % retain cloze). Recorded in leaderboard.json.
+EMBEDDED_VANILLA: dict[str, Any] = {
+    "num_train_epochs": 40, "learning_rate": 8e-3, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03, "protocol": "umu-hf", "label_mode": "full", "adam_epsilon": 1e-8, "max_grad_norm": 1.0,
+}
+
+
+def config_default(config_cls: type, name: str) -> Any:
+    """The default of one field of a Config dataclass."""
+    return config_cls.__dataclass_fields__[name].default
 
 
 def content_fingerprint(source: str) -> str:
@@ -149,23 +149,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def train_fields(settings: TrainSettings) -> dict[str, Any]:
-    """The ``UnlearnConfig`` fields a :class:`TrainSettings` sets."""
-    extra = {k: v for k, v in settings.extra.items() if not k.startswith("lora_")}
-    return {
-        "num_train_epochs": settings.epochs,
-        "learning_rate": settings.lr,
-        "per_device_train_batch_size": settings.batch_size,
-        "lr_scheduler_type": settings.scheduler,
-        "warmup_steps": settings.warmup,
-        **extra,
-    }
-
-
 def unlearn_fields(tuning: UnlearnTuning, config_cls: type, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config fields a bench sets for one method: its original lr × ``lr_scale`` and, if set, the epochs."""
-    defaults = {f.name: f.default for f in config_cls.__dataclass_fields__.values()}
-    fields = {"learning_rate": defaults["learning_rate"] * tuning.lr_scale}
+    fields = {"learning_rate": config_default(config_cls, "learning_rate") * tuning.lr_scale}
     if tuning.epochs is not None:
         fields["num_train_epochs"] = tuning.epochs
     return {**fields, **(extra or {})}

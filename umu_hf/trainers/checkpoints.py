@@ -70,7 +70,7 @@ def last_complete_checkpoint(out_dir: Path) -> Path | None:
 
 #: written into the output folder when training starts: the method, model, data and settings of the run
 RUN_RECORD = "umu_run.json"
-_HINT = "pass --overwrite to discard it, or choose another --out"
+_HINT = "pass --overwrite to discard it, or choose another --output_dir"
 
 
 def source_id(source: str | os.PathLike) -> str:
@@ -116,7 +116,7 @@ def prepare_output(
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UmuError(f"--out {out} is a file; give a folder for the checkpoints and the trained model")
+        raise UmuError(f"--output_dir {out} is a file; give a folder for the checkpoints and the trained model")
     check_out_apart(out, inputs)
     identity = _normalised(identity)
     record_file = out / RUN_RECORD
@@ -126,8 +126,8 @@ def prepare_output(
         if out.is_dir() and any(out.iterdir()):
             if not (record_file.is_file() or (out / TRAINING_RECORD).is_file()):
                 raise UmuError(
-                    f"--out {out} was not written by umu-hf training (no {RUN_RECORD}), so --overwrite will not "
-                    "delete it; remove it yourself or choose another --out"
+                    f"--output_dir {out} was not written by umu-hf training (no {RUN_RECORD}), so --overwrite will "
+                    "not delete it; remove it yourself or choose another --output_dir"
                 )
             _remove_tree(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -141,15 +141,15 @@ def prepare_output(
         for key in [*identity, *(k for k in stored if k not in identity)]:  # the method first
             if stored.get(key) != identity.get(key):
                 raise UmuError(
-                    f"--out {out} holds another training run ({key} {_describe(stored.get(key))} there, "
+                    f"--output_dir {out} holds another training run ({key} {_describe(stored.get(key))} there, "
                     f"{_describe(identity.get(key))} now), whose checkpoints this run must not resume; {_HINT}"
                 )
     else:
         found = [p.name for _, p in checkpoints(out)] + [n for n in (TRAINING_RECORD,) if (out / n).is_file()]
         if found:
             raise UmuError(
-                f"--out {out} holds {', '.join(found[:3])} but no {RUN_RECORD}, so its settings are unknown and "
-                f"it may be another run's; {_HINT}"
+                f"--output_dir {out} holds {', '.join(found[:3])} but no {RUN_RECORD}, so its settings are unknown "
+                f"and it may be another run's; {_HINT}"
             )
         if main_process:
             out.mkdir(parents=True, exist_ok=True)

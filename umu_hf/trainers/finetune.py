@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.lora import ALL_LINEAR, LoraArguments
 from umu_hf.trainers.losses import answer_nll
 
-#: LoRA of the original fine-tuning script: every linear layer (vision tower and projector too), r 8, alpha 16
-FINETUNE_LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ("all-linear",)}
+#: LoRA of the original fine-tuning script, where it differs from the unlearning defaults: r 8, alpha 16, merged
+#: at the end (on every linear layer, vision tower and projector too: :attr:`FinetuneTrainer.lora_target_modules`)
+FINETUNE_LORA = LoraArguments(lora_r=8, lora_alpha=16, merge=True)
 
 
 @dataclass
@@ -33,7 +35,7 @@ class FinetuneConfig(UnlearnConfig):
 class FinetuneTrainer(UnlearnTrainer):
     method = "finetune"
     streams = {"train": ("train", "answer")}
-    lora_target_modules = FINETUNE_LORA["target_modules"]
+    lora_target_modules = (ALL_LINEAR,)
 
     def modality_loss(self, model, inputs, modality):
         nll = answer_nll(*self.stream_logits(model, inputs, "train", modality))

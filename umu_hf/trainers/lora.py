@@ -1,6 +1,11 @@
 """LoRA as the original scripts apply it: r 64, alpha 32, dropout 0.05, gaussian init, on every linear layer whose
 name ends like a language-model projection (docs/protocol.md, "Training").
 
+:class:`LoraArguments` is the one home of the LoRA defaults: the training front end (``umu-hf unlearn`` /
+``trainers/*.py``) and the bench build it, recipes list only what differs from it, and the original fine-tuning's
+LoRA is an instance of it (:data:`umu_hf.trainers.finetune.FINETUNE_LORA`). :class:`LoraSettings` is what it
+resolves to.
+
 peft matches ``target_modules`` names as suffixes anywhere in the model, so in LLaVA the vision tower's
 ``q_proj``/``k_proj``/``v_proj`` get adapters too: the original can forget through the vision encoder. The special
 target ``lm`` restricts the adapters to the language model's linear layers instead, ``all-linear`` puts them on
@@ -10,7 +15,7 @@ every linear layer but the output layer (the original fine-tuning script).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from umu_hf.errors import ModelError
@@ -25,14 +30,43 @@ INITS = ("gaussian", "default")
 
 
 @dataclass
-class LoraSettings:
-    """LoRA hyper-parameters; ``target_modules=None`` takes the method's default (the original's)."""
+class LoraArguments:
+    """LoRA options of every training run; the defaults are the original unlearning scripts' (SPEC 5)."""
 
-    r: int = 64
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] | None = None
-    init: str = "gaussian"
+    _argument_group_name = "LoRA"
+
+    lora: bool = field(default=True, metadata={"help": "train a LoRA adapter (the reference is the adapter switched "
+                                                       "off); --no_lora trains every weight"})
+    lora_r: int = field(default=64, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={"help": "comma-separated layer names LoRA wraps anywhere in the model (default: the method's "
+                  "original targets); 'lm' = the language model's linear layers, 'all-linear' = every one"},
+    )
+    lora_init: str = field(default="gaussian", metadata={"help": "LoRA A init: gaussian (original) or default"})
+    merge: bool = field(default=False, metadata={"help": "LoRA: also save the adapter merged into the model "
+                                                         "under output_dir/merged (what `umu-hf eval` loads)"})
+
+    def settings(self) -> LoraSettings | None:
+        """The LoRA settings, or None to train every weight."""
+        if not self.lora:
+            return None
+        targets = parse_targets(self.lora_target_modules)
+        return LoraSettings(self.lora_r, self.lora_alpha, self.lora_dropout, targets, self.lora_init)
+
+
+@dataclass
+class LoraSettings:
+    """Resolved LoRA hyper-parameters (:meth:`LoraArguments.settings`); ``target_modules=None`` takes the method's
+    default (the original's)."""
+
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: tuple[str, ...] | None
+    init: str
 
     def __post_init__(self) -> None:
         if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
@@ -81,7 +115,7 @@ def language_model_linear_names(model: Any) -> list[str]:
     if not names:
         raise ModelError(
             f"{type(model).__name__} has no linear layers under a 'language_model' module for LoRA to target; "
-            "train without LoRA (--no-lora) or use a vision-language model such as LLaVA or Qwen2-VL"
+            "train without LoRA (--no_lora) or use a vision-language model such as LLaVA or Qwen2-VL"
         )
     return names
 
@@ -103,7 +137,7 @@ def apply_lora(model: Any, settings: LoraSettings) -> Any:
         if not linear & set(target_modules):
             raise ModelError(
                 f"{type(model).__name__} has no linear layer named {', '.join(target_modules)} for LoRA to target "
-                f"(its linear layers: {', '.join(sorted(linear)[:12])}); set --lora-target-modules (scripts: --lora_target_modules), or "
+                f"(its linear layers: {', '.join(sorted(linear)[:12])}); set --lora_target_modules, or "
                 f"'{LANGUAGE_MODEL}' for every language-model linear layer"
             )
     config = LoraConfig(

@@ -1,4 +1,5 @@
-"""One function per job — fine-tune, unlearn — shared by ``umu-hf``, ``trainers/*.py`` and ``umu-hf bench``."""
+"""One function per job — fine-tune, unlearn — shared by the training front end (``umu-hf finetune|unlearn``,
+``trainers/*.py``: :mod:`umu_hf.trainers.scripts`) and ``umu-hf bench``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import TrainingDivergedError, UnlearnConfig
-from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraSettings, apply_lora
+from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraArguments, LoraSettings, apply_lora
 
 logger = logging.getLogger(__name__)
-DEFAULT_LORA = LoraSettings()
+#: the original unlearning LoRA (:class:`LoraArguments`' defaults)
+DEFAULT_LORA = LoraArguments().settings()
 #: written next to every trained model: method, protocol features, hyper-parameters, LoRA
 TRAINING_RECORD = "umu_training.json"
 

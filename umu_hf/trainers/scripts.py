@@ -1,63 +1,192 @@
-"""Helpers of the ``trainers/*.py`` entry points: YAML recipes and peeking at one option before parsing."""
+"""The one training front end: ``python trainers/unlearn.py`` and ``umu-hf unlearn`` (likewise ``finetune``) parse
+their flags with the parser :func:`make_parser` builds, so both spell every flag the same way.
+
+It is an ``HfArgumentParser`` (as TRL's scripts use) over three dataclasses: the job's script arguments (model,
+data, method, forget ratio, …), :class:`~umu_hf.trainers.lora.LoraArguments` and the method's Config (a
+``TrainingArguments``: every field is a flag). Flags are HF's ``--forget_ratio`` / ``--learning_rate``; the dashed
+``--forget-ratio`` is the same flag. ``--config RECIPE.yaml`` (trainers/recipes/) gives defaults that flags
+override; the method comes from ``--method``, else the recipe's ``method``. Errors are one line.
+
+>>> peek_option(["--method", "npo", "--x", "1"], "method")
+'npo'
+>>> peek_option(["--method=gd"], "method")
+'gd'
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
+
+from transformers import HfArgumentParser
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.lora import LoraSettings, parse_targets
+from umu_hf.trainers.lora import LoraArguments
+
+JOBS = ("finetune", "unlearn")
+_DESCRIPTIONS = {
+    "unlearn": "Unlearn a UMU-Bench forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo). Every field "
+    "of the method's Config (TrainingArguments + alpha/gamma/beta/...) is a flag: --method NAME --help lists "
+    "them. A rerun of the same command resumes its last complete checkpoint.",
+    "finetune": "Vanilla fine-tuning on every UMU-Bench profile (the model unlearning starts from); the defaults are "
+    "the original finetune.py's. Every FinetuneConfig field (TrainingArguments + alpha) is a flag. A rerun of "
+    "the same command resumes its last complete checkpoint.",
+}
 
 
 @dataclass
-class LoraArguments:
-    """LoRA and output options shared by the script entry points (SPEC 5 defaults)."""
+class UnlearnArguments:
+    """What ``unlearn`` trains, besides the method's Config and LoRA."""
 
-    lora_r: int = 64
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str | None = field(
-        default=None,
-        metadata={"help": "comma-separated layer names LoRA wraps anywhere in the model (default: the method's "
-                  "original targets); 'lm' = the language model's linear layers, 'all-linear' = every one"},
-    )
-    lora_init: str = field(default="gaussian", metadata={"help": "LoRA A init: gaussian (original) or default"})
-    merge: bool = field(default=False, metadata={"help": "also save a merged model under output_dir/merged"})
+    _argument_group_name = "unlearn"
+
+    method: str = field(metadata={"help": "ga, gd, kl, po, npo, simnpo or idk_dpo (or the recipe's `method`)"})
+    model: str = field(metadata={"help": "the model to unlearn from (folder or Hub id)"})
+    data: str = field(metadata={"help": "dataset: Hub repo id, Hub-layout folder or legacy folder"})
+    forget_ratio: int = field(default=5, metadata={"help": "5, 10 or 15 (percent of fictitious profiles)"})
     overwrite: bool = field(
         default=False,
-        metadata={"help": "discard what another training run left in output_dir instead of refusing (a rerun of "
-                  "the same run resumes its last complete checkpoint)"},
+        metadata={"help": "discard what another training run left in output_dir (checkpoints, model) instead of "
+                  "refusing"},
     )
-    recipe: str | None = field(default=None, metadata={"help": "YAML file of defaults (trainers/recipes/)"})
-
-    def settings(self, enabled: bool) -> LoraSettings | None:
-        """The LoRA settings, or None to train every weight."""
-        if not enabled:
-            return None
-        targets = parse_targets(self.lora_target_modules)
-        return LoraSettings(self.lora_r, self.lora_alpha, self.lora_dropout, targets, self.lora_init)
 
 
-def peek_option(argv: list[str], name: str) -> str | None:
-    """The value of ``--name VALUE`` / ``--name=VALUE`` in ``argv`` without consuming it.
+@dataclass
+class FinetuneArguments:
+    """What ``finetune`` trains, besides FinetuneConfig and LoRA."""
 
-    >>> peek_option(["--method", "npo", "--x", "1"], "method")
-    'npo'
-    >>> peek_option(["--method=gd"], "method")
-    'gd'
+    _argument_group_name = "finetune"
+
+    model: str = field(metadata={"help": "the model to fine-tune (folder or Hub id)"})
+    data: str = field(metadata={"help": "dataset: Hub repo id, Hub-layout folder or legacy folder"})
+    config_name: str = field(default="full", metadata={"help": "dataset config to train on"})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "discard what another training run left in output_dir (checkpoints, model) instead of "
+                  "refusing"},
+    )
+
+
+class TrainArgs(NamedTuple):
+    """What a command line parses into."""
+
+    script: UnlearnArguments | FinetuneArguments
+    lora: LoraArguments
+    config: Any  # the method's UnlearnConfig subclass, or FinetuneConfig
+
+
+class TrainParser(HfArgumentParser):
+    """``HfArgumentParser`` with one spelling per flag (no abbreviations), a ``--config`` recipe of defaults and
+    one-line errors (:class:`UmuError`) instead of argparse's usage dump."""
+
+    def __init__(self, dataclass_types: Sequence[type], recipe: str | None = None, **kwargs: Any) -> None:
+        super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
+        self.recipe = recipe
+        self.add_argument("--config", metavar="RECIPE_YAML", default=recipe,
+                          help="YAML file of defaults (trainers/recipes/); flags override it")
+
+    def error(self, message: str) -> NoReturn:
+        raise UmuError(f"{message} (see {self.prog} --help)")
+
+    def require(self, dest: str) -> None:
+        """Make a flag that has a default required (``output_dir``: no silent ``trainer_output``)."""
+        for action in self._actions:
+            if action.dest == dest and action.option_strings:
+                action.required = True
+
+    def apply_recipe(self, recipe: Mapping[str, Any]) -> None:
+        """A recipe's values become the defaults (flags still override them); an unknown name is an error."""
+        dests = {action.dest for action in self._actions if action.option_strings} - {"config", "help"}
+        unknown = sorted(set(recipe) - dests)
+        if unknown:
+            raise UmuError(f"recipe {self.recipe}: unknown setting(s) {', '.join(unknown)} (see {self.prog} --help)")
+        self.set_defaults(**recipe)
+        for action in self._actions:
+            if action.dest in recipe:
+                action.required = False
+
+    def parse(self, argv: Sequence[str]) -> TrainArgs:
+        """The dataclasses of ``argv``; an unknown flag is an error naming it."""
+        namespace, rest = self.parse_known_args(list(argv))
+        if rest:
+            self.error(f"unrecognized arguments: {' '.join(rest)}")
+        if namespace.config != self.recipe:
+            raise UmuError(f"--config {namespace.config}: build the parser with make_parser(job, argv)")
+        values = vars(namespace)
+        script, lora, config = (
+            dtype(**{f.name: values[f.name] for f in dataclasses.fields(dtype) if f.init})
+            for dtype in self.dataclass_types
+        )
+        return TrainArgs(script, lora, config)
+
+
+def make_parser(job: str, argv: Sequence[str] = (), prog: str | None = None) -> TrainParser:
+    """The parser of ``job`` (``"unlearn"`` or ``"finetune"``) that ``trainers/<job>.py`` and ``umu-hf <job>`` share.
+
+    ``argv`` decides which flags exist: ``--config`` names the recipe whose values become defaults, and (unlearn)
+    ``--method`` or else the recipe's ``method`` picks the Config class.
     """
-    flag = f"--{name}"
+    from umu_hf.trainers.finetune import FINETUNE_LORA, FinetuneConfig
+
+    recipe_path = peek_option(argv, "config")
+    recipe = load_recipe(recipe_path)
+    if job == "unlearn":
+        from umu_hf.trainers.base import UnlearnConfig
+        from umu_hf.trainers.registry import get_method
+
+        method = peek_option(argv, "method") or recipe.get("method")
+        config_cls = get_method(str(method))[1] if method else UnlearnConfig
+        types: tuple[type, ...] = (UnlearnArguments, LoraArguments, config_cls)
+    elif job == "finetune":
+        types = (FinetuneArguments, LoraArguments, FinetuneConfig)
+    else:
+        raise ValueError(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    parser = TrainParser(types, recipe=recipe_path, prog=prog, description=_DESCRIPTIONS[job])
+    if job == "finetune":
+        parser.set_defaults(**dataclasses.asdict(FINETUNE_LORA))
+    parser.require("output_dir")
+    parser.apply_recipe(recipe)
+    return parser
+
+
+def parse_args(job: str, argv: Sequence[str], prog: str | None = None) -> TrainArgs:
+    """``make_parser(job, argv, prog).parse(argv)``."""
+    return make_parser(job, argv, prog).parse(argv)
+
+
+def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
+    """Parse ``argv`` and run the job (:func:`umu_hf.trainers.run.unlearn` / ``finetune``); prints the model path."""
+    from umu_hf.trainers import run
+
+    script, lora, config = parse_args(job, argv, prog)
+    merge = lora.merge and lora.lora
+    if isinstance(script, UnlearnArguments):
+        path = run.unlearn(script.method, script.model, script.data, script.forget_ratio, config, lora.settings(),
+                           merge, overwrite=script.overwrite)
+        print(f"unlearned model ({script.method}): {path}")
+    else:
+        path = run.finetune(script.model, script.data, config, lora.settings(), merge,
+                            config_name=script.config_name, overwrite=script.overwrite)
+        print(f"fine-tuned model: {path}")
+    return 0
+
+
+def peek_option(argv: Sequence[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` / ``--name=VALUE`` in ``argv`` without consuming it (the last one wins)."""
+    flag, found = f"--{name}", None
     for i, arg in enumerate(argv):
         if arg == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+            found = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    return found
 
 
 def load_recipe(path: str | None) -> dict[str, Any]:
-    """A recipe's defaults (a flat YAML mapping of argument names to values); ``{}`` without one."""
+    """A recipe's defaults (a flat YAML mapping of flag names to values); ``{}`` without one."""
     if path is None:
         return {}
     import yaml
@@ -70,5 +199,5 @@ def load_recipe(path: str | None) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise UmuError(f"recipe {path}: not valid YAML ({exc.__class__.__name__}); fix the file") from None
     if not isinstance(data, dict):
-        raise UmuError(f"recipe {path}: expected a mapping of argument names to values")
+        raise UmuError(f"recipe {path}: expected a mapping of flag names to values")
     return data
