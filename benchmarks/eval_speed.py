@@ -68,8 +68,10 @@ def _cli_openmp_default() -> dict[str, str] | str:
 
 
 def _replies(path: Path) -> dict[str, str]:
+    from umu_hf.evaluation.items import LOGLIK_TASK
+
     with open(path, encoding="utf-8") as handle:
-        return {r["id"]: r["reply"] for r in map(json.loads, handle) if r["task"] != "classification_loglik"}
+        return {r["id"]: r["reply"] for r in map(json.loads, handle) if r["task"] != LOGLIK_TASK}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import SETS, set_config
     from umu_hf.evaluation.items import iter_items
-    from umu_hf.evaluation.runner import evaluate_model
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.evaluation.store import PREDICTIONS
     from umu_hf.models.loading import load_model
     from umu_hf.prompts import MAX_NEW_TOKENS
@@ -134,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     def run_runner(tag: str) -> float:
         out = work / f"runner-{tag}"
         t0 = time.perf_counter()
-        evaluate_model(args.model, args.data, args.forget_ratio, out, batch_size=runner_batch, loaded=loaded,
-                       progress=False)  # fmt: skip
+        request = EvalRequest(args.model, args.data, args.forget_ratio, out, batch_size=runner_batch)
+        evaluate_model(request, loaded=loaded, progress=False)
         elapsed = time.perf_counter() - t0
         replies["runner"] = _replies(out / PREDICTIONS)
         return elapsed

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import SETS, TASKS, set_config
     from umu_hf.evaluation.items import iter_items
-    from umu_hf.evaluation.runner import evaluate_model
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.evaluation.store import PREDICTIONS, read_records
     from umu_hf.models.loading import load_model
     from umu_hf.prompts import MAX_NEW_TOKENS
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         loop_s += time.perf_counter() - start
 
         start = time.perf_counter()
-        evaluate_model(
+        request = EvalRequest(
             model_path,
             data,
             args.forget_ratio,
@@ -110,10 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             limit=args.limit,
             sets=[set_name],
-            loaded=loaded,
             max_new_tokens=budgets,
-            progress=False,
         )
+        evaluate_model(request, loaded=loaded, progress=False)
         runner_s += time.perf_counter() - start
     runner_replies = {r["id"]: r["reply"] for r in read_records(out / PREDICTIONS)}
 

@@ -52,10 +52,11 @@ def test_auto_batch_equals_one_by_one_and_is_recorded(tiny_model_dir, synth_dir,
     runs = {}
     for batch_size in ("auto", 1):
         out = tmp_path / f"bs-{batch_size}"
-        runs[batch_size] = runner.evaluate_model(
-            str(tiny_model_dir), str(synth_dir), 5, out, batch_size=batch_size, limit=6, sets=("forget", "real"), loaded=loaded,
-            max_new_tokens=BUDGETS, progress=False,
+        request = runner.EvalRequest(
+            str(tiny_model_dir), str(synth_dir), 5, out, batch_size=batch_size, limit=6,
+            sets=("forget", "real"), max_new_tokens=BUDGETS,
         )  # fmt: skip
+        runs[batch_size] = runner.evaluate_model(request, loaded=loaded, progress=False)
         runs[batch_size]["lines"] = (out / store.PREDICTIONS).read_text().splitlines()
     auto, single = runs["auto"], runs[1]
     assert auto["settings"]["batch_size"] == 64 and auto["settings"]["batch_size_auto"] is True

@@ -17,7 +17,7 @@ from test_eval_runner import assert_same_predictions  # tests/ is on sys.path un
 
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK
-from umu_hf.evaluation.runner import evaluate_model
+from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 from umu_hf.prompts import task_instruction
 
 torch.set_num_threads(2)
@@ -50,7 +50,7 @@ def test_chat_family_evaluates_through_the_runner(family, synth_dir, tmp_path):
     runs = {}
     for batch_size in (5, 1):
         out = tmp_path / f"out-bs{batch_size}"
-        runs[batch_size] = evaluate_model(
+        request = EvalRequest(
             str(model_dir),
             str(synth_dir),
             15,
@@ -60,9 +60,8 @@ def test_chat_family_evaluates_through_the_runner(family, synth_dir, tmp_path):
             device="cpu",
             classification_scoring="loglik",
             max_new_tokens=BUDGETS,
-            progress=False,
-            loaded=loaded,
         )
+        runs[batch_size] = evaluate_model(request, progress=False, loaded=loaded)
     batched, single = runs[5], runs[1]
     assert batched["settings"]["model_family"] == "chat" and batched["model"] == str(model_dir)
     assert {k: batched[k] for k in ("headline", "sets", "loglik")} == {

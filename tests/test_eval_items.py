@@ -10,8 +10,10 @@ import pytest
 from umu_hf.data.load import load_umu_split
 from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
-from umu_hf.evaluation.items import LOGLIK_TASK, Question, iter_items
+from umu_hf.evaluation.items import LOGLIK_TASK, Question, iter_items, task_scorings
 from umu_hf.evaluation.results import build_results, format_headline, record_sort_key
+from umu_hf.evaluation.runner import EvalRequest, plan_evaluation
+from umu_hf.evaluation.sharding import Shard
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_option_matching_is_exact_except_on_the_real_set():
     assert forget.score("Fernmouth ") == {"correct": True}
     assert forget.score("Fernmouth.") == {"correct": False}
     assert real.score("Fernmouth.") == {"correct": True}
-    assert forget.score("D", LOGLIK_TASK) == {"correct": False}
+    assert forget.score("D", "loglik") == {"correct": False}
     cloze = Question("retain", "cloze", "unimodal", 1, 0, "city", "q", "Fernmouth. A city.", None, 0)
     assert cloze.score("born in fernmouth") == {"correct": True}
     generation = Question(
@@ -84,6 +86,49 @@ def test_option_matching_is_exact_except_on_the_real_set():
         "rouge2": 1.0,
     }
     assert generation.score("no idea") == {"score": 0.0, "bleu": 0.0, "rouge1": 0.0, "rouge2": 0.0}
+
+
+def _prompt(question: Question) -> str:
+    return f"Q: {question.question}"
+
+
+def test_plan_of_a_half_done_run_lists_exactly_the_missing_questions(forget10, tmp_path):
+    questions = {"forget": list(iter_items(forget10, "forget", limit=3))}
+    everything = plan_evaluation(questions, _prompt, "generate", tmp_path).jobs
+    assert sorted(job.uid for job in everything) == sorted(q.uid() for q in questions["forget"])
+    assert {job.scoring for job in everything} == {"generate"}
+    done, missing = everything[::2], everything[1::2]
+    with store.PredictionWriter(tmp_path / store.PREDICTIONS) as writer:
+        writer.write(
+            {"id": j.uid, "prompt": _prompt(j.question), "reference": j.question.reference} for j in done
+        )
+    plan = plan_evaluation(questions, _prompt, "generate", tmp_path)
+    assert plan.jobs == missing  # exactly the missing ones, in canonical order
+    assert plan.questions == questions and plan.prompts[missing[0].question] == _prompt(missing[0].question)
+    assert Shard(rank=1, world=2).take(plan.jobs) == missing[1::2]  # what process 1 of 2 asks
+    with pytest.raises(ResultsConflictError, match="another prompt or answer"):
+        plan_evaluation(questions, lambda q: "another prompt", "generate", tmp_path)
+
+
+def test_loglik_is_a_scoring_option_of_the_classification_task(forget10, tmp_path):
+    assert task_scorings("classification", "loglik") == ("generate", "loglik")
+    assert task_scorings("cloze", "loglik") == task_scorings("classification") == ("generate",)
+    questions = {"forget": list(iter_items(forget10, "forget", limit=2))}
+    plan = plan_evaluation(questions, _prompt, "loglik", tmp_path)
+    loglik = [job for job in plan.jobs if job.scoring == "loglik"]
+    generated = [job for job in plan.jobs if job.scoring == "generate"]
+    classification = [job.question for job in generated if job.question.task == "classification"]
+    assert [job.question for job in loglik] == classification
+    assert len(generated) == len(questions["forget"])
+    assert {job.record_task for job in loglik} == {LOGLIK_TASK}  # the name its records carry in the files
+    assert loglik[0].uid == loglik[0].question.uid("loglik") and "/classification_loglik/" in loglik[0].uid
+    cloze = next(q for q in questions["forget"] if q.task == "cloze")
+    with pytest.raises(UmuError, match="cannot be scored"):
+        cloze.uid("loglik")
+    with pytest.raises(UmuError, match="classification-scoring must be one of generate, loglik"):
+        EvalRequest("m", "d", 5, tmp_path, classification_scoring="likelihood")
+    request = EvalRequest("m", "d", "5", tmp_path, classification_scoring="loglik", sets="real")
+    assert (request.forget_ratio, request.sets, request.classification_scoring) == (5, ("real",), "loglik")
 
 
 def test_truncated_last_line_is_ignored_and_cut_before_appending(tmp_path):

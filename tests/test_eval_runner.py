@@ -13,7 +13,7 @@ import torch
 from umu_hf.errors import ResultsConflictError
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, iter_items
-from umu_hf.evaluation.runner import evaluate_model
+from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
 torch.set_num_threads(2)
 
@@ -32,10 +32,10 @@ def loaded(tiny_model_dir):
     return load_model(str(tiny_model_dir), "cpu", "float32")
 
 
-def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, **kwargs) -> dict:
+def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, on_batch=None, **kwargs) -> dict:
     kwargs.setdefault("batch_size", 6)
     kwargs.setdefault("classification_scoring", "loglik")
-    return evaluate_model(
+    request = EvalRequest(
         str(model_dir),
         str(data_dir),
         5,
@@ -43,11 +43,10 @@ def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, **kwargs) -> d
         limit=LIMIT,
         device="cpu",
         dtype="float32",
-        loaded=loaded,
         max_new_tokens=BUDGETS,
-        progress=False,
         **kwargs,
     )
+    return evaluate_model(request, loaded=loaded, progress=False, on_batch=on_batch)
 
 
 @pytest.fixture(scope="module")
@@ -170,15 +169,17 @@ def test_rerun_asks_nothing_and_other_settings_are_refused(
     assert counter.asked == 0
     with pytest.raises(ResultsConflictError, match=rf"limit {LIMIT} there, 1 now.*--overwrite"):
         evaluate_model(
-            str(tiny_model_dir),
-            str(synth_dir),
-            5,
-            out,
-            limit=1,
-            device="cpu",
+            EvalRequest(
+                str(tiny_model_dir),
+                str(synth_dir),
+                5,
+                out,
+                limit=1,
+                device="cpu",
+                max_new_tokens=BUDGETS,
+                classification_scoring="loglik",
+            ),
             loaded=loaded,
-            max_new_tokens=BUDGETS,
-            classification_scoring="loglik",
             progress=False,
         )
     with pytest.raises(ResultsConflictError, match="classification_scoring"):

@@ -17,14 +17,14 @@ import torch
 from test_eval_runner import assert_same_predictions  # tests/ is on sys.path under pytest
 
 from umu_hf.evaluation import store
-from umu_hf.evaluation.runner import evaluate_model
+from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
 torch.set_num_threads(2)
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
 
 
-def _single(model_dir, data_dir, out, loaded, **kwargs):
-    return evaluate_model(
+def _single(model_dir, data_dir, out, loaded, on_batch=None):
+    request = EvalRequest(
         str(model_dir),
         str(data_dir),
         10,
@@ -34,11 +34,9 @@ def _single(model_dir, data_dir, out, loaded, **kwargs):
         device="cpu",
         dtype="float32",
         classification_scoring="loglik",
-        loaded=loaded,
         max_new_tokens=BUDGETS,
-        progress=False,
-        **kwargs,
     )
+    return evaluate_model(request, loaded=loaded, progress=False, on_batch=on_batch)
 
 
 def test_two_process_run_equals_single_process_run(tiny_model_dir, synth_dir, tmp_path):

@@ -37,7 +37,7 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
     from umu_hf.data.synth import generate_dataset
     from umu_hf.evaluation.results import headline_terms
-    from umu_hf.evaluation.runner import evaluate_model
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.evaluation.store import load_records
     from umu_hf.leaderboard import Run, write_leaderboard
     from umu_hf.models.tiny import build_tiny_from_dataset
@@ -47,7 +47,7 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results, entries = {}, []
     for name, seed, method in (("vanilla", 0, None), ("ga", 1, "ga")):
         model = build_tiny_from_dataset(data, root / "models" / name, size="small", seed=seed)
-        results[name] = evaluate_model(
+        request = EvalRequest(
             str(model),
             str(data),
             5,
@@ -55,8 +55,8 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             limit=LIMIT,
             device="cpu",
             max_new_tokens=dict.fromkeys(("classification", "cloze", "generation"), BUDGET),
-            progress=False,
         )
+        results[name] = evaluate_model(request, progress=False)
         entries.append(ModelEntry(name, f"models/{name}", f"evals/{name}/results.json", method))
     runs = [Run(name, 5, 0, res, headline_terms(load_records(root / "evals" / name).values()))
             for name, res in results.items()]

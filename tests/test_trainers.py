@@ -187,10 +187,11 @@ def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_
     assert (out / "adapter_config.json").is_file()
     model, _, adapter = load_model(str(out / "merged"), device="cpu", dtype="float32")
     assert not hasattr(model, "peft_config")
-    from umu_hf.evaluation.runner import evaluate_model
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
-    results = evaluate_model(str(out / "merged"), str(synth_dir), 5, tmp_path / "eval", limit=1, device="cpu",
-                             max_new_tokens={"classification": 4, "cloze": 4, "generation": 4}, progress=False)
+    request = EvalRequest(str(out / "merged"), str(synth_dir), 5, tmp_path / "eval", limit=1, device="cpu",
+                          max_new_tokens={"classification": 4, "cloze": 4, "generation": 4})
+    results = evaluate_model(request, progress=False)
     assert results["sets"]["forget"]["cloze"]["n"] == 1
     assert set(results["headline"]) == {"forget", "retain", "real"}
 

@@ -13,22 +13,19 @@ whether it got it, so all of them go on or all refuse.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import json
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from umu_hf.errors import UmuError
 
 logger = logging.getLogger(__name__)
 LOCK_FILE = ".umu-lock"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class FolderInUseError(UmuError):
@@ -137,26 +134,3 @@ def folder_lock(folder: str | os.PathLike, command: str, shard: Any = None) -> I
     finally:
         lock.release()
 
-
-def holding_folder_lock(
-    command: str, folder_arg: str = "out_dir", shard: Callable[[Mapping[str, Any]], Any] | None = None
-) -> Callable[[F], F]:
-    """Decorate a function so that it runs holding the lock on the folder passed as ``folder_arg``.
-
-    ``shard(arguments)`` (the call's bound arguments) returns this process's shard for multi-process runs.
-    """
-
-    def decorate(func: F) -> F:
-        signature = inspect.signature(func)
-
-        @functools.wraps(func)
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            folder = Path(bound.arguments[folder_arg]).expanduser()
-            with folder_lock(folder, command, shard(bound.arguments) if shard is not None else None):
-                return func(*args, **kwargs)
-
-        return locked  # type: ignore[return-value]
-
-    return decorate

@@ -188,7 +188,7 @@ class Bench:
     def evaluate(self, name: str, model: str, model_key: str, data: str, ratio: int) -> tuple[dict[str, Any], Path]:
         """(results, results.json path) of one model's evaluation, reused when already complete and made of the
         same model, data and settings (the folder name hashes them; the stage record is checked too)."""
-        from umu_hf.evaluation.runner import evaluate_model
+        from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
         spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
@@ -196,10 +196,10 @@ class Bench:
         if self._done(folder, spec) and results_file.is_file():
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
-            results = evaluate_model(
+            results = evaluate_model(EvalRequest(
                 model, data, ratio, folder, batch_size=self.s.eval_batch_size,
                 limit=self.s.eval_limit, device=self.s.device, overwrite=self.force,
-            )
+            ))
             self._mark_done(folder, spec)
         return results, results_file
 

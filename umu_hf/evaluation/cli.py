@@ -24,6 +24,7 @@ def _batch_size(text: str) -> int | str:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``umu-hf`` parser."""
     from umu_hf.data.schema import SETS
+    from umu_hf.evaluation.items import CLASSIFICATION_SCORINGS
 
     parser = subparsers.add_parser(
         "eval",
@@ -59,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--classification-scoring",
         default="generate",
-        choices=("generate", "loglik"),
+        choices=CLASSIFICATION_SCORINGS,
         help="loglik: also score multiple choice by option log-likelihood (reported under 'loglik')",
     )
     parser.add_argument(
@@ -84,10 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from umu_hf.evaluation.results import format_headline
-    from umu_hf.evaluation.runner import evaluate_model
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.evaluation.store import RESULTS
 
-    results = evaluate_model(
+    request = EvalRequest(
         args.model,
         args.data,
         args.forget_ratio,
@@ -100,8 +101,8 @@ def _eval(args: argparse.Namespace) -> int:
         sets=args.sets,
         overwrite=args.overwrite,
         max_new_tokens=dict(args.max_new_tokens) if args.max_new_tokens else None,
-        progress=not args.no_progress,
     )
+    results = evaluate_model(request, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         print(format_headline(results))
         print(f"results: {os.path.join(args.out, RESULTS)}")

@@ -28,10 +28,28 @@ from umu_hf.errors import DataError, UmuError
 
 #: how a classification reply is matched to an option on each evaluation set (SPEC 3)
 OPTION_MATCHING: dict[str, str] = {"forget": "exact", "retain": "exact", "real": "closest"}
-#: the predictions/results task name of classification scored by option log-likelihood (not the SPEC protocol)
+#: how a run scores its classification questions: ``generate`` (the SPEC protocol: a greedy reply matched to
+#: an option) or ``loglik`` (that, and also by option log-likelihood: :mod:`.loglik`; not the SPEC protocol)
+CLASSIFICATION_SCORINGS: tuple[str, ...] = ("generate", "loglik")
+#: the ``task`` that prediction records of classification scored by option log-likelihood carry (a name in the
+#: predictions file, not a task of the benchmark)
 LOGLIK_TASK = "classification_loglik"
 #: every task name a prediction record can carry, in report order
 RECORD_TASKS: tuple[str, ...] = ("classification", LOGLIK_TASK, "cloze", "generation")
+
+
+def task_scorings(task: str, classification_scoring: str = "generate") -> tuple[str, ...]:
+    """How a run with ``classification_scoring`` (one of :data:`CLASSIFICATION_SCORINGS`) scores the questions
+    of ``task``: every question by its generated reply; under ``"loglik"`` classification also by option
+    log-likelihood."""
+    if classification_scoring not in CLASSIFICATION_SCORINGS:
+        raise UmuError(
+            f"--classification-scoring must be one of {', '.join(CLASSIFICATION_SCORINGS)}, "
+            f"got {classification_scoring!r}"
+        )
+    if task == "classification" and classification_scoring == "loglik":
+        return ("generate", "loglik")
+    return ("generate",)
 
 
 @dataclass(frozen=True)
@@ -64,19 +82,28 @@ class Question:
         """``exact`` on forget/retain, ``closest`` on the real set."""
         return OPTION_MATCHING.get(self.set_name, "exact")
 
-    def uid(self, task: str | None = None) -> str:
-        """Stable id of this question's prediction: ``set/task/modality/profile_id/index``."""
-        return f"{self.set_name}/{task or self.task}/{self.modality}/{self.profile_id}/{self.index}"
+    def record_task(self, scoring: str = "generate") -> str:
+        """The ``task`` of this question's prediction record when scored by ``scoring``: the question's task,
+        or :data:`LOGLIK_TASK` for classification scored by option log-likelihood (``"loglik"``)."""
+        if scoring == "generate":
+            return self.task
+        if scoring == "loglik" and self.task == "classification":
+            return LOGLIK_TASK
+        raise UmuError(f"a {self.task} question cannot be scored by {scoring!r}")
+
+    def uid(self, scoring: str = "generate") -> str:
+        """Stable id of this question's prediction: ``set/record task/modality/profile_id/index``."""
+        return f"{self.set_name}/{self.record_task(scoring)}/{self.modality}/{self.profile_id}/{self.index}"
 
     def pair_key(self) -> tuple[int, int]:
         """What pairs the unimodal and multimodal questions of one fact."""
         return (self.profile_id, self.index)
 
-    def score(self, reply: str, task: str | None = None) -> dict[str, Any]:
+    def score(self, reply: str, scoring: str = "generate") -> dict[str, Any]:
         """``{"correct": bool}`` (classification, cloze) or, for generation, ``{"score": ROUGE-L F1, "bleu": …,
         "rouge1": …, "rouge2": …}`` (all in [0, 1]; see :func:`umu_hf.scoring.generation_question_scores`).
 
-        ``task=LOGLIK_TASK``: the reply is the chosen option text, compared exactly.
+        ``scoring="loglik"`` (classification only): the reply is the chosen option text, compared exactly.
         """
         from umu_hf.scoring import (
             SECONDARY_KEYS,
@@ -85,9 +112,9 @@ class Question:
             generation_question_scores,
         )
 
-        task = task or self.task
-        if task == LOGLIK_TASK:
+        if self.record_task(scoring) == LOGLIK_TASK:
             return {"correct": classification_correct(reply, self.reference, self.options or (), "exact")}
+        task = self.task
         if task == "classification":
             return {
                 "correct": classification_correct(reply, self.reference, self.options, self.option_matching)

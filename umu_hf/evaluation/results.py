@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from umu_hf.data.schema import MODALITIES, SETS, TASKS
-from umu_hf.evaluation.items import LOGLIK_TASK, RECORD_TASKS, Question
+from umu_hf.evaluation.items import RECORD_TASKS, Question, task_scorings
 
 
 def record_sort_key(record: Mapping[str, Any]) -> tuple:
@@ -45,13 +45,10 @@ def task_metrics(
     questions: Sequence[Question],
     records: Mapping[str, Mapping[str, Any]],
     task: str,
-    record_task: str | None = None,
+    scoring: str = "generate",
 ) -> dict[str, Any]:
-    """The :mod:`umu_hf.scoring` pair metrics of one task of one set from its prediction records.
-
-    ``record_task`` names the records to read (``classification_loglik`` for the log-likelihood scoring of the
-    classification questions); by default ``task``.
-    """
+    """The :mod:`umu_hf.scoring` pair metrics of one task of one set from its prediction records, scored by
+    ``scoring`` (``"loglik"``: the classification questions' option log-likelihood records)."""
     from umu_hf.scoring import (
         SECONDARY_BLOCK,
         binary_pair_metrics,
@@ -59,19 +56,18 @@ def task_metrics(
         generation_secondary,
     )
 
-    record_task = record_task or task
     pairs = _pairs(questions, task)
     field = "score" if task == "generation" else "correct"
     try:
-        uni = [records[u.uid(record_task)][field] for u, _ in pairs]
-        multi = [records[m.uid(record_task)][field] for _, m in pairs]
+        uni = [records[u.uid(scoring)][field] for u, _ in pairs]
+        multi = [records[m.uid(scoring)][field] for _, m in pairs]
     except KeyError as exc:
         raise RuntimeError(f"no finished prediction for {exc.args[0]}; the run is incomplete") from None
     if task == "generation":
         metrics = generation_pair_metrics(uni, multi)
         metrics[SECONDARY_BLOCK] = generation_secondary(
-            [_secondary(records[u.uid(record_task)]) for u, _ in pairs],
-            [_secondary(records[m.uid(record_task)]) for _, m in pairs],
+            [_secondary(records[u.uid(scoring)]) for u, _ in pairs],
+            [_secondary(records[m.uid(scoring)]) for _, m in pairs],
         )
         return metrics
     return binary_pair_metrics(uni, multi)
@@ -91,32 +87,34 @@ def build_results(
     header: Mapping[str, Any],
     questions: Mapping[str, Sequence[Question]],
     records: Mapping[str, Mapping[str, Any]],
-    loglik: bool = False,
+    classification_scoring: str = "generate",
 ) -> dict[str, Any]:
     """The ``results.json`` dict: ``header`` (version, model, data, ratio, settings), then ``headline``
     (``{set: {task: {AccF|AccR|RLF|RLR: value}}}``), ``sets`` (the full metric dicts; generation's with its
-    ``secondary`` block: ``{unimodal|multimodal: {bleu, rouge1, rouge2}}`` in percent) and, with ``loglik``,
-    ``loglik`` (the classification metrics under log-likelihood scoring)."""
+    ``secondary`` block: ``{unimodal|multimodal: {bleu, rouge1, rouge2}}`` in percent) and one block per extra
+    scoring of the run: with ``classification_scoring="loglik"``, ``loglik`` (``{set: {"classification":
+    metrics}}`` under option log-likelihood scoring)."""
     from umu_hf.scoring import headline_metric
 
     results: dict[str, Any] = dict(header)
     headline: dict[str, Any] = {}
     sets: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    extra = {  # the scorings beside generation (the headline's), by task
+        task: task_scorings(task, classification_scoring)[1:] for task in TASKS
+    }
+    blocks: dict[str, dict[str, Any]] = {scoring: {} for scorings in extra.values() for scoring in scorings}
     for set_name in (s for s in SETS if s in questions):
         sets[set_name] = {task: task_metrics(questions[set_name], records, task) for task in TASKS}
         headline[set_name] = {}
         for task in TASKS:
             metric = headline_metric(task, set_name)
             headline[set_name][task] = {metric: sets[set_name][task][metric]}
-        if loglik:
-            extra[set_name] = {
-                "classification": task_metrics(questions[set_name], records, "classification", LOGLIK_TASK)
-            }
+            for scoring in extra[task]:
+                block = blocks[scoring].setdefault(set_name, {})
+                block[task] = task_metrics(questions[set_name], records, task, scoring)
     results["headline"] = headline
     results["sets"] = sets
-    if loglik:
-        results["loglik"] = extra
+    results.update(blocks)
     return results
 
 

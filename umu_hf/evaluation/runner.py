@@ -1,6 +1,10 @@
 """The benchmark run: every set (forget, retain, real) x task x modality, greedy decoding, scored by
 :mod:`umu_hf.scoring`, written to ``OUT/predictions.jsonl`` and ``OUT/results.json``.
 
+A run is an :class:`EvalRequest` (what to evaluate, how, into which folder) handed to :func:`evaluate_model`,
+which makes the folder this run's, plans (:func:`plan_evaluation`: every :class:`Job` of the run minus the
+finished ones), executes this process's share of the plan (:func:`execute`) and builds the results.
+
 Fast because the model is loaded once, each portrait is decoded once per set, and questions are asked in
 batches (left padding, sorted by prompt length so little padding is wasted; greedy decoding, so a batched
 reply is the reply the question gets alone). Resumable because each batch is appended and flushed as it
@@ -12,19 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio, set_config
 from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
-from umu_hf.evaluation.items import LOGLIK_TASK, OPTION_MATCHING, RECORD_TASKS, Question, iter_items
+from umu_hf.evaluation.items import OPTION_MATCHING, RECORD_TASKS, Question, iter_items, task_scorings
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
-from umu_hf.lock import holding_folder_lock
+from umu_hf.lock import folder_lock
 
-CLASSIFICATION_SCORINGS: tuple[str, ...] = ("generate", "loglik")
 #: ``batch_size="auto"``: questions per ``generate`` call for a model of fewer than ``AUTO_SMALL_PARAMETERS``
 #: parameters (the embedded tiny LLaVA: its time goes to the per-call overhead of ``generate``, and 64 prompts
 #: need little memory) ...
@@ -32,7 +36,6 @@ AUTO_BATCH_SMALL = 64
 AUTO_SMALL_PARAMETERS = 100_000_000
 #: ... and for anything larger (the original default: sensible for a 7B model on one GPU)
 AUTO_BATCH_DEFAULT = 8
-Job = tuple[str, Question]  # (record task name, question)
 
 
 def _check_positive(value: Any, name: str, allow_none: bool = False) -> int | None:
@@ -60,33 +63,157 @@ def resolve_batch_size(batch_size: int | str, model: Any) -> int:
     return AUTO_BATCH_SMALL if parameters < AUTO_SMALL_PARAMETERS else AUTO_BATCH_DEFAULT
 
 
-def _check_args(
-    sets: Sequence[str], scoring: str, dtype: str, max_new_tokens: Mapping[str, int] | None
-) -> dict:
-    from umu_hf.models.loading import DTYPES
+def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
+    """Every task's ``max_new_tokens``: SPEC 3's, with ``overrides`` checked and applied."""
     from umu_hf.prompts import MAX_NEW_TOKENS
 
-    unknown = [s for s in sets if s not in SETS]
-    if unknown or not sets:
-        raise UmuError(f"unknown evaluation set(s) {unknown or '(none)'}; choose from {', '.join(SETS)}")
-    if scoring not in CLASSIFICATION_SCORINGS:
-        raise UmuError(
-            f"--classification-scoring must be one of {', '.join(CLASSIFICATION_SCORINGS)}, got {scoring!r}"
-        )
-    if dtype not in DTYPES:
-        raise UmuError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
     budgets = dict(MAX_NEW_TOKENS)
-    for task, tokens in (max_new_tokens or {}).items():
+    for task, tokens in (overrides or {}).items():
         if task not in TASKS:
             raise UmuError(f"max_new_tokens: unknown task {task!r}; tasks are {', '.join(TASKS)}")
         budgets[task] = _check_positive(tokens, f"max_new_tokens[{task}]")
     return budgets
 
 
+@dataclass(frozen=True)
+class EvalRequest:
+    """One evaluation: ``model`` (a local folder or a Hub id) on UMU-Bench ``data`` (likewise) at
+    ``forget_ratio`` into ``out_dir``. Checked when made (:class:`UmuError` names a bad value) and normalised:
+    ``forget_ratio`` an int, ``sets`` a tuple without repeats, ``max_new_tokens`` every task's budget.
+
+    ``batch_size``: questions per ``generate`` call, or ``"auto"`` (:func:`resolve_batch_size`); it never
+    changes a reply. ``limit``: only the first ``limit`` question pairs of each set and task.
+    ``device``/``dtype``: where and how the model is loaded. ``classification_scoring``: ``"loglik"`` also
+    scores the classification questions by option log-likelihood (``results["loglik"]``; the headline stays
+    the SPEC protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
+    ``max_new_tokens``: per-task overrides of the SPEC budgets (recorded; they change the numbers).
+    """
+
+    model: str
+    data: str
+    forget_ratio: int | str
+    out_dir: str | os.PathLike
+    _: KW_ONLY
+    batch_size: int | str = "auto"
+    limit: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    classification_scoring: str = "generate"
+    sets: Sequence[str] = SETS
+    overwrite: bool = False
+    max_new_tokens: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        from umu_hf.models.loading import DTYPES
+
+        ratio = check_forget_ratio(self.forget_ratio)
+        sets = tuple(dict.fromkeys([self.sets] if isinstance(self.sets, str) else self.sets))
+        unknown = [s for s in sets if s not in SETS]
+        if unknown or not sets:
+            raise UmuError(f"unknown evaluation set(s) {unknown or '(none)'}; choose from {', '.join(SETS)}")
+        task_scorings("classification", self.classification_scoring)  # raises on an unknown scoring
+        if self.dtype not in DTYPES:
+            raise UmuError(f"unknown dtype {self.dtype!r}; use one of {', '.join(DTYPES)}")
+        budgets = _budgets(self.max_new_tokens)
+        _check_batch_size(self.batch_size)
+        _check_positive(self.limit, "limit", allow_none=True)
+        for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def budgets(self) -> dict[str, int]:
+        """Every task's ``max_new_tokens``."""
+        return dict(self.max_new_tokens or {})
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that change the numbers (``run.json``; a rerun with others is refused). ``dtype`` is
+        None until the model is loaded."""
+        return {
+            "model": _source_id(self.model),
+            "data": _source_id(self.data),
+            "forget_ratio": self.forget_ratio,
+            "limit": self.limit,
+            "classification_scoring": self.classification_scoring,
+            "max_new_tokens": self.budgets,
+            "dtype": None,
+        }
+
+
 def _source_id(source: str) -> str:
     """A local path as its absolute form (so ``./m`` and ``/abs/m`` are one model); a Hub id as given."""
     path = Path(str(source)).expanduser()
     return str(path.resolve()) if path.exists() else str(source)
+
+
+# -- the plan ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prediction to make: ``question`` answered by a generated reply (``scoring="generate"``) or, for a
+    classification question, by the option of highest log-likelihood (``"loglik"``)."""
+
+    question: Question
+    scoring: str = "generate"
+
+    @property
+    def record_task(self) -> str:
+        """The ``task`` its prediction record carries."""
+        return self.question.record_task(self.scoring)
+
+    @property
+    def uid(self) -> str:
+        """The ``id`` of its prediction record."""
+        return self.question.uid(self.scoring)
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """What a run asks: its questions by set (what the results pair up), each question's prompt, and the jobs
+    without a finished prediction in canonical order (set, task, scoring, modality, profile, index)."""
+
+    questions: Mapping[str, Sequence[Question]]
+    prompts: Mapping[Question, str]
+    jobs: list[Job]
+
+
+def _all_jobs(questions: Mapping[str, Sequence[Question]], classification_scoring: str) -> Iterator[Job]:
+    """Every job of a run in canonical order (set, task, scoring, modality, profile, index)."""
+    for set_name in (s for s in SETS if s in questions):
+        for task in TASKS:
+            chosen = [q for q in questions[set_name] if q.task == task]
+            chosen.sort(key=lambda q: (q.modality != "unimodal", q.profile_id, q.index))
+            for scoring in task_scorings(task, classification_scoring):
+                yield from (Job(q, scoring) for q in chosen)
+
+
+def plan_evaluation(
+    questions: Mapping[str, Sequence[Question]],
+    prompt: Callable[[Question], str],
+    classification_scoring: str,
+    out: Path,
+) -> EvalPlan:
+    """The plan of a run over ``questions`` (by set), each asked as ``prompt(question)``: every job of the run
+    minus those with a finished prediction in ``out`` (resume). A finished prediction made for another prompt
+    or answer is refused (:class:`ResultsConflictError`)."""
+    prompts = {q: prompt(q) for qs in questions.values() for q in qs}
+    done = store.load_records(out)
+    pending = []
+    for job in _all_jobs(questions, classification_scoring):
+        record = done.get(job.uid)
+        if record is None:
+            pending.append(job)
+        elif (
+            record.get("prompt") != prompts[job.question] or record.get("reference") != job.question.reference
+        ):
+            raise ResultsConflictError(
+                f"{out}: the finished prediction {job.uid} was made for another prompt or answer (the "
+                "dataset or the model's prompt template changed); use another --out or --overwrite"
+            )
+    return EvalPlan(questions, prompts, pending)
+
+
+# -- execution -----------------------------------------------------------------------------------------------
 
 
 class _Portraits:
@@ -102,42 +229,12 @@ class _Portraits:
         return self._cache[row]
 
 
-def _jobs(questions: Mapping[str, Sequence[Question]], scoring: str) -> list[Job]:
-    """Every (record task, question) of the run in canonical order (set, task, modality, profile, index)."""
-    jobs: list[Job] = []
-    for set_name in (s for s in SETS if s in questions):
-        for task in TASKS:
-            record_tasks = [task, LOGLIK_TASK] if task == "classification" and scoring == "loglik" else [task]
-            for record_task in record_tasks:
-                chosen = [q for q in questions[set_name] if q.task == task]
-                chosen.sort(key=lambda q: (q.modality != "unimodal", q.profile_id, q.index))
-                jobs.extend((record_task, q) for q in chosen)
-    return jobs
-
-
-def _pending(
-    jobs: list[Job], prompts: Mapping[Question, str], done: Mapping[str, dict], out: Path
-) -> list[Job]:
-    """The jobs without a finished prediction; a finished one made for another prompt or answer is refused."""
-    pending = []
-    for record_task, question in jobs:
-        record = done.get(question.uid(record_task))
-        if record is None:
-            pending.append((record_task, question))
-        elif record.get("prompt") != prompts[question] or record.get("reference") != question.reference:
-            raise ResultsConflictError(
-                f"{out}: the finished prediction {question.uid(record_task)} was made for another prompt or "
-                "answer (the dataset or the model's prompt template changed); use another --out or "
-                "--overwrite"
-            )
-    return pending
-
-
-def _record(record_task: str, question: Question, prompt: str, reply: str, **extra: Any) -> dict[str, Any]:
+def _record(job: Job, prompt: str, reply: str, **extra: Any) -> dict[str, Any]:
+    question = job.question
     record = {
-        "id": question.uid(record_task),
+        "id": job.uid,
         "set": question.set_name,
-        "task": record_task,
+        "task": job.record_task,
         "modality": question.modality,
         "profile_id": question.profile_id,
         "index": question.index,
@@ -150,215 +247,221 @@ def _record(record_task: str, question: Question, prompt: str, reply: str, **ext
     if question.options is not None:
         record["options"] = list(question.options)
     record.update(extra)
-    record.update(question.score(reply, record_task))
+    record.update(question.score(reply, job.scoring))
     return record
 
 
-def _batches(
-    jobs: list[Job], prompts: Mapping[Question, str], tokenizer: Any, batch_size: int
-) -> list[list[Job]]:
-    """Batches of one modality each, longest prompts first (ties keep the canonical order)."""
-    if not jobs:
-        return []
-    lengths = [
-        len(ids) for ids in tokenizer([prompts[q] for _, q in jobs], add_special_tokens=False)["input_ids"]
-    ]
-    batches = []
-    for modality in ("unimodal", "multimodal"):
-        order = sorted(
-            (i for i, (_, q) in enumerate(jobs) if q.modality == modality), key=lambda i: -lengths[i]
-        )
-        group = [jobs[i] for i in order]
-        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
-    return batches
+@dataclass(frozen=True)
+class Asker:
+    """What asking needs: the model, its adapter, each task's ``max_new_tokens``, the questions per batch."""
+
+    model: Any
+    adapter: Any
+    budgets: Mapping[str, int]
+    batch_size: int
+
+    def batches(self, jobs: Sequence[Job], prompts: Mapping[Question, str]) -> list[list[Job]]:
+        """Batches of one modality each, longest prompts first (ties keep the canonical order)."""
+        if not jobs:
+            return []
+        texts = [prompts[job.question] for job in jobs]
+        lengths = [len(ids) for ids in self.adapter.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        batches = []
+        for modality in ("unimodal", "multimodal"):
+            order = sorted(
+                (i for i, job in enumerate(jobs) if job.question.modality == modality),
+                key=lambda i: -lengths[i],
+            )
+            group = [jobs[i] for i in order]
+            batches.extend(group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size))
+        return batches
+
+    def ask(self, batch: Sequence[Job], prompts: Mapping[Question, str], portraits: _Portraits) -> list[dict]:
+        """Run one batch (jobs of one set, task, scoring and modality) and return its prediction records."""
+        questions = [job.question for job in batch]
+        images = [portraits.get(q.row) for q in questions] if questions[0].with_image else None
+        if batch[0].scoring == "loglik":
+            from umu_hf.evaluation.loglik import choose, option_logliks
+
+            scores = option_logliks(self.model, self.adapter, questions, images)
+            return [
+                _record(job, prompts[job.question], choose(s, job.question.options or ()), option_logliks=s)
+                for job, s in zip(batch, scores, strict=True)
+            ]
+        texts = [prompts[q] for q in questions]
+        replies = self.adapter.generate(self.model, texts, images, self.budgets[questions[0].task])
+        return [_record(job, prompts[job.question], r) for job, r in zip(batch, replies, strict=True)]
 
 
-def _ask(
-    model: Any,
-    adapter: Any,
-    batch: list[Job],
-    prompts: Mapping[Question, str],
-    portraits: _Portraits,
-    budgets: Mapping[str, int],
-) -> list[dict[str, Any]]:
-    """Run one batch (generation, or option log-likelihoods) and return its prediction records."""
-    from umu_hf.evaluation.loglik import choose, option_logliks
-
-    record_task = batch[0][0]
-    questions = [q for _, q in batch]
-    images = [portraits.get(q.row) for q in questions] if questions[0].with_image else None
-    if record_task == LOGLIK_TASK:
-        scores = option_logliks(model, adapter, questions, images)
-        return [
-            _record(record_task, q, prompts[q], choose(s, q.options), option_logliks=s)
-            for q, s in zip(questions, scores, strict=True)
-        ]
-    task = questions[0].task
-    replies = adapter.generate(model, [prompts[q] for q in questions], images, budgets[task])
-    return [_record(record_task, q, prompts[q], r) for q, r in zip(questions, replies, strict=True)]
-
-
-def _run_jobs(
-    jobs: list[Job],
-    model: Any,
-    adapter: Any,
+def execute(
+    jobs: Sequence[Job],
+    plan: EvalPlan,
     splits: Mapping[str, Any],
-    prompts: Mapping[Question, str],
-    writer: store.PredictionWriter,
-    budgets: Mapping[str, int],
-    batch_size: int,
-    show: bool,
-    on_batch: Callable[[int], None] | None,
+    asker: Asker,
+    path: Path,
+    *,
+    progress: bool = False,
+    on_batch: Callable[[int], None] | None = None,
 ) -> None:
+    """Ask ``jobs`` (of ``plan``; portraits from ``splits``) set by set and record task by record task, in
+    batches, appending each batch's records to ``path`` as it finishes; the model is in eval mode meanwhile.
+    ``on_batch(n)``: called after the n-th batch is written."""
     from tqdm.auto import tqdm
 
+    was_training = getattr(asker.model, "training", False)
+    asker.model.eval()
     n_batches = 0
-    for set_name in (s for s in SETS if s in splits):
-        portraits = _Portraits(splits[set_name])  # one set's portraits at a time, each decoded once
-        for record_task in RECORD_TASKS:
-            group = [j for j in jobs if j[1].set_name == set_name and j[0] == record_task]
-            if not group:
-                continue
-            with tqdm(total=len(group), desc=f"{set_name}/{record_task}", unit="q", disable=not show) as bar:
-                for batch in _batches(group, prompts, adapter.tokenizer, batch_size):
-                    writer.write(_ask(model, adapter, batch, prompts, portraits, budgets))
-                    bar.update(len(batch))
-                    n_batches += 1
-                    if on_batch is not None:
-                        on_batch(n_batches)
-
-
-@holding_folder_lock("umu-hf eval", "out_dir", shard=lambda arguments: current_shard(arguments["device"]))
-def evaluate_model(
-    model: str,
-    data: str,
-    forget_ratio: int,
-    out_dir: str | os.PathLike,
-    batch_size: int | str = "auto",
-    limit: int | None = None,
-    device: str = "auto",
-    dtype: str = "auto",
-    classification_scoring: str = "generate",
-    sets: Sequence[str] = SETS,
-    overwrite: bool = False,
-    loaded: tuple[Any, Any, Any] | None = None,
-    *,
-    max_new_tokens: Mapping[str, int] | None = None,
-    progress: bool = True,
-    on_batch: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Evaluate ``model`` on UMU-Bench (``data``, ``forget_ratio``) into ``out_dir``; return the results dict.
-
-    ``model``/``data``: a local folder or a Hub id. ``limit``: only the first ``limit`` question pairs of each
-    set and task. ``classification_scoring="loglik"`` adds option log-likelihood scoring of the classification
-    questions (``results["loglik"]``; the headline stays the SPEC protocol). ``loaded``: an already loaded
-    ``(model, processor, adapter)`` (then ``device``/``dtype`` are not used; ``model`` still names it).
-    ``max_new_tokens``: per-task overrides of the SPEC budgets (recorded; they change the numbers).
-    ``batch_size``: questions per ``generate`` call, or ``"auto"`` (:func:`resolve_batch_size`: 64 for models
-    under 100M parameters, else 8); it never changes a reply. ``on_batch(n)``: called after the n-th batch is
-    written (progress reporting). A rerun into the same ``out_dir`` resumes; one with other settings is refused
-    unless ``overwrite``. While it runs, ``out_dir`` is locked (:mod:`umu_hf.lock`): a second run into it is
-    refused, "in use by PID …".
-    """
-    from umu_hf import __version__
-    from umu_hf.data.load import load_umu_split
-
-    ratio = check_forget_ratio(forget_ratio)
-    sets = tuple(dict.fromkeys([sets] if isinstance(sets, str) else sets))
-    budgets = _check_args(sets, classification_scoring, dtype, max_new_tokens)
-    _check_batch_size(batch_size)
-    _check_positive(limit, "limit", allow_none=True)
-    out = store.check_out_dir(Path(out_dir))
-
-    splits = {s: load_umu_split(data, set_config(s, ratio), as_dataset=False) for s in sets}
-    questions = {s: list(iter_items(splits[s], s, limit=limit)) for s in sets}
-    identity: dict[str, Any] = {
-        "model": _source_id(model),
-        "data": _source_id(data),
-        "forget_ratio": ratio,
-        "limit": limit,
-        "classification_scoring": classification_scoring,
-        "max_new_tokens": budgets,
-        "dtype": None,
-    }
-    before_loading = [key for key in identity if key != "dtype"]
-    if not overwrite:
-        store.check_run(out, identity, before_loading)
-
-    shard: Shard = current_shard(device)
-    if loaded is None:
-        from umu_hf.models.loading import load_model
-
-        on_device = str(shard.device) if shard.distributed and device in ("auto", "cuda") else device
-        loaded = load_model(model, on_device, dtype)
-    lm, _processor, adapter = loaded
-    requested_batch_size, batch_size = batch_size, resolve_batch_size(batch_size, lm)
-    identity["dtype"] = str(lm.dtype).removeprefix("torch.")
-    exists = False if overwrite else store.check_run(out, identity)
-    header = {
-        "umu_hf_version": __version__,
-        "model": str(model),
-        "data": str(data),
-        "forget_ratio": ratio,
-        "settings": {
-            "batch_size": batch_size,
-            "batch_size_auto": requested_batch_size == "auto",
-            "limit": limit,
-            "dtype": identity["dtype"],
-            "device": str(lm.device),
-            "max_new_tokens": budgets,
-            "classification_scoring": classification_scoring,
-            "option_matching": {s: OPTION_MATCHING[s] for s in sets},
-            "sets": list(sets),
-            "model_family": adapter.family,
-            "processes": shard.world,
-        },
-    }
-    if shard.is_main:
-        if overwrite:
-            store.clear_run(out)
-        if not exists:
-            store.write_run(
-                out,
-                {"umu_hf_version": __version__, "identity": identity, "model": str(model), "data": str(data)},
-            )
-    shard.barrier()
-
-    jobs = _jobs(questions, classification_scoring)
-    prompts = {
-        q: adapter.prompt(q.task, q.question, q.with_image, q.options)
-        for qs in questions.values()
-        for q in qs
-    }
-    pending = _pending(jobs, prompts, store.load_records(out), out)
-    shard.barrier()  # everyone has read the finished predictions before anyone appends
-    mine = shard.take(pending)
-    path = store.shard_path(out, shard.rank) if shard.distributed else out / store.PREDICTIONS
-    was_training = getattr(lm, "training", False)
-    lm.eval()
     try:
         with store.PredictionWriter(path) as writer:
-            _run_jobs(
-                mine,
-                lm,
-                adapter,
-                splits,
-                prompts,
-                writer,
-                budgets,
-                batch_size,
-                progress and shard.is_main,
-                on_batch,
-            )
+            for name, group, portraits in _groups(jobs, splits):
+                with tqdm(total=len(group), desc=name, unit="q", disable=not progress) as bar:
+                    for batch in asker.batches(group, plan.prompts):
+                        writer.write(asker.ask(batch, plan.prompts, portraits))
+                        bar.update(len(batch))
+                        n_batches += 1
+                        if on_batch is not None:
+                            on_batch(n_batches)
     finally:
-        lm.train(was_training)
+        asker.model.train(was_training)
 
+
+def _groups(jobs: Sequence[Job], splits: Mapping[str, Any]) -> Iterator[tuple[str, list[Job], _Portraits]]:
+    """``("set/record task", jobs, the set's portraits)`` by set, then record task (one set's portraits at a
+    time, each decoded once)."""
+    for set_name in (s for s in SETS if s in splits):
+        portraits = _Portraits(splits[set_name])
+        for record_task in RECORD_TASKS:
+            group = [j for j in jobs if j.question.set_name == set_name and j.record_task == record_task]
+            if group:
+                yield f"{set_name}/{record_task}", group, portraits
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+def _header(request: EvalRequest, dtype: str, model: Any, adapter: Any, batch_size: int, world: int) -> dict:
+    """``results.json``'s first keys: version, model, data, ratio and the settings the run used."""
+    from umu_hf import __version__
+
+    return {
+        "umu_hf_version": __version__,
+        "model": str(request.model),
+        "data": str(request.data),
+        "forget_ratio": request.forget_ratio,
+        "settings": {
+            "batch_size": batch_size,
+            "batch_size_auto": request.batch_size == "auto",
+            "limit": request.limit,
+            "dtype": dtype,
+            "device": str(model.device),
+            "max_new_tokens": request.budgets,
+            "classification_scoring": request.classification_scoring,
+            "option_matching": {s: OPTION_MATCHING[s] for s in request.sets},
+            "sets": list(request.sets),
+            "model_family": adapter.family,
+            "processes": world,
+        },
+    }
+
+
+def _claim(out: Path, request: EvalRequest, identity: Mapping[str, Any], shard: Shard) -> None:
+    """Make ``out`` this run's: another run's results are refused (or cleared with ``overwrite``), and
+    ``run.json`` records the identity; every process waits for rank 0."""
+    from umu_hf import __version__
+
+    exists = False if request.overwrite else store.check_run(out, identity)
+    if shard.is_main:
+        if request.overwrite:
+            store.clear_run(out)
+        if not exists:
+            run = {
+                "umu_hf_version": __version__,
+                "identity": identity,
+                "model": str(request.model),
+                "data": str(request.data),
+            }
+            store.write_run(out, run)
+    shard.barrier()
+
+
+def _finish(out: Path, header: Mapping[str, Any], plan: EvalPlan, scoring: str, shard: Shard) -> dict:
+    """Rank 0 merges the predictions and writes ``results.json``; every process returns the results."""
     shard.barrier()
     if shard.is_main:
         records = store.merge_predictions(out, record_sort_key)
-        results = build_results(header, questions, records, loglik=classification_scoring == "loglik")
+        results = build_results(header, plan.questions, records, scoring)
         store.write_json(out / store.RESULTS, results)
     shard.barrier()
     if not shard.is_main:
         results = json.loads((out / store.RESULTS).read_text(encoding="utf-8"))
     return results
+
+
+def evaluate_model(
+    request: EvalRequest,
+    *,
+    loaded: tuple[Any, Any, Any] | None = None,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``request.model`` as ``request`` says; return the results dict (also in ``results.json``).
+
+    ``loaded``: the model already loaded, ``(model, processor, adapter)`` (then ``request.device``/``dtype``
+    are not used; ``request.model`` still names it). ``on_batch(n)``: called after the n-th batch is written
+    (progress reporting). A rerun into the same ``out_dir`` resumes; one with other settings is refused unless
+    ``request.overwrite``. While it runs, ``out_dir`` is locked (:mod:`umu_hf.lock`): a second run into it is
+    refused, "in use by PID …".
+    """
+    with folder_lock(Path(request.out_dir).expanduser(), "umu-hf eval", current_shard(request.device)):
+        return _evaluate(request, loaded, progress, on_batch)
+
+
+def _evaluate(
+    request: EvalRequest,
+    loaded: tuple[Any, Any, Any] | None,
+    progress: bool,
+    on_batch: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    from umu_hf.data.load import load_umu_split
+
+    out = store.check_out_dir(Path(request.out_dir))
+    splits = {
+        s: load_umu_split(request.data, set_config(s, request.forget_ratio), as_dataset=False)
+        for s in request.sets
+    }
+    questions = {s: list(iter_items(splits[s], s, limit=request.limit)) for s in request.sets}
+    identity = request.identity()
+    if not request.overwrite:
+        store.check_run(out, identity, [key for key in identity if key != "dtype"])
+    shard = current_shard(request.device)
+    if loaded is None:
+        from umu_hf.models.loading import load_model
+
+        device = request.device
+        on_device = str(shard.device) if shard.distributed and device in ("auto", "cuda") else device
+        loaded = load_model(request.model, on_device, request.dtype)
+    model, _processor, adapter = loaded
+    identity["dtype"] = str(model.dtype).removeprefix("torch.")
+    batch_size = resolve_batch_size(request.batch_size, model)
+    header = _header(request, identity["dtype"], model, adapter, batch_size, shard.world)
+    _claim(out, request, identity, shard)
+
+    plan = plan_evaluation(
+        questions,
+        lambda q: adapter.prompt(q.task, q.question, q.with_image, q.options),
+        request.classification_scoring,
+        out,
+    )
+    shard.barrier()  # everyone has read the finished predictions before anyone appends
+    path = store.shard_path(out, shard.rank) if shard.distributed else out / store.PREDICTIONS
+    asker = Asker(model, adapter, request.budgets, batch_size)
+    execute(
+        shard.take(plan.jobs),
+        plan,
+        splits,
+        asker,
+        path,
+        progress=progress and shard.is_main,
+        on_batch=on_batch,
+    )
+    return _finish(out, header, plan, request.classification_scoring, shard)
