@@ -13,10 +13,8 @@ significant and ``≈`` where it is not. A value that cannot be computed is ``nu
 
 from __future__ import annotations
 
-import json
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 from umu_hf.data.schema import SETS, TASKS
 from umu_hf.scoring import LOWER_IS_BETTER, headline_metric
+from umu_hf.utils import atomic_write_bytes, atomic_write_text, write_json
 
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
 BASELINE = "vanilla"
@@ -73,7 +72,8 @@ class Run:
     failed: str | None = None
 
     def value(self, set_name: str, task: str) -> float | None:
-        value = self.results.get("headline", {}).get(set_name, {}).get(task, {}).get(metric_name(set_name, task))
+        cell = self.results.get("headline", {}).get(set_name, {}).get(task, {})
+        value = cell.get(metric_name(set_name, task))
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         return float(value)
@@ -204,13 +204,6 @@ def _gap_lines(board: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None:
     """Grouped bars with ± sd error bars: one panel per (ratio, set), one group per task, one bar per model."""
     import matplotlib
@@ -242,11 +235,10 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="model")
     fig.suptitle(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, image.getvalue())
 
 
 def write_leaderboard(
@@ -270,7 +262,7 @@ def write_leaderboard(
                  + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
                  for name, rec in models.items() if rec]
         notes = "\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
-    _atomic_write(out / "leaderboard.md", (f"# {title}\n\n" + table + notes).encode())
-    _atomic_write(out / "leaderboard.json", json.dumps(board, indent=2, ensure_ascii=False, allow_nan=False).encode())
+    atomic_write_text(out / "leaderboard.md", f"# {title}\n\n" + table + notes)
+    write_json(out / "leaderboard.json", board)
     plot(board, out / "leaderboard.png", title)
     return table

@@ -11,6 +11,7 @@ from typing import Any
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import TrainingDivergedError, UnlearnConfig
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraSettings, apply_lora
+from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
 DEFAULT_LORA = LoraSettings()
@@ -156,8 +157,6 @@ def train(
         raise
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
-    from umu_hf.evaluation.store import write_json
-
     record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
               "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
     if not trainer.is_world_process_zero():
