@@ -21,6 +21,7 @@ from typing import Any
 
 from umu_hf.data.schema import FORGET_RATIOS, OPTION_LETTERS, TASK_COLUMNS, validate_row
 from umu_hf.errors import DataError
+from umu_hf.utils import one_line
 
 #: split folder -> (set, forget ratio it belongs to)
 SPLIT_FOLDERS: dict[str, tuple[str, int | None]] = {
@@ -37,11 +38,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("ID", "image", "MM_QA", "UM_QA", "Classify"
 LITERAL_COLUMNS: tuple[str, ...] = ("MM_QA", "UM_QA", "Classify", "Cloze", "Generation")
 LEGACY_MULTIMODAL = "muitimodal"  # sic: the published spelling
 _LETTER_RE = re.compile(r"^\(?([A-D])\)?(?:\s*[.):]\s*(.*))?$", re.DOTALL)
-
-
-def _one_line(text: Any) -> str:
-    """An exception text squeezed onto one line (messages are printed as one line)."""
-    return " ".join(str(text).split())[:200]
 
 
 def is_legacy_folder(path: str | Path) -> bool:
@@ -62,7 +58,7 @@ def _parquet_files(folder: Path) -> list[Path]:
             names = pq.read_schema(file).names
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise DataError(
-                f"{file}: not a readable parquet file ({_one_line(exc)}); re-download it"
+                f"{file}: not a readable parquet file ({one_line(exc)}); re-download it"
             ) from exc
         for column in REQUIRED_COLUMNS:
             if column not in names:
@@ -108,7 +104,7 @@ def _literal(value: Any, where: str, column: str) -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise DataError(
             f"{where}, field {column}: cannot parse the Python literal ({type(exc).__name__}: "
-            f"{_one_line(exc)}); fix the cell or re-export the file"
+            f"{one_line(exc)}); fix the cell or re-export the file"
         ) from exc
 
 
@@ -234,7 +230,7 @@ def _image(value: Any, where: str, folder: Path) -> dict:
             image.load()
     except Exception as exc:  # PIL raises many types for corrupt data
         raise DataError(
-            f"{where}, field image: the bytes do not decode as an image ({_one_line(exc)}); "
+            f"{where}, field image: the bytes do not decode as an image ({one_line(exc)}); "
             "re-export the portrait"
         ) from exc
     return {"bytes": bytes(data), "path": path}
