@@ -63,8 +63,8 @@ def resolve_batch_size(batch_size: int | str, model: Any) -> int:
 def _check_args(
     sets: Sequence[str], scoring: str, dtype: str, max_new_tokens: Mapping[str, int] | None
 ) -> dict:
-    from umu_hf.models.loading import DTYPES
     from umu_hf.prompts import MAX_NEW_TOKENS
+    from umu_hf.utils import check_dtype
 
     unknown = [s for s in sets if s not in SETS]
     if unknown or not sets:
@@ -73,8 +73,7 @@ def _check_args(
         raise UmuError(
             f"--classification-scoring must be one of {', '.join(CLASSIFICATION_SCORINGS)}, got {scoring!r}"
         )
-    if dtype not in DTYPES:
-        raise UmuError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    check_dtype(dtype)
     budgets = dict(MAX_NEW_TOKENS)
     for task, tokens in (max_new_tokens or {}).items():
         if task not in TASKS:

@@ -19,6 +19,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
+from umu_hf.utils import check_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ class UnlearnConfig(TrainingArguments):
         beta = getattr(self, "beta", None)  # NPO, SimNPO, IDK-DPO
         if beta is not None and not (math.isfinite(beta) and beta > 0):
             raise UmuError(f"--beta must be > 0 for {type(self).__name__.removesuffix('Config')}, got {beta}")
-        if self.model_dtype not in ("auto", "float32", "float16", "bfloat16"):
-            raise UmuError(f"--model_dtype must be auto, float32, float16 or bfloat16, got {self.model_dtype!r}")
+        check_dtype(self.model_dtype, "--model_dtype")
         if self.multimodal_max_grad_norm > 0 and self.gradient_accumulation_steps != 1:
             raise UmuError("--multimodal_max_grad_norm needs --gradient_accumulation_steps 1 (it clips inside a step)")
         if self.remove_unused_columns:
