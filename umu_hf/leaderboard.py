@@ -32,11 +32,6 @@ SIGNIFICANCE_NOTE = (
 )
 
 
-def metric_name(set_name: str, task: str) -> str:
-    """The headline metric of a (set, task): AccF/RLF on forget, AccR/RLR on retain and real."""
-    return headline_metric(task, set_name)
-
-
 def direction(set_name: str) -> str:
     """``"↓"`` where the set's headline metrics are lower-is-better (forget), ``"↑"`` elsewhere."""
     return "↓" if headline_metric("classification", set_name) in LOWER_IS_BETTER else "↑"
@@ -45,14 +40,14 @@ def direction(set_name: str) -> str:
 def columns() -> list[tuple[str, str, str]]:
     """``(set, task, header)`` of every numeric column, e.g. ``("forget", "cloze", "forget Cloze AccF ↓")``."""
     return [
-        (s, t, f"{s} {_TASK_LABEL[t]} {metric_name(s, t)} {direction(s)}") for s in SETS for t in TASKS
+        (s, t, f"{s} {_TASK_LABEL[t]} {headline_metric(t, s)} {direction(s)}") for s in SETS for t in TASKS
     ]
 
 
 def column_specs() -> list[dict[str, str]]:
     """leaderboard.json's description of each column: key, header, set, task, metric and direction."""
     return [
-        {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": metric_name(s, t),
+        {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": headline_metric(t, s),
          "direction": "lower" if direction(s) == "↓" else "higher"}
         for s, t, h in columns()
     ]
@@ -73,7 +68,7 @@ class Run:
 
     def value(self, set_name: str, task: str) -> float | None:
         cell = self.results.get("headline", {}).get(set_name, {}).get(task, {})
-        value = cell.get(metric_name(set_name, task))
+        value = cell.get(headline_metric(task, set_name))
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         return float(value)
@@ -228,7 +223,7 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
             better = "lower is better ↓" if direction(set_name) == "↓" else "higher is better ↑"
             ax.set_title(f"forget {ratio}% — {set_name} set — {better}", fontsize=9)
             ax.set_xticks(range(len(TASKS)))
-            ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{metric_name(set_name, t)}" for t in TASKS])
+            ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{headline_metric(t, set_name)}" for t in TASKS])
             ax.set_ylim(0, 105)
             ax.grid(axis="y", alpha=0.3)
         axes[r_i][0].set_ylabel("score (%), mean ± sd")
