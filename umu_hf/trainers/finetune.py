@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UMUConfig, UMUTrainer
 from umu_hf.trainers.losses import answer_nll
 
 #: LoRA of the original fine-tuning script: every linear layer (vision tower and projector too), r 8, alpha 16
@@ -22,7 +22,7 @@ FINETUNE_LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ("all-l
 
 
 @dataclass
-class FinetuneConfig(UnlearnConfig):
+class FinetuneConfig(UMUConfig):
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate for AdamW."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})
     per_device_train_batch_size: int = field(default=4, metadata={"help": "Batch size per device."})
@@ -30,7 +30,7 @@ class FinetuneConfig(UnlearnConfig):
     adam_epsilon: float = field(default=1e-6, metadata={"help": "AdamW epsilon."})
 
 
-class FinetuneTrainer(UnlearnTrainer):
+class FinetuneTrainer(UMUTrainer):
     method = "finetune"
     streams = {"train": ("train", "answer")}
     lora_target_modules = FINETUNE_LORA["target_modules"]

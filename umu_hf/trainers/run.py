@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import TrainingDivergedError, UnlearnConfig
+from umu_hf.trainers.base import TrainingDivergedError, UMUConfig, UnlearnConfig
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraSettings, apply_lora
 from umu_hf.utils import write_json
 
@@ -19,7 +19,7 @@ DEFAULT_LORA = LoraSettings()
 TRAINING_RECORD = "umu_training.json"
 
 
-def model_dtype(config: UnlearnConfig, lora: bool = True) -> str:
+def model_dtype(config: UMUConfig, lora: bool = True) -> str:
     """The base weights' dtype: the config's, or for ``auto`` the original's float16 on CUDA when a LoRA adapter
     is trained (the frozen base in half precision, the adapter in float32), float32 otherwise — AdamW on
     float16 weights themselves diverges."""
@@ -92,7 +92,7 @@ def build_unlearning_dataset(
 
 def train(
     trainer_cls: type,
-    config: UnlearnConfig,
+    config: UMUConfig,
     model_path: str,
     dataset: Any,
     lora: LoraSettings | None = None,
@@ -203,7 +203,7 @@ def unlearn(
 def finetune(
     model_path: str,
     data: str | Path,
-    config: UnlearnConfig,
+    config: UMUConfig,
     lora: LoraSettings | None = None,
     merge: bool = False,
     resume: bool = True,
