@@ -57,10 +57,7 @@ class UMUConfig(TrainingArguments):
                   "'paired': a profile's i-th MM_QA pair with its i-th UM_QA pair."},
     )
     alpha: float = field(default=1.0, metadata={"help": "Weight of the unimodal (text-only) term."})
-    gamma: float = field(
-        default=1.0,
-        metadata={"help": "GD, PO: weight of the retain NLL; KL: weight of the forget NLL ascent term."},
-    )
+    gamma: float = field(default=1.0, metadata={"help": "Weight of the retain NLL term."})
     multimodal_max_grad_norm: float = field(
         default=0.0,
         metadata={"help": "Clip the multimodal gradient alone to this norm before the unimodal backward "

@@ -156,7 +156,7 @@ def register(sub: Any) -> None:
     p.add_argument("--method", required=True, help="unlearning method name")
     _common(p, lora_default=True)
     p.add_argument("--forget-ratio", required=True, help="5, 10 or 15 (percent of fictitious profiles)")
-    p.add_argument("--gamma", type=float, help="weight of the retain term")
+    p.add_argument("--gamma", type=float, help="weight of the retain NLL (KL: of the forget term; GA: unused)")
     p.add_argument("--beta", type=float, help="inverse temperature of NPO/SimNPO/IDK-DPO")
     p.add_argument("--refusals", help="PO/IDK-DPO: file of refusals, one per line (default: the shipped pool)")
     p.set_defaults(func=_run_unlearn)

@@ -23,6 +23,7 @@ FINETUNE_LORA = {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": ("all-l
 
 @dataclass
 class FinetuneConfig(UMUConfig):
+    gamma: float = field(default=1.0, metadata={"help": "Unused: fine-tuning has no retain term."})
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate for AdamW."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})
     per_device_train_batch_size: int = field(default=4, metadata={"help": "Batch size per device."})
