@@ -40,7 +40,8 @@ def synth_rows() -> list[dict]:
 def legacy_dir(tmp_path_factory: pytest.TempPathFactory, synth_rows: list[dict]) -> Path:
     """The same data in the published (legacy) layout, with its quirks: ``muitimodal``, literal strings,
     answers alternating ``"B. text"`` / ``"B"``, a ``full/`` folder and a ``Biography`` column. Read-only."""
-    from umu_hf.data.legacy import write_legacy_layout
+    from helpers import write_legacy_layout
+
     from umu_hf.data.synth import assign_forget_ids
 
     forget = assign_forget_ids([r["ID"] for r in synth_rows if r["source"] == "fictitious"], SYNTH_SEED)

@@ -9,6 +9,7 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from helpers import write_legacy_layout
 
 from umu_hf.cli import main
 from umu_hf.data.hub import image_value
@@ -17,7 +18,6 @@ from umu_hf.data.legacy import (
     convert_row,
     parse_answer_letter,
     read_legacy,
-    write_legacy_layout,
 )
 from umu_hf.data.load import load_umu_split
 from umu_hf.data.synth import assign_forget_ids

@@ -167,18 +167,18 @@ def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir
         def on_save(self, args, state, control, **kwargs):
             raise KeyboardInterrupt  # dies right after the first checkpoint
 
-    original = base.UnlearnTrainer.__init__
+    original = base.UMUTrainer.__init__
 
     def crashing_init(self, *args, **kwargs):
         original(self, *args, **kwargs)
         self.add_callback(_Crash())
 
-    base.UnlearnTrainer.__init__ = crashing_init
+    base.UMUTrainer.__init__ = crashing_init
     try:
         with pytest.raises(KeyboardInterrupt):
             finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "b"))
     finally:
-        base.UnlearnTrainer.__init__ = original
+        base.UMUTrainer.__init__ = original
     finetune(str(tiny_model_dir), synth_dir, config(tmp_path / "b"))
     a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
     assert a.keys() == b.keys()

@@ -41,21 +41,15 @@ SPIN_COUNT = "1000"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``umu-hf`` parser with every available subcommand."""
+    """The full ``umu-hf`` parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="umu-hf",
         description="UMU-Bench on Hugging Face: data, evaluation, unlearning and the leaderboard.",
     )
     parser.add_argument("--version", action="version", version=f"umu-hf {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a command group not built yet
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue
-            raise
-        module.register(sub)
+    for name in _COMMAND_MODULES:  # a module that fails to import fails the whole CLI: no command goes missing
+        importlib.import_module(name).register(sub)
     return parser
 
 

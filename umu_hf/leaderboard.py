@@ -13,10 +13,8 @@ significant and ``≈`` where it is not. A value that cannot be computed is ``nu
 
 from __future__ import annotations
 
-import json
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 from umu_hf.data.schema import SETS, TASKS
 from umu_hf.scoring import LOWER_IS_BETTER, headline_metric
+from umu_hf.utils import atomic_write_bytes, atomic_write_text, write_json
 
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
 BASELINE = "vanilla"
@@ -31,11 +30,6 @@ SIGNIFICANCE_NOTE = (
     "paired hierarchical bootstrap over seeds and questions (2000 resamples): a gap is significant when the 95 % "
     "interval of the mean per-seed, per-question difference excludes 0"
 )
-
-
-def metric_name(set_name: str, task: str) -> str:
-    """The headline metric of a (set, task): AccF/RLF on forget, AccR/RLR on retain and real."""
-    return headline_metric(task, set_name)
 
 
 def direction(set_name: str) -> str:
@@ -46,14 +40,14 @@ def direction(set_name: str) -> str:
 def columns() -> list[tuple[str, str, str]]:
     """``(set, task, header)`` of every numeric column, e.g. ``("forget", "cloze", "forget Cloze AccF ↓")``."""
     return [
-        (s, t, f"{s} {_TASK_LABEL[t]} {metric_name(s, t)} {direction(s)}") for s in SETS for t in TASKS
+        (s, t, f"{s} {_TASK_LABEL[t]} {headline_metric(t, s)} {direction(s)}") for s in SETS for t in TASKS
     ]
 
 
 def column_specs() -> list[dict[str, str]]:
     """leaderboard.json's description of each column: key, header, set, task, metric and direction."""
     return [
-        {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": metric_name(s, t),
+        {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": headline_metric(t, s),
          "direction": "lower" if direction(s) == "↓" else "higher"}
         for s, t, h in columns()
     ]
@@ -73,7 +67,8 @@ class Run:
     failed: str | None = None
 
     def value(self, set_name: str, task: str) -> float | None:
-        value = self.results.get("headline", {}).get(set_name, {}).get(task, {}).get(metric_name(set_name, task))
+        cell = self.results.get("headline", {}).get(set_name, {}).get(task, {})
+        value = cell.get(headline_metric(task, set_name))
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         return float(value)
@@ -204,13 +199,6 @@ def _gap_lines(board: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
 def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None:
     """Grouped bars with ± sd error bars: one panel per (ratio, set), one group per task, one bar per model."""
     import matplotlib
@@ -235,18 +223,17 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
             better = "lower is better ↓" if direction(set_name) == "↓" else "higher is better ↑"
             ax.set_title(f"forget {ratio}% — {set_name} set — {better}", fontsize=9)
             ax.set_xticks(range(len(TASKS)))
-            ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{metric_name(set_name, t)}" for t in TASKS])
+            ax.set_xticklabels([f"{_TASK_LABEL[t]}\n{headline_metric(t, set_name)}" for t in TASKS])
             ax.set_ylim(0, 105)
             ax.grid(axis="y", alpha=0.3)
         axes[r_i][0].set_ylabel("score (%), mean ± sd")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, title="model")
     fig.suptitle(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=110)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, image.getvalue())
 
 
 def write_leaderboard(
@@ -270,7 +257,7 @@ def write_leaderboard(
                  + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
                  for name, rec in models.items() if rec]
         notes = "\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
-    _atomic_write(out / "leaderboard.md", (f"# {title}\n\n" + table + notes).encode())
-    _atomic_write(out / "leaderboard.json", json.dumps(board, indent=2, ensure_ascii=False, allow_nan=False).encode())
+    atomic_write_text(out / "leaderboard.md", f"# {title}\n\n" + table + notes)
+    write_json(out / "leaderboard.json", board)
     plot(board, out / "leaderboard.png", title)
     return table

@@ -14,10 +14,10 @@ import argparse
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from umu_hf.errors import UmuError
+from umu_hf.utils import atomic_dir
 
 METRIC_NAME = "umu_bench"
 #: evaluate's namespace for canonical metrics; its cache folder is ``evaluate-metric--<name>``
@@ -80,16 +80,9 @@ def install_metric(
     target = parent / digest
     installed = target / f"{name}.py"
     if not (installed.is_file() and installed.read_bytes() == code):
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=parent))  # not 64 characters: never scanned
-        try:
+        with atomic_dir(target) as tmp:  # its name is not 64 characters long: evaluate never scans it
             (tmp / "__init__.py").touch()
             shutil.copyfile(script, tmp / f"{name}.py")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     os.utime(installed)  # the newest copy is the one evaluate loads
     return installed
 

@@ -1,8 +1,8 @@
 """Output folders that ``--overwrite`` may replace: only ones umu-hf wrote, never an input or a folder around one.
 
-Every folder umu-hf writes whole (``data synth``, ``data convert``, ``model tiny``, the legacy-layout writer)
-carries a small marker file, :data:`MARKER`. ``--overwrite`` deletes an existing folder only when it holds the
-marker (or is empty), and an output that is, contains or lies inside an input folder is refused outright.
+Every folder umu-hf writes whole (``data synth``, ``data convert``, ``model tiny``) carries a small marker file,
+:data:`MARKER`. ``--overwrite`` deletes an existing folder only when it holds the marker (or is empty), and an
+output that is, contains or lies inside an input folder is refused outright.
 """
 
 from __future__ import annotations

@@ -11,13 +11,12 @@ reader (the Space) only ever opens models and data that the bench wrote::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from umu_hf import __version__
 from umu_hf.errors import UmuError
+from umu_hf.utils import write_json
 
 MANIFEST = "bench.json"
 
@@ -60,11 +59,7 @@ def resolve_inside(root: str | Path, relative: str) -> Path:
 def write_manifest(bench_dir: str | Path, manifest: Manifest) -> Path:
     """Atomically write ``bench_dir/bench.json``."""
     path = Path(bench_dir) / MANIFEST
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bench.", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(manifest), handle, indent=2)
-    os.replace(tmp, path)
+    write_json(path, asdict(manifest))
     return path
 
 

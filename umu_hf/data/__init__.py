@@ -22,7 +22,6 @@ _EXPORTS = {
     "push_hub_dataset": "umu_hf.data.hub",
     "convert_legacy": "umu_hf.data.legacy",
     "read_legacy": "umu_hf.data.legacy",
-    "write_legacy_layout": "umu_hf.data.legacy",
 }
 
 __all__ = sorted(_EXPORTS)

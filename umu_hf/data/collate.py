@@ -26,7 +26,9 @@ from typing import Any
 from umu_hf.errors import DataError
 
 IGNORE_INDEX = -100
-MODALITIES = ("mm", "um")  # multimodal (with image), unimodal (text only)
+#: the modality tags of batch keys (``{stream}_{mm|um}_{field}``): ``"mm"`` multimodal (with image), ``"um"``
+#: unimodal (text only); not :data:`umu_hf.data.schema.MODALITIES`, the dataset's names in the dataset's order
+STREAM_MODALITIES: tuple[str, ...] = ("mm", "um")
 LABEL_MODES = ("answer", "full")
 
 
@@ -280,14 +282,16 @@ class UMUCollator:
             step = examples[0]
             return dict(step["groups"]), f"e{step['epoch']}s{step['step']}"
         keys = [k for k in examples[0] if k != "index"]
-        groups = {(key, m): [ex[key][i] for ex in examples] for key in keys for i, m in enumerate(MODALITIES)}
+        groups = {
+            (key, m): [ex[key][i] for ex in examples] for key in keys for i, m in enumerate(STREAM_MODALITIES)
+        }
         return groups, "i" + ",".join(str(ex["index"]) for ex in examples)
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         groups, tag = self._groups(examples)
         batch: dict[str, Any] = {}
         for stream, (key, target) in self.streams.items():
-            for modality in MODALITIES:
+            for modality in STREAM_MODALITIES:
                 pairs = groups.get((key, modality))
                 if not pairs:
                     continue

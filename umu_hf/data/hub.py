@@ -17,9 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from typing import Any
 from umu_hf.data.schema import CONFIG_NAMES, FORGET_RATIOS, SPLIT, check_forget_ratio, validate_row
 from umu_hf.errors import DataError, UmuError
 from umu_hf.outputs import MARKER, check_replaceable, write_marker
+from umu_hf.utils import atomic_dir
 
 #: disjoint row groups, in the order rows appear in ``full``
 PARTS: tuple[str, ...] = ("forget05", "forget10only", "forget15only", "retain85", "real")
@@ -143,22 +141,10 @@ def atomic_folder(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path
     """
     out = Path(out_dir)
     check_replaceable(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         yield tmp
         write_marker(tmp, "umu_hf.data (dataset folder)")
         check_replaceable(out, overwrite)  # nobody put a foreign folder there meanwhile
-        old = None
-        if out.exists():
-            old = out.parent / f"{tmp.name}-old"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _row_bytes(row: dict) -> int:

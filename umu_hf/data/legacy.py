@@ -7,7 +7,7 @@ real_person/`` (``full/`` or ``full_data/`` optional), each with parquet files w
 answers ``"B. text"`` or ``"B"``, and an optional ``Biography`` column. Rows come out in the schema of
 :mod:`umu_hf.data.schema`; a problem is one :class:`~umu_hf.errors.DataError` naming file, row/ID and field.
 
-:func:`write_legacy_layout` writes rows back in the published layout (for exports, tests and benchmarks).
+The tests write rows back in this layout with ``tests/helpers.py``'s ``write_legacy_layout``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from umu_hf.data.schema import FORGET_RATIOS, OPTION_LETTERS, TASK_COLUMNS, validate_row
 from umu_hf.errors import DataError
+from umu_hf.utils import one_line
 
 #: split folder -> (set, forget ratio it belongs to)
 SPLIT_FOLDERS: dict[str, tuple[str, int | None]] = {
@@ -37,11 +38,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("ID", "image", "MM_QA", "UM_QA", "Classify"
 LITERAL_COLUMNS: tuple[str, ...] = ("MM_QA", "UM_QA", "Classify", "Cloze", "Generation")
 LEGACY_MULTIMODAL = "muitimodal"  # sic: the published spelling
 _LETTER_RE = re.compile(r"^\(?([A-D])\)?(?:\s*[.):]\s*(.*))?$", re.DOTALL)
-
-
-def _one_line(text: Any) -> str:
-    """An exception text squeezed onto one line (messages are printed as one line)."""
-    return " ".join(str(text).split())[:200]
 
 
 def is_legacy_folder(path: str | Path) -> bool:
@@ -62,7 +58,7 @@ def _parquet_files(folder: Path) -> list[Path]:
             names = pq.read_schema(file).names
         except Exception as exc:  # pyarrow raises several types for unreadable files
             raise DataError(
-                f"{file}: not a readable parquet file ({_one_line(exc)}); re-download it"
+                f"{file}: not a readable parquet file ({one_line(exc)}); re-download it"
             ) from exc
         for column in REQUIRED_COLUMNS:
             if column not in names:
@@ -108,7 +104,7 @@ def _literal(value: Any, where: str, column: str) -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise DataError(
             f"{where}, field {column}: cannot parse the Python literal ({type(exc).__name__}: "
-            f"{_one_line(exc)}); fix the cell or re-export the file"
+            f"{one_line(exc)}); fix the cell or re-export the file"
         ) from exc
 
 
@@ -234,7 +230,7 @@ def _image(value: Any, where: str, folder: Path) -> dict:
             image.load()
     except Exception as exc:  # PIL raises many types for corrupt data
         raise DataError(
-            f"{where}, field image: the bytes do not decode as an image ({_one_line(exc)}); "
+            f"{where}, field image: the bytes do not decode as an image ({one_line(exc)}); "
             "re-export the portrait"
         ) from exc
     return {"bytes": bytes(data), "path": path}
@@ -351,96 +347,3 @@ def convert_legacy(
         overwrite=overwrite,
         progress=progress,
     )
-
-
-def _legacy_record(row: Mapping[str, Any], answer_style: str, with_biography: bool) -> dict:
-    """One schema row as a published-layout record (Python-literal strings, ``muitimodal``)."""
-    from umu_hf.data.hub import image_value
-
-    def qa(pairs: list[dict]) -> str:
-        return repr(
-            {
-                "question": {i: p["question"] for i, p in enumerate(pairs)},
-                "answer": {i: p["answer"] for i, p in enumerate(pairs)},
-            }
-        )
-
-    def answer(item: dict, index: int) -> str:
-        letter = item["answer"]
-        style = answer_style if answer_style != "mixed" else ("letter" if (row["ID"] + index) % 2 else "text")
-        return letter if style == "letter" else f"{letter}. {item['options'][letter]}"
-
-    image = image_value(row["image"])
-    record = {
-        "ID": row["ID"],
-        "image": {"bytes": image["bytes"], "path": image["path"] or f"{row['ID']}.png"},
-        "MM_QA": qa(row["MM_QA"]),
-        "UM_QA": qa(row["UM_QA"]),
-    }
-    for task, column in TASK_COLUMNS.items():
-        parts = {}
-        for modality, legacy_name in (("unimodal", "unimodal"), ("multimodal", LEGACY_MULTIMODAL)):
-            items = {}
-            for index, item in enumerate(row[column][modality]):
-                entry = {"question": item["question"]}
-                if task == "classification":
-                    entry.update(options=dict(item["options"]), answer=answer(item, index))
-                else:
-                    entry["answer"] = item["answer"]
-                items[item["key"]] = entry
-            parts[legacy_name] = items
-        record[column] = repr(parts)
-    if with_biography:
-        record["Biography"] = row["biography"]
-    return record
-
-
-def write_legacy_layout(
-    rows: Sequence[dict],
-    forget_ids: Mapping[Any, Sequence[int]],
-    out_dir: str | Path,
-    *,
-    answer_style: str = "text",
-    with_full: bool = False,
-    with_biography: bool = True,
-    overwrite: bool = False,
-) -> Path:
-    """Write schema rows in the published layout (SPEC 2.1), atomically; return ``out_dir``.
-
-    ``answer_style``: classification answers as ``"B. text"`` (``"text"``), ``"B"`` (``"letter"``) or
-    alternating (``"mixed"``). ``with_full`` adds ``full/`` with every row; ``with_biography`` the
-    ``Biography`` column.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from umu_hf.data.hub import atomic_folder, check_split_invariants
-
-    if answer_style not in ("text", "letter", "mixed"):
-        raise ValueError(f"answer_style must be 'text', 'letter' or 'mixed', not {answer_style!r}")
-    by_id = {row["ID"]: row for row in rows}
-    fictitious = sorted(i for i, row in by_id.items() if row["source"] == "fictitious")
-    forget = check_split_invariants(fictitious, forget_ids)
-    members: dict[str, list[int]] = {
-        "real_person": sorted(i for i, r in by_id.items() if r["source"] == "real")
-    }
-    for ratio in FORGET_RATIOS:
-        members[f"forget_{ratio}"] = forget[ratio]
-        members[f"retain_{100 - ratio}"] = sorted(set(fictitious) - set(forget[ratio]))
-    if with_full:
-        members["full"] = sorted(by_id)
-    fields = [
-        ("ID", pa.int64()),
-        ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        *((column, pa.string()) for column in LITERAL_COLUMNS),
-    ]
-    if with_biography:
-        fields.append(("Biography", pa.string()))
-    schema = pa.schema(fields)
-    records = {i: _legacy_record(row, answer_style, with_biography) for i, row in by_id.items()}
-    with atomic_folder(out_dir, overwrite) as tmp:
-        for folder in [*SPLIT_FOLDERS, *(["full"] if with_full else [])]:
-            (tmp / folder).mkdir()
-            table = pa.Table.from_pylist([records[i] for i in members[folder]], schema=schema)
-            pq.write_table(table, tmp / folder / "train-00000-of-00001.parquet")
-    return Path(out_dir)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from umu_hf.data.schema import SPLIT, TASK_COLUMNS, TASKS, check_config
 from umu_hf.errors import DataError
+from umu_hf.utils import one_line
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -60,9 +61,8 @@ def _fetch_repo(repo_id: str) -> Path:
             )
         )
     except (HfHubHTTPError, HFValidationError, LocalEntryNotFoundError, httpx.HTTPError, OSError) as exc:
-        message = " ".join(str(exc).split())[:200]
         raise DataError(
-            f"{repo_id}: not a local folder, and fetching it as a Hub dataset repo failed ({message}); "
+            f"{repo_id}: not a local folder, and fetching it as a Hub dataset repo failed ({one_line(exc)}); "
             "check the path or repo id, the network and HF_TOKEN"
         ) from exc
 
@@ -134,8 +134,9 @@ def _load_with_datasets(folder: Path, name: str) -> Dataset:
         with quiet_datasets():
             return datasets.load_dataset(str(folder), name, split=SPLIT)
     except (ValueError, FileNotFoundError, datasets.exceptions.DatasetGenerationError) as exc:
-        message = " ".join(str(exc).split())[:200]
-        raise DataError(f"{folder}: cannot load config {name} ({message}); rewrite it with umu-hf data") from exc
+        raise DataError(
+            f"{folder}: cannot load config {name} ({one_line(exc)}); rewrite it with umu-hf data"
+        ) from exc
 
 
 def _check_columns(split: Dataset | ArrowSplit, folder: Path, config: str) -> None:

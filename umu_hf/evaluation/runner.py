@@ -104,7 +104,7 @@ class EvalRequest:
     max_new_tokens: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
-        from umu_hf.models.loading import DTYPES
+        from umu_hf.utils import check_dtype
 
         ratio = check_forget_ratio(self.forget_ratio)
         sets = tuple(dict.fromkeys([self.sets] if isinstance(self.sets, str) else self.sets))
@@ -112,8 +112,7 @@ class EvalRequest:
         if unknown or not sets:
             raise UmuError(f"unknown evaluation set(s) {unknown or '(none)'}; choose from {', '.join(SETS)}")
         task_scorings("classification", self.classification_scoring)  # raises on an unknown scoring
-        if self.dtype not in DTYPES:
-            raise UmuError(f"unknown dtype {self.dtype!r}; use one of {', '.join(DTYPES)}")
+        check_dtype(self.dtype)
         budgets = _budgets(self.max_new_tokens)
         _check_batch_size(self.batch_size)
         _check_positive(self.limit, "limit", allow_none=True)

@@ -19,14 +19,12 @@ Files in ``OUT``:
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import ResultsConflictError, UmuError
+from umu_hf.utils import atomic_write_text, finite_json, write_json
 
 PREDICTIONS = "predictions.jsonl"
 RESULTS = "results.json"
@@ -49,39 +47,8 @@ def prediction_files(out: Path) -> list[Path]:
 # -- writing -------------------------------------------------------------------------------------------------
 
 
-def _finite(value: Any) -> Any:
-    """NaN/inf (an empty set's metrics) become null, so the file is strict JSON that any reader accepts."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented strict JSON (NaN -> null)."""
-    atomic_write_text(path, json.dumps(_finite(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-
-
 def _record_line(record: Mapping[str, Any]) -> str:
-    return json.dumps(_finite(dict(record)), ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(finite_json(dict(record)), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def repair_tail(path: Path) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from umu_hf.errors import ModelError, UmuError
 from umu_hf.models.adapters import ModelAdapter, get_adapter
+from umu_hf.utils import check_dtype
 
-DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -49,9 +49,7 @@ def resolve_dtype(dtype: str, device: Any, config: Any = None):  # -> torch.dtyp
     else float32. Otherwise the named dtype."""
     import torch
 
-    if dtype not in DTYPES:
-        raise UmuError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
-    if dtype != "auto":
+    if check_dtype(dtype) != "auto":
         return getattr(torch, dtype)
     if getattr(device, "type", str(device)) == "cpu":
         return torch.float32
@@ -117,8 +115,7 @@ def _first_line(exc: BaseException) -> str:
 def load_model(path_or_id: str, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any, ModelAdapter]:
     """``(model, processor, adapter)`` of a vision-language checkpoint, in eval mode on ``device``."""
     torch_device = resolve_device(device)
-    if dtype not in DTYPES:
-        raise UmuError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+    check_dtype(dtype)
     source, local = _source(path_or_id)
     local_only = local or is_offline()
 

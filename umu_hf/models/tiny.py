@@ -35,8 +35,6 @@ far longer). ``base`` (64 image tokens, vocabulary <= 4000,
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ from umu_hf.prompts import (
     llava_prompt,
     llava_task_prompt,
 )
+from umu_hf.utils import atomic_dir
 
 #: special tokens of the tiny tokenizer, in id order (pad=0, bos=1, eos=2, unk=3, image=4)
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -253,9 +252,7 @@ def build_tiny_llava(
         model = LlavaForConditionalGeneration(config).to(torch.float32)
     model.generation_config = GenerationConfig(do_sample=False, **ids)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         (tmp / "README.md").write_text(
@@ -263,24 +260,7 @@ def build_tiny_llava(
         )
         write_marker(tmp, "umu-hf model tiny")
         _prepare_out(out_dir, overwrite)  # nobody put a foreign folder there meanwhile
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move the finished folder into place; an existing ``out_dir`` (overwrite) is removed only afterwards."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None and old.is_dir():
-        shutil.rmtree(old, ignore_errors=True)
-    elif old is not None:
-        old.unlink()
 
 
 def _model_card(size: str, seed: int, n_params: int, num_image_tokens: int, tokenizer) -> str:

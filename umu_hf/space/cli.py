@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from umu_hf.utils import DTYPES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``space`` to the ``umu-hf`` parser."""
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", default="auto", help="device for the models: auto, cpu, cuda, cuda:N, mps (default: auto)"
     )
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument(
         "--max-loaded-models", type=int, default=2,
         help="models kept in memory at once, least recently used dropped first (default 2: one comparison)",

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 from umu_hf.bench.manifest import MANIFEST, ModelEntry, read_manifest, resolve_inside
 from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
 from umu_hf.errors import UmuError
-from umu_hf.leaderboard import direction, metric_name
+from umu_hf.leaderboard import direction
 from umu_hf.prompts import MAX_NEW_TOKENS
-from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key
+from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key, headline_metric
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -99,9 +99,10 @@ def hide_paths(text: str, aliases: Mapping[str, str]) -> str:
 
 
 def directions_note() -> str:
-    """What the leaderboard's arrows mean, in words (names and arrows from :mod:`umu_hf.leaderboard`)."""
-    forget = f"{metric_name('forget', 'classification')}, {metric_name('forget', 'generation')}"
-    keep = f"{metric_name('retain', 'classification')}, {metric_name('retain', 'generation')}"
+    """What the leaderboard's arrows mean, in words (metric names from :mod:`umu_hf.scoring`, arrows from
+    :mod:`umu_hf.leaderboard`)."""
+    forget = f"{headline_metric('classification', 'forget')}, {headline_metric('generation', 'forget')}"
+    keep = f"{headline_metric('classification', 'retain')}, {headline_metric('generation', 'retain')}"
     return (
         f"**{direction('forget')} lower is better** on the forget set ({forget}): the knowledge should be "
         f"gone in *both* modalities. **{direction('retain')} higher is better** on the retain and real sets "

@@ -1,5 +1,6 @@
-"""What every UMU-Bench trainer shares: the config fields, the forget/retain streams, the reference model, term
-logging and the divergence guard. A method only says which streams it needs and its per-modality loss.
+"""What every UMU-Bench trainer shares: the config fields, the data streams, term logging, checkpoints and the
+divergence guard (:class:`UMUTrainer`); unlearning methods add the reference model (:class:`UnlearnTrainer`). A
+method only says which streams it needs and its per-modality loss.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
+from umu_hf.utils import check_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,8 @@ class TrainingDivergedError(UmuError):
 
 
 @dataclass
-class UnlearnConfig(TrainingArguments):
-    """Training arguments shared by every UMU-Bench method; the defaults are the original scripts'.
+class UMUConfig(TrainingArguments):
+    """Training arguments of fine-tuning and every unlearning method; the defaults are the original scripts'.
 
     ``protocol`` picks the features (labels, EOS, data streams, …; :mod:`umu_hf.trainers.protocol`); a feature
     set explicitly wins over the protocol's value. After construction every feature field holds its resolved
@@ -55,10 +57,7 @@ class UnlearnConfig(TrainingArguments):
                   "'paired': a profile's i-th MM_QA pair with its i-th UM_QA pair."},
     )
     alpha: float = field(default=1.0, metadata={"help": "Weight of the unimodal (text-only) term."})
-    gamma: float = field(
-        default=1.0,
-        metadata={"help": "GD, PO: weight of the retain NLL; KL: weight of the forget NLL ascent term."},
-    )
+    gamma: float = field(default=1.0, metadata={"help": "Weight of the retain NLL term."})
     multimodal_max_grad_norm: float = field(
         default=0.0,
         metadata={"help": "Clip the multimodal gradient alone to this norm before the unimodal backward "
@@ -92,8 +91,7 @@ class UnlearnConfig(TrainingArguments):
         beta = getattr(self, "beta", None)  # NPO, SimNPO, IDK-DPO
         if beta is not None and not (math.isfinite(beta) and beta > 0):
             raise UmuError(f"--beta must be > 0 for {type(self).__name__.removesuffix('Config')}, got {beta}")
-        if self.model_dtype not in ("auto", "float32", "float16", "bfloat16"):
-            raise UmuError(f"--model_dtype must be auto, float32, float16 or bfloat16, got {self.model_dtype!r}")
+        check_dtype(self.model_dtype, "--model_dtype")
         if self.multimodal_max_grad_norm > 0 and self.gradient_accumulation_steps != 1:
             raise UmuError("--multimodal_max_grad_norm needs --gradient_accumulation_steps 1 (it clips inside a step)")
         if self.remove_unused_columns:
@@ -128,6 +126,11 @@ class UnlearnConfig(TrainingArguments):
         }
 
 
+@dataclass
+class UnlearnConfig(UMUConfig):
+    """The base of every unlearning method's Config."""
+
+
 def non_finite_weights(model: Any) -> bool:
     """True when any trainable parameter of ``model`` holds NaN or inf."""
     params = [p for p in model.parameters() if p.requires_grad] if model is not None else []
@@ -138,7 +141,7 @@ class DivergenceGuard(TrainerCallback):
     """Stop as soon as a step leaves non-finite trainable weights, before that state is checkpointed.
 
     Gradient ascent diverges by nature; without this a NaN model would be saved over the last good one. The
-    flags stop the step-end and epoch-end saves; :meth:`UnlearnTrainer._save_checkpoint` refuses any other.
+    flags stop the step-end and epoch-end saves; :meth:`UMUTrainer._save_checkpoint` refuses any other.
     """
 
     def __init__(self) -> None:
@@ -173,18 +176,18 @@ def is_peft_model(model: Any) -> bool:
     return hasattr(model, "disable_adapter") and hasattr(model, "peft_config")
 
 
-class UnlearnTrainer(Trainer):
-    """Base of every method: sums ``modality_loss`` over (multimodal, weight 1) and (unimodal, weight alpha).
+class UMUTrainer(Trainer):
+    """Base of fine-tuning and every unlearning method: sums ``modality_loss`` over (multimodal, weight 1) and
+    (unimodal, weight alpha).
 
-    Subclasses set ``streams`` (which batches the collator builds), ``needs_reference`` and implement
-    :meth:`modality_loss`. The reference p_ref is the same network with the LoRA adapter switched off, or an
-    explicit frozen ``ref_model`` when the model has no adapter. ``train_dataset`` is a
-    :class:`~umu_hf.data.collate.StreamDataset` (``streams="independent"``) or a
+    Subclasses set ``streams`` (which batches the collator builds) and implement :meth:`modality_loss`.
+    ``train_dataset`` is a :class:`~umu_hf.data.collate.StreamDataset` (``streams="independent"``) or a
     :class:`~umu_hf.data.collate.QADataset` (``"paired"``), built by :mod:`umu_hf.trainers.run`.
     """
 
     method: ClassVar[str] = "base"
     streams: ClassVar[Mapping[str, tuple[str, str]]] = {"forget": ("forget", "answer")}
+    #: whether the loss needs the model before training, p_ref (only unlearning methods: :class:`UnlearnTrainer`)
     needs_reference: ClassVar[bool] = False
     #: LoRA targets when the user names none (None: the original's, :data:`umu_hf.trainers.lora.ORIGINAL_TARGETS`)
     lora_target_modules: ClassVar[tuple[str, ...] | None] = None
@@ -192,10 +195,9 @@ class UnlearnTrainer(Trainer):
     def __init__(
         self,
         model: Any,
-        args: UnlearnConfig,
+        args: UMUConfig,
         train_dataset: Any,
         adapter: Any,
-        ref_model: Any | None = None,
         data_collator: Any | None = None,
         refusals: list[str] | None = None,
         **kwargs: Any,
@@ -219,11 +221,6 @@ class UnlearnTrainer(Trainer):
                 adapter, train_dataset.images, streams, label_mode=args.label_mode, refusals=refusals,
                 eos=args.eos, seed=args.seed,
             )
-        if self.needs_reference and ref_model is None and not is_peft_model(model):
-            raise UmuError(
-                f"method '{self.method}' needs the model before unlearning as a reference: train with LoRA "
-                "(the reference is the adapter switched off) or pass ref_model=<a frozen copy>"
-            )
         super().__init__(
             model=model,
             args=args,
@@ -234,16 +231,12 @@ class UnlearnTrainer(Trainer):
         )
         self.adapter = adapter
         self.loss_is_scaled_for_ga = False  # our loss is a per-batch mean
-        self.ref_model = None
-        if ref_model is not None:
-            ref_model.eval().requires_grad_(False)
-            self.ref_model = ref_model.to(self.args.device)
         self._terms: dict[str, list[float]] = defaultdict(list)
         self.divergence_guard = DivergenceGuard()
         self.add_callback(self.divergence_guard)
 
     @classmethod
-    def active_streams(cls, args: UnlearnConfig) -> Mapping[str, tuple[str, str]]:
+    def active_streams(cls, args: UMUConfig) -> Mapping[str, tuple[str, str]]:
         """The streams this run reads (a method may drop one its settings switch off)."""
         return cls.streams
 
@@ -317,23 +310,6 @@ class UnlearnTrainer(Trainer):
         sub, labels = self.stream_inputs(inputs, stream, modality)
         return model(**sub).logits, labels
 
-    @contextlib.contextmanager
-    def reference(self, model: Any) -> Iterator[Any]:
-        """The reference network p_ref: the frozen ``ref_model`` or the same weights with the adapter off."""
-        if self.ref_model is not None:
-            yield self.ref_model
-            return
-        unwrapped = self.accelerator.unwrap_model(model)  # DDP hides disable_adapter
-        with unwrapped.disable_adapter():
-            yield unwrapped
-
-    @torch.no_grad()
-    def reference_logits(self, model: Any, inputs: Mapping[str, Any], stream: str, modality: str) -> torch.Tensor:
-        """Logits of p_ref on one stream (no gradient)."""
-        sub, _ = self.stream_inputs(inputs, stream, modality)
-        with self.reference(model) as ref:
-            return ref(**sub).logits
-
     # ---- the loss ------------------------------------------------------------------------------------------
     def modality_loss(self, model: Any, inputs: Mapping[str, Any], modality: str) -> dict[str, torch.Tensor]:
         """``{"loss": ..., <term>: ...}`` for one modality (``"mm"`` or ``"um"``); terms are logged."""
@@ -380,3 +356,48 @@ class UnlearnTrainer(Trainer):
             logs = {**logs, **{k: sum(v) / len(v) for k, v in self._terms.items()}}
             self._terms.clear()
         super().log(logs, start_time)
+
+
+class UnlearnTrainer(UMUTrainer):
+    """Base of every unlearning method: a :class:`UMUTrainer` that can compare with the model before unlearning.
+
+    A method that sets ``needs_reference`` reads p_ref (:meth:`reference_logits`): the same network with the LoRA
+    adapter switched off, or an explicit frozen ``ref_model`` when the model has no adapter.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        args: UnlearnConfig,
+        train_dataset: Any,
+        adapter: Any,
+        ref_model: Any | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if self.needs_reference and ref_model is None and not is_peft_model(model):
+            raise UmuError(
+                f"method '{self.method}' needs the model before unlearning as a reference: train with LoRA "
+                "(the reference is the adapter switched off) or pass ref_model=<a frozen copy>"
+            )
+        super().__init__(model, args, train_dataset, adapter, **kwargs)
+        self.ref_model = None
+        if ref_model is not None:
+            ref_model.eval().requires_grad_(False)
+            self.ref_model = ref_model.to(self.args.device)
+
+    @contextlib.contextmanager
+    def reference(self, model: Any) -> Iterator[Any]:
+        """The reference network p_ref: the frozen ``ref_model`` or the same weights with the adapter off."""
+        if self.ref_model is not None:
+            yield self.ref_model
+            return
+        unwrapped = self.accelerator.unwrap_model(model)  # DDP hides disable_adapter
+        with unwrapped.disable_adapter():
+            yield unwrapped
+
+    @torch.no_grad()
+    def reference_logits(self, model: Any, inputs: Mapping[str, Any], stream: str, modality: str) -> torch.Tensor:
+        """Logits of p_ref on one stream (no gradient)."""
+        sub, _ = self.stream_inputs(inputs, stream, modality)
+        with self.reference(model) as ref:
+            return ref(**sub).logits

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
+from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,5 @@ def prepare_output(
 
 def _write_record(path: Path, identity: Mapping[str, Any]) -> None:
     from umu_hf import __version__
-    from umu_hf.evaluation.store import write_json
 
     write_json(path, {"umu_hf_version": __version__, "identity": _normalised(identity)})

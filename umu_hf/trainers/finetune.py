@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UMUConfig, UMUTrainer
 from umu_hf.trainers.lora import ALL_LINEAR, LoraArguments
 from umu_hf.trainers.losses import answer_nll
 
@@ -24,7 +24,8 @@ FINETUNE_LORA = LoraArguments(lora_r=8, lora_alpha=16, merge=True)
 
 
 @dataclass
-class FinetuneConfig(UnlearnConfig):
+class FinetuneConfig(UMUConfig):
+    gamma: float = field(default=1.0, metadata={"help": "Unused: fine-tuning has no retain term."})
     learning_rate: float = field(default=2e-5, metadata={"help": "The initial learning rate for AdamW."})
     num_train_epochs: float = field(default=5.0, metadata={"help": "Total number of training epochs."})
     per_device_train_batch_size: int = field(default=4, metadata={"help": "Batch size per device."})
@@ -32,7 +33,7 @@ class FinetuneConfig(UnlearnConfig):
     adam_epsilon: float = field(default=1e-6, metadata={"help": "AdamW epsilon."})
 
 
-class FinetuneTrainer(UnlearnTrainer):
+class FinetuneTrainer(UMUTrainer):
     method = "finetune"
     streams = {"train": ("train", "answer")}
     lora_target_modules = (ALL_LINEAR,)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import TrainingDivergedError, UnlearnConfig
+from umu_hf.trainers.base import TrainingDivergedError, UMUConfig, UnlearnConfig
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraArguments, LoraSettings, apply_lora
+from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
 #: the original unlearning LoRA (:class:`LoraArguments`' defaults)
@@ -20,7 +21,7 @@ DEFAULT_LORA = LoraArguments().settings()
 TRAINING_RECORD = "umu_training.json"
 
 
-def model_dtype(config: UnlearnConfig, lora: bool = True) -> str:
+def model_dtype(config: UMUConfig, lora: bool = True) -> str:
     """The base weights' dtype: the config's, or for ``auto`` the original's float16 on CUDA when a LoRA adapter
     is trained (the frozen base in half precision, the adapter in float32), float32 otherwise — AdamW on
     float16 weights themselves diverges."""
@@ -93,7 +94,7 @@ def build_unlearning_dataset(
 
 def train(
     trainer_cls: type,
-    config: UnlearnConfig,
+    config: UMUConfig,
     model_path: str,
     dataset: Any,
     lora: LoraSettings | None = None,
@@ -158,8 +159,6 @@ def train(
         raise
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
-    from umu_hf.evaluation.store import write_json
-
     record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
               "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
     if not trainer.is_world_process_zero():
@@ -206,7 +205,7 @@ def unlearn(
 def finetune(
     model_path: str,
     data: str | Path,
-    config: UnlearnConfig,
+    config: UMUConfig,
     lora: LoraSettings | None = None,
     merge: bool = False,
     resume: bool = True,

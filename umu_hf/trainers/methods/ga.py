@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
 from umu_hf.trainers.losses import answer_nll
@@ -11,6 +11,8 @@ from umu_hf.trainers.losses import answer_nll
 @dataclass
 class GAConfig(UnlearnConfig):
     """GA has no method-specific arguments."""
+
+    gamma: float = field(default=1.0, metadata={"help": "Unused: GA has no retain term."})
 
 
 class GATrainer(UnlearnTrainer):

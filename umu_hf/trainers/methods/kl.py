@@ -18,6 +18,10 @@ from umu_hf.trainers.losses import answer_nll, cross_entropy_to_reference, kl_on
 class KLConfig(UnlearnConfig):
     """``gamma`` weights the forget ascent term; the retain term has weight 1."""
 
+    gamma: float = field(
+        default=1.0, metadata={"help": "Weight of the forget NLL ascent term (the retain term has weight 1)."}
+    )
+
     kl_term: str | None = field(
         default=None,
         metadata={"help": "'cross_entropy' (original: p_theta against p_ref over all positions) or 'kl' "
