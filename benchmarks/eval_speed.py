@@ -1,6 +1,6 @@
 """Speed of ``umu-hf eval`` as a user meets it, against the original scripts' per-question loop.
 
-Three numbers on the same model, data and questions (every set, task and modality, the SPEC budgets):
+Three numbers on the same model, data and questions (every set, task and modality, the original budgets):
 
 - ``command``: the whole ``umu-hf eval --model M --data D --forget-ratio R --out OUT`` in a fresh process
   (``python -m umu_hf.cli``), imports, data and model loading included;

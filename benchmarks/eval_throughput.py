@@ -11,7 +11,7 @@ set by set, so changes in machine load affect both alike.
     python benchmarks/eval_throughput.py --model M --data D --limit 8 --batch-size 32 --threads 16
 
 Without ``--model``/``--data`` it builds both in a temporary folder (synthetic 40 + 8 profiles, tiny LLaVA of
-size ``small``). An untrained model never stops early, so every question costs its full SPEC budget in both
+size ``small``). An untrained model never stops early, so every question costs its full original budget in both
 loops.
 """
 
@@ -39,7 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--max-new-tokens",
         type=int,
         default=None,
-        help="one budget for every task instead of the SPEC ones (50/50/200)",
+        help="one budget for every task instead of the original ones (50/50/200)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements to this file")
     return parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Which tokens the original protocol's unlearning loss is made of, for a given vanilla model.
 
-The original scripts score every non-pad token of ``USER: [<image>\\n]{q}\\nASSISTANT: {a}`` (SPEC 5,
+The original scripts score every non-pad token of ``USER: [<image>\\n]{q}\\nASSISTANT: {a}`` (docs/protocol.md,
 ``label_mode="full"``). A pretrained-then-fine-tuned model predicts the prompt tokens well, so that loss moves
 with the answers. A model that never learned to predict its prompts (the embedded tiny LLaVA trained from
 scratch with answer-only labels) puts most of the loss, and so most of gradient ascent's push, on prompt tokens

@@ -1,4 +1,4 @@
-"""The benchmark's prompts (SPEC 3), written down once, and the rule that turns generated text into a reply.
+"""The benchmark's prompts (docs/protocol.md, Evaluation), written down once, and the rule that turns generated text into a reply.
 
 Everything that asks a model a UMU-Bench question — the runner, the trainers, the Space, the tiny model's
 tokenizer corpus — builds its text here, so the wording can never drift between them.
@@ -18,7 +18,7 @@ script's Qwen branch, the same for both modalities (the image, when there is one
 the turn): ``{q}\\nSelect answer in {opts}``, ``{q}\\nPlease **ONLY** provide …`` and ``{q}\\nAnswer the question
 … one sentence accurately in ENGLISH.``. :func:`task_instruction` fills it. (That branch also cuts cloze and
 generation replies at their first ``.`` and snaps every classification reply to the closest option; umu-hf
-scores every family by SPEC 3's rules instead.)
+scores every family by the rules of docs/protocol.md instead.)
 
 >>> llava_task_prompt("cloze", "unimodal", "Alice was born in ___.")
 'USER: Alice was born in ___.\\nPlease **ONLY** provide the correct answer without any explanation\\nASSISTANT:'
@@ -47,10 +47,10 @@ GENERATION_INSTRUCTION = (
 GENERATION_INSTRUCTION_UNIMODAL = (
     "Answer the question based on your trained knowledge in one sentence in ENGLISH."
 )
-#: greedy decoding budget per task (SPEC 3)
+#: greedy decoding budget per task (docs/protocol.md, Evaluation)
 MAX_NEW_TOKENS: dict[str, int] = {"classification": 50, "cloze": 50, "generation": 200}
 
-#: LLaVA-1.5's six evaluation prompts (SPEC 3), keyed by (task, modality); ``{q}`` question, ``{opts}`` options
+#: LLaVA-1.5's six evaluation prompts (docs/protocol.md, Evaluation), keyed by (task, modality); ``{q}`` question, ``{opts}`` options
 LLAVA_PROMPTS: dict[tuple[str, str], str] = {
     ("classification", "multimodal"): "USER: <image>\n{q}\nSelect answer in {opts}\nASSISTANT:",
     ("classification", "unimodal"): "USER:\n{q}\nSelect answer in {opts}\nASSISTANT:",
@@ -122,7 +122,7 @@ def classification_instruction(question: str, options: Sequence[str]) -> str:
 
 def llava_prompt(user_text: str, with_image: bool) -> str:
     """LLaVA-1.5's plain template around free text: ``USER: <image>\\n{text}\\nASSISTANT:`` (no image token when
-    unimodal). The training text of a pair is this, a space and the answer (SPEC 5)."""
+    unimodal). The training text of a pair is this, a space and the answer (docs/protocol.md, Training)."""
     image = f"{IMAGE_TOKEN}\n" if with_image else ""
     return f"USER: {image}{user_text}\n{ASSISTANT_TAG}"
 

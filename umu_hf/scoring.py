@@ -1,9 +1,9 @@
-"""The UMU-Bench metric math (SPEC 3-4), written once.
+"""The UMU-Bench metric math (docs/protocol.md, Evaluation), written once.
 
 Everything that scores replies — the evaluation runner, the ``evaluate`` module ``metrics/umu_bench``, the Space —
 calls these functions, so the rules cannot drift apart. All metrics are in percent (0-100).
 
-Per question rules (SPEC 3), following the original ``eval.py``:
+Per question rules (docs/protocol.md, Evaluation), following the original ``eval.py``:
 
 * classification ``exact``: the stripped reply must equal the correct option text (stripped) — case, punctuation
   and a leading letter all matter, so ``"B"`` or ``"B. Paris"`` is wrong when the option text is ``"Paris"``.
@@ -17,7 +17,7 @@ Secondary generation numbers (reported per modality by the original, never in th
 and ROUGE-1 / ROUGE-2 F1 (``rouge_score``, stemmer on), per question in [0, 1]
 (:func:`generation_question_scores`), averaged per modality in percent (:func:`generation_secondary`).
 
-Pair metrics (SPEC 4), per question k with unimodal/multimodal correctness (u, m) or ROUGE-L (b, a):
+Pair metrics (docs/protocol.md, Metrics), per question k with unimodal/multimodal correctness (u, m) or ROUGE-L (b, a):
 AccF = 100·mean(1-(1-u)(1-m)) (lower is better), AccR = 100·mean(u·m) (higher is better),
 RLF = 100·mean((a²+b²)/(a+b)) (lower is better), RLR = 100·mean(2ab/(a+b)) (higher is better), 0 when a+b = 0.
 
@@ -65,7 +65,7 @@ GENERATION_KEYS: tuple[str, ...] = ("RLF", "RLR", "unimodal_rougeL", "multimodal
 SECONDARY_KEYS: tuple[str, ...] = ("bleu", "rouge1", "rouge2")
 #: name of the block that holds the per-modality means of :data:`SECONDARY_KEYS` (not headline metrics)
 SECONDARY_BLOCK = "secondary"
-#: headline metric per task and evaluation set (SPEC 4)
+#: headline metric per task and evaluation set (docs/protocol.md, Metrics)
 HEADLINE_METRICS: dict[str, dict[str, str]] = {
     "classification": {"forget": "AccF", "retain": "AccR", "real": "AccR"},
     "cloze": {"forget": "AccF", "retain": "AccR", "real": "AccR"},
@@ -134,7 +134,7 @@ def _rouge_l_scorer():  # -> rouge_score.rouge_scorer.RougeScorer
 
 
 def rouge_l(reply: str, reference: str) -> float:
-    """ROUGE-L F1 of ``reply`` against ``reference`` in [0, 1] (``rouge_score``, stemmer on, as in SPEC 3)."""
+    """ROUGE-L F1 of ``reply`` against ``reference`` in [0, 1] (``rouge_score``, stemmer on, as the original does, docs/protocol.md)."""
     return float(_rouge_l_scorer().score(reference, reply)["rougeL"].fmeasure)
 
 

@@ -1,7 +1,8 @@
 """Settings of a bench run and the two default profiles: the embedded tiny run and the original LLaVA run.
 
 The embedded profile is tuned so the whole run (synthetic data, tiny LLaVA, vanilla fine-tuning, five methods,
-six evaluations) fits in 15 minutes on two CPU cores while the vanilla model demonstrably knows the profiles.
+every evaluation, three seeds) fits the README's time budget on two CPU cores while the vanilla model
+demonstrably knows the profiles.
 Its unlearning runs the original protocol; only step size, epochs and LoRA rank are tuned for the tiny model
 (:class:`UnlearnTuning`, written into leaderboard.json). The original profile is the original protocol's
 defaults for a real checkpoint on a GPU.

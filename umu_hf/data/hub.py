@@ -1,4 +1,4 @@
-"""The Hub layout (SPEC 2.2): a dataset folder of parquet shards plus a dataset card, and pushing it.
+"""The Hub layout (docs/protocol.md, Data): a dataset folder of parquet shards plus a dataset card, and pushing it.
 
 Rows are stored once, in disjoint shards (``data/<part>-NNNNN-of-NNNNN.parquet``); each config of the card's
 ``configs:`` block lists the parts it is made of::

@@ -1,4 +1,4 @@
-"""The published (legacy) UMU-Bench layout (SPEC 2.1): read it, convert it, and write it back.
+"""The published (legacy) UMU-Bench layout (docs/protocol.md, Data): read it, convert it, and write it back.
 
 Input, accepted as published: folders ``forget_5/ forget_10/ forget_15/ retain_95/ retain_90/ retain_85/
 real_person/`` (``full/`` or ``full_data/`` optional), each with parquet files whose columns are ``ID``,
@@ -326,7 +326,7 @@ def read_legacy(src_dir: str | Path, progress: bool = False) -> tuple[list[dict]
 def convert_legacy(
     src_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False, progress: bool = False
 ) -> Path:
-    """Convert a published-layout folder to the Hub layout (SPEC 2.2) in ``out_dir``; return ``out_dir``."""
+    """Convert a published-layout folder to the Hub layout (docs/protocol.md, Data) in ``out_dir``; return ``out_dir``."""
     from umu_hf.data.hub import write_hub_dataset
     from umu_hf.outputs import check_out_apart, check_replaceable
 

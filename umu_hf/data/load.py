@@ -1,6 +1,6 @@
 """Load one UMU-Bench split from wherever it lives: a Hub repo id, a Hub-layout folder or a legacy folder.
 
-Legacy input (SPEC 2.1) is converted on the fly into a cache folder keyed by the input files' paths, sizes and
+Legacy input (docs/protocol.md, Data) is converted on the fly into a cache folder keyed by the input files' paths, sizes and
 modification times, so the conversion runs once. The cache lives in ``$UMU_HF_CACHE`` or, by default,
 ``$HF_HOME/umu_hf`` (``~/.cache/huggingface/umu_hf``).
 """

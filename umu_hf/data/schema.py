@@ -1,4 +1,4 @@
-"""The typed row schema of the Hub layout (SPEC 2.2) and the names of configs and splits.
+"""The typed row schema of the Hub layout (docs/protocol.md, Data) and the names of configs and splits.
 
 One row is one profile::
 

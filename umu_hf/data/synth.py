@@ -10,7 +10,7 @@ modality (:data:`umu_hf.prompts.LLAVA_PROMPTS`) with the answer a model should g
 question-answer pair. The real UMU-Bench training data does not do this; the dataset card says so.
 
 How a pair quotes a prompt. Training text is ``USER: <image>\n{q}\nASSISTANT: {a}`` (multimodal) or
-``USER: {q}\nASSISTANT: {a}`` (unimodal), SPEC 5; a pair's ``question`` is ``{q}``. For four of the six prompts
+``USER: {q}\nASSISTANT: {a}`` (unimodal) (docs/protocol.md); a pair's ``question`` is ``{q}``. For four of the six prompts
 ``{q}`` is the prompt's text between the template's head and ``\nASSISTANT:``, and the training text is the
 evaluation prompt followed by `` {a}``, character for character. Two prompts cannot be quoted exactly through
 that template (:func:`eval_pair`), and the pair texts are chosen so that the tiny model's byte-level BPE tokens
@@ -262,7 +262,7 @@ def generate_dataset(
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
-    """Write a synthetic dataset in the Hub layout (SPEC 2.2) to ``out_dir``; byte-identical per seed."""
+    """Write a synthetic dataset in the Hub layout (docs/protocol.md, Data) to ``out_dir``; byte-identical per seed."""
     from umu_hf.data.hub import write_hub_dataset
     from umu_hf.outputs import check_replaceable
 

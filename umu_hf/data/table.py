@@ -2,7 +2,7 @@
 
 ``datasets.load_dataset`` costs about a second per process before the first row (importing ``datasets`` and
 ``pandas``, resolving the builder, hashing and writing an Arrow cache) — more than the whole evaluation of a
-small model. A Hub-layout folder written by umu-hf (SPEC 2.2) needs none of that: its card names each config's
+small model. A Hub-layout folder written by umu-hf (docs/protocol.md, Data) needs none of that: its card names each config's
 parquet shards, and the shards carry their ``datasets`` features in the Arrow schema. So:
 
 - :func:`card_data_files` reads the card's ``configs:`` block and lists a config's shards in the order

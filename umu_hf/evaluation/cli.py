@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=None,
         metavar="TASK=N",
-        help="override a task's generation budget (not the SPEC protocol; recorded in results)",
+        help="override a task's generation budget (not the original protocol; recorded in results)",
     )
     parser.add_argument("--overwrite", action="store_true", help="discard results of another run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

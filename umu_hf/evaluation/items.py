@@ -1,4 +1,4 @@
-"""The benchmark questions of a split, one per modality, and how a reply to each is judged (SPEC 3).
+"""The benchmark questions of a split, one per modality, and how a reply to each is judged (docs/protocol.md, Evaluation).
 
 A :class:`Question` is what the runner asks and what the Space shows: the question text, its options
 (classification), its reference answer and the rule that scores a reply. All scoring goes through
@@ -26,10 +26,10 @@ from typing import Any
 from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, SETS, TASKS
 from umu_hf.errors import DataError, UmuError
 
-#: how a classification reply is matched to an option on each evaluation set (SPEC 3)
+#: how a classification reply is matched to an option on each evaluation set (docs/protocol.md, Evaluation)
 OPTION_MATCHING: dict[str, str] = {"forget": "exact", "retain": "exact", "real": "closest"}
-#: how a run scores its classification questions: ``generate`` (the SPEC protocol: a greedy reply matched to
-#: an option) or ``loglik`` (that, and also by option log-likelihood: :mod:`.loglik`; not the SPEC protocol)
+#: how a run scores its classification questions: ``generate`` (the original protocol: a greedy reply matched to
+#: an option) or ``loglik`` (that, and also by option log-likelihood: :mod:`.loglik`; not the original protocol)
 CLASSIFICATION_SCORINGS: tuple[str, ...] = ("generate", "loglik")
 #: the ``task`` that prediction records of classification scored by option log-likelihood carry (a name in the
 #: predictions file, not a task of the benchmark)

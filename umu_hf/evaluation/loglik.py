@@ -1,4 +1,4 @@
-"""Multiple choice by option log-likelihood (``--classification-scoring loglik``; not the SPEC protocol).
+"""Multiple choice by option log-likelihood (``--classification-scoring loglik``; not the original protocol).
 
 Why: the original protocol generates a reply and compares strings, so a model that knows the answer but words
 it differently ("B", "B. Paris", "Paris.") scores as wrong. Here each of the four options is scored as the

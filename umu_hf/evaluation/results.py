@@ -1,4 +1,4 @@
-"""Predictions -> ``results.json``: the headline table, per-set metrics and the 2x2 tables (SPEC 4).
+"""Predictions -> ``results.json``: the headline table, per-set metrics and the 2x2 tables (docs/protocol.md, Metrics).
 
 The metric math is :mod:`umu_hf.scoring`'s; here the per-question outcomes stored in the prediction records
 (``correct`` for classification and cloze, ``score`` = ROUGE-L F1 for generation) are paired — unimodal and

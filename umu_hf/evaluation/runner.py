@@ -64,7 +64,7 @@ def resolve_batch_size(batch_size: int | str, model: Any) -> int:
 
 
 def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
-    """Every task's ``max_new_tokens``: SPEC 3's, with ``overrides`` checked and applied."""
+    """Every task's ``max_new_tokens``: docs/protocol.md's, with ``overrides`` checked and applied."""
     from umu_hf.prompts import MAX_NEW_TOKENS
 
     budgets = dict(MAX_NEW_TOKENS)
@@ -85,8 +85,8 @@ class EvalRequest:
     changes a reply. ``limit``: only the first ``limit`` question pairs of each set and task.
     ``device``/``dtype``: where and how the model is loaded. ``classification_scoring``: ``"loglik"`` also
     scores the classification questions by option log-likelihood (``results["loglik"]``; the headline stays
-    the SPEC protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
-    ``max_new_tokens``: per-task overrides of the SPEC budgets (recorded; they change the numbers).
+    the original protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
+    ``max_new_tokens``: per-task overrides of the original budgets (recorded; they change the numbers).
     """
 
     model: str

@@ -3,7 +3,7 @@ tokens back into a reply.
 
 Every prompt's text comes from :mod:`umu_hf.prompts`; families differ in which table they read:
 
-- :class:`LlavaAdapter` (``model_type == "llava"``, LLaVA-1.5): the original's six plain-text prompts of SPEC 3
+- :class:`LlavaAdapter` (``model_type == "llava"``, LLaVA-1.5): the original's six plain-text prompts (docs/protocol.md)
   verbatim (:data:`umu_hf.prompts.LLAVA_PROMPTS`, asymmetric between the modalities);
 - :class:`ChatTemplateAdapter` (Qwen2-VL / Qwen2.5-VL, Idefics3, SmolVLM, Gemma 3, …): the processor's chat
   template with the original Qwen branch's user-turn text (:data:`umu_hf.prompts.CHAT_USER_TEXTS`) in the user
@@ -139,7 +139,7 @@ class ModelAdapter:
 
 
 class LlavaAdapter(ModelAdapter):
-    """LLaVA-1.5: the six SPEC 3 prompts exactly (:data:`umu_hf.prompts.LLAVA_PROMPTS`), no chat template."""
+    """LLaVA-1.5: the six prompts of docs/protocol.md exactly (:data:`umu_hf.prompts.LLAVA_PROMPTS`), no chat template."""
 
     family = "llava"
 

@@ -6,7 +6,7 @@ umu-hf loads it exactly like ``llava-hf/llava-1.5-7b-hf``: ``AutoProcessor`` / `
 
 Pieces (all stock transformers classes):
 
-- tokenizer: byte-level BPE trained with ``tokenizers`` on the dataset text plus the SPEC prompt templates,
+- tokenizer: byte-level BPE trained with ``tokenizers`` on the dataset text plus the benchmark's prompt templates,
   wrapped in ``PreTrainedTokenizerFast`` (``<s>`` prepended like Llama's, ``</s>`` eos, ``<pad>``, ``<image>``);
 - ``CLIPImageProcessor`` (PIL backend, square resize + centre crop) and ``LlavaProcessor`` with
   ``vision_feature_select_strategy="default"`` and one additional (CLS) token, so an image becomes
@@ -26,10 +26,10 @@ size       language model                           vision tower                
 ``base``   hidden 512, 6 layers, 8 heads, ffn 1376  hidden 256, 4 layers, ffn 1024  64 px / 8   24.0 M (<=26.6 M)
 =========  =======================================  ==============================  ==========  ===============
 
-``small`` (16 image tokens, vocabulary <= 3000, 512 positions) is the CPU default: it learns 36 profiles x 6
-facts, image -> identity included, in about 3 minutes on two cores (a 4-layer x 256 model sat on a loss plateau
-far longer). ``base`` (64 image tokens, vocabulary <= 4000,
-1024 positions) is for measurements. Building either takes ~10 s on two CPU cores (mostly BPE training).
+``small`` (16 image tokens, vocabulary <= 3000, 512 positions) is the CPU default: it learns the embedded
+bench's profiles, image -> identity included, on two CPU cores (the README gives the measured time; a 4-layer x
+256 model sat on a loss plateau far longer). ``base`` (64 image tokens, vocabulary <= 4000, 1024 positions) is
+for measurements. Building either is mostly BPE training.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ TINY_SIZES: dict[str, dict[str, int]] = {
 
 
 def template_texts() -> list[str]:
-    """The fixed wording of the SPEC prompts and the shipped refusals (PO/IDK-DPO targets), so the tokenizer has
+    """The fixed wording of the benchmark's prompts and the shipped refusals (PO/IDK-DPO targets), so the tokenizer has
     compact tokens for them whatever the data."""
     from umu_hf.data.collate import load_refusals
 
@@ -187,7 +187,7 @@ def build_tiny_llava(
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
-    """Train the tokenizer on ``texts`` (+ the SPEC templates), build a randomly initialised LLaVA of ``size``
+    """Train the tokenizer on ``texts`` (+ the benchmark's templates), build a randomly initialised LLaVA of ``size``
     and save model + processor to ``out_dir`` (written atomically: a temporary folder renamed at the end)."""
     import torch
     from transformers import (

@@ -11,7 +11,7 @@ Visitors see model *names*: :meth:`BenchSpace.public` replaces every path of the
 a model's relative path from ``bench.json``) in a text meant for them.
 
 Generation is the evaluation runner's: the model adapter's prompt (:meth:`ModelAdapter.prompt`), greedy
-``adapter.generate`` with the model's evaluation budgets (its ``results.json`` settings, else SPEC 3's
+``adapter.generate`` with the model's evaluation budgets (its ``results.json`` settings, else docs/protocol.md's
 :data:`umu_hf.prompts.MAX_NEW_TOKENS`), the portrait in RGB for multimodal questions, and
 :meth:`umu_hf.evaluation.items.Question.score` for the verdict.
 """
@@ -141,7 +141,7 @@ class Verdict:
 
 
 def judge(question: Question, reply: str) -> Verdict:
-    """The benchmark's verdict on ``reply`` (SPEC 3, via :meth:`Question.score`), with the rule in words."""
+    """The benchmark's verdict on ``reply`` (docs/protocol.md, via :meth:`Question.score`), with the rule in words."""
     from umu_hf.scoring import cloze_needle, match_option
 
     result = question.score(reply)
@@ -481,13 +481,13 @@ class BenchSpace:
         return results if isinstance(results, dict) else None
 
     def budget(self, name: str, task: str) -> int:
-        """New-token budget of ``task`` for model ``name``: the override, its evaluation's, or SPEC 3's."""
+        """New-token budget of ``task`` for model ``name``: the override, its evaluation's, or docs/protocol.md's."""
         if task in self._override:
             return int(self._override[task])
         try:
             return int((self.results(name) or {})["settings"]["max_new_tokens"][task])
         except (KeyError, TypeError, ValueError):
-            return MAX_NEW_TOKENS[task]  # no (readable) evaluation settings: the SPEC budget
+            return MAX_NEW_TOKENS[task]  # no (readable) evaluation settings: the original budget
 
     def alignment(self, name: str, set_name: str = "forget") -> AlignmentTable:
         """Model ``name``'s 2x2 alignment table per task on ``set_name``, read from its ``results.json``

@@ -31,7 +31,7 @@ INITS = ("gaussian", "default")
 
 @dataclass
 class LoraArguments:
-    """LoRA options of every training run; the defaults are the original unlearning scripts' (SPEC 5)."""
+    """LoRA options of every training run; the defaults are the original unlearning scripts' (docs/protocol.md, Training)."""
 
     _argument_group_name = "LoRA"
 
