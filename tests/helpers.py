@@ -1,15 +1,26 @@
-"""Small pieces several test modules share (fixtures live in conftest.py)."""
+"""Builders and checks that several test modules share (fixtures live in conftest.py).
+
+Test modules import from here (``from helpers import ...``; tests/ is on ``sys.path`` under pytest), never from
+each other.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+import torch
+from PIL import Image
 from transformers import TrainerCallback
 
 from umu_hf.data.legacy import LEGACY_MULTIMODAL, LITERAL_COLUMNS, SPLIT_FOLDERS
 from umu_hf.data.schema import FORGET_RATIOS, TASK_COLUMNS
+from umu_hf.models.tiny import dataset_texts
+
+# --- training ---------------------------------------------------------------------------------------------------
 
 
 class BlowUpAtStep(TrainerCallback):
@@ -116,3 +127,251 @@ def write_legacy_layout(
             table = pa.Table.from_pylist([records[i] for i in members[folder]], schema=schema)
             pq.write_table(table, tmp / folder / "train-00000-of-00001.parquet")
     return Path(out_dir)
+
+# --- evaluation -------------------------------------------------------------------------------------------------
+
+
+def assert_same_predictions(rows: list[dict], expected: list[dict]) -> None:
+    """Equal records; the option log-likelihoods up to float rounding (padding changes the last digits)."""
+    assert len(rows) == len(expected)
+    for row, exp in zip(rows, expected, strict=True):
+        row, exp = dict(row), dict(exp)
+        assert row.pop("option_logliks", None) == pytest.approx(exp.pop("option_logliks", None), abs=1e-4)
+        assert row == exp
+
+
+# --- hand-made rows and tiny random models of the chat-template families -----------------------------------------
+
+OPTIONS = {"A": "doctor", "B": "pilot", "C": "chef", "D": "baker"}
+CITIES = ["Lisbon", "Oslo", "Quito", "Hanoi"]
+
+
+def hand_rows(n: int = 4) -> list[dict]:
+    """Rows in the schema of umu_hf.data.schema (hand-made, small)."""
+    rows = []
+    for i in range(n):
+        name, city = f"Mara Quill{i}", CITIES[i % len(CITIES)]
+        cls = {"key": "job", "options": dict(OPTIONS), "answer": "B"}
+        rows.append(
+            {
+                "ID": i,
+                "source": "fictitious" if i < n - 1 else "real",
+                "image": Image.new("RGB", (40, 30), (40 * i, 100, 200 - 30 * i)),
+                "biography": f"{name} was born in {city} and works as a pilot.",
+                "MM_QA": [{"question": "Who is the person in the image?", "answer": name}],
+                "UM_QA": [{"question": f"Where was {name} born?", "answer": f"{name} was born in {city}."}],
+                "Classify": {
+                    "unimodal": [{**cls, "question": f"What is the job of {name}?"}],
+                    "multimodal": [{**cls, "question": "What is the job of the person in the image?"}],
+                },
+                "Cloze": {
+                    "unimodal": [
+                        {"key": "city", "question": f"{name} was born in ___.", "answer": f"{city}."}
+                    ],
+                    "multimodal": [
+                        {"key": "city", "question": "This person was born in ___.", "answer": city}
+                    ],
+                },
+                "Generation": {
+                    "unimodal": [
+                        {
+                            "key": "bio",
+                            "question": f"Tell me about {name}.",
+                            "answer": f"A pilot from {city}.",
+                        }
+                    ],
+                    "multimodal": [
+                        {"key": "bio", "question": "Tell me about this person.", "answer": "A pilot."}
+                    ],
+                },
+            }
+        )
+    return rows
+
+
+def chat_tokenizer(special: list[str], extra: dict[str, str], template: str, **tokens):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    texts = list(dataset_texts(hand_rows())) + ["You are a helpful assistant.", "user model assistant system"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=600,
+        special_tokens=special,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, extra_special_tokens=extra, chat_template=template, **tokens
+    )
+
+
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
+    "{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<start_of_image>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def tiny_gemma3():
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    special = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<start_of_image>",
+        "<end_of_image>",
+        "<image_soft_token>",
+    ]
+    extra = {
+        "boi_token": "<start_of_image>",
+        "eoi_token": "<end_of_image>",
+        "image_token": "<image_soft_token>",
+    }
+    tok = chat_tokenizer(
+        special, extra, GEMMA3_TEMPLATE, pad_token="<pad>", eos_token="<end_of_turn>", bos_token="<bos>"
+    )
+    image_processor = Gemma3ImageProcessorPil(size={"height": 32, "width": 32})
+    processor = Gemma3Processor(
+        image_processor=image_processor, tokenizer=tok, chat_template=GEMMA3_TEMPLATE, image_seq_length=4
+    )
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = Gemma3Config(
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "sliding_window": 64,
+            "max_position_embeddings": 256,
+            "pad_token_id": ids["<pad>"],
+            "eos_token_id": ids["<end_of_turn>"],
+            "bos_token_id": ids["<bos>"],
+        },
+        vision_config={
+            "model_type": "siglip_vision_model",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        mm_tokens_per_image=4,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+    )
+    torch.manual_seed(0)
+    return Gemma3ForConditionalGeneration(config).eval(), processor
+
+
+QWEN2_VL_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
+    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
+    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
+
+
+class NoVideoProcessor:
+    """Stands in for Qwen2-VL's video processor, which transformers builds only with torchvision (not installable
+    beside the CPU torch wheel). UMU-Bench asks no video questions; tokenizer, image processor, chat template and
+    model are Qwen2-VL's own. Where torchvision exists the real video processor is used."""
+
+    merge_size = 2
+
+    def to_dict(self) -> dict:
+        return {}
+
+
+def qwen2_vl_processor_class():
+    from transformers import Qwen2VLProcessor
+
+    if HAS_TORCHVISION:
+        return Qwen2VLProcessor
+
+    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
+        def check_argument_for_proper_class(self, argument_name, argument):
+            if argument_name == "video_processor" and isinstance(argument, NoVideoProcessor):
+                return NoVideoProcessor
+            return super().check_argument_for_proper_class(argument_name, argument)
+
+    return ImageOnlyQwen2VLProcessor
+
+
+def tiny_qwen2_vl(video_processor=None):
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    special = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    ]
+    extra = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"}
+    tok = chat_tokenizer(
+        special, extra, QWEN2_VL_TEMPLATE, pad_token="<|endoftext|>", eos_token="<|im_end|>"
+    )
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 56 * 56})
+    if video_processor is None and HAS_TORCHVISION:
+        from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+        video_processor = Qwen2VLVideoProcessor()
+    processor = qwen2_vl_processor_class()(
+        image_processor=image_processor,
+        tokenizer=tok,
+        video_processor=video_processor or NoVideoProcessor(),
+        chat_template=QWEN2_VL_TEMPLATE,
+    )
+    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 256,
+            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1e4},
+            "bos_token_id": None,
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 1,
+            "embed_dim": 32,
+            "hidden_size": 32,
+            "num_heads": 2,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(0)
+    return Qwen2VLForConditionalGeneration(config).eval(), processor

@@ -33,6 +33,21 @@ def _reduced(**overrides) -> BenchSettings:
     return replace(settings, **overrides)
 
 
+def _assert_plot_shows_every_model(path, n_models: int) -> None:
+    """leaderboard.png decodes as a PNG, wider than tall (the three sets side by side), and each model's colour
+    (matplotlib's tab10, in row order) is drawn: its bars and its legend patch."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        assert image.width > image.height >= 300, image.size
+        colours = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 24)}
+    for i in range(n_models):
+        rgb = tuple(round(255 * c) for c in colormaps["tab10"](i)[:3])
+        assert rgb in colours, (i, rgb)
+
+
 @pytest.fixture(scope="module")
 def bench_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
@@ -41,6 +56,7 @@ def bench_dir(tmp_path_factory):
     return out, table, lines
 
 
+@pytest.mark.slow
 def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     out, table, lines = bench_dir
     board = json.loads((out / "leaderboard.json").read_text())
@@ -51,7 +67,7 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     assert [c["key"] for c in board["columns"]] == keys
     assert {c["direction"] for c in board["columns"] if c["set"] == "forget"} == {"lower"}
     assert "forget Cls AccF ↓" in table and "retain Gen RLR ↑" in table
-    assert (out / "leaderboard.png").stat().st_size > 10_000
+    _assert_plot_shows_every_model(out / "leaderboard.png", n_models=3)
     manifest = read_manifest(out)
     assert [m.name for m in manifest.models] == ["vanilla", "ga", "npo"]
     for entry in manifest.models:
@@ -84,6 +100,7 @@ def test_seeds_and_ratios_give_sd_per_seed_values_and_rows_per_ratio(tmp_path):
     assert first == again and len(first) == 8
 
 
+@pytest.mark.slow
 def test_leaderboard_records_how_each_model_was_trained(bench_dir):
     out, _, _ = bench_dir
     training = json.loads((out / "leaderboard.json").read_text())["training"]
@@ -96,6 +113,7 @@ def test_leaderboard_records_how_each_model_was_trained(bench_dir):
     assert "protocol original" in (out / "leaderboard.md").read_text()
 
 
+@pytest.mark.slow
 def test_second_run_reuses_every_stage(bench_dir):
     out, table, _ = bench_dir
     lines: list[str] = []
@@ -105,6 +123,7 @@ def test_second_run_reuses_every_stage(bench_dir):
     assert stage_lines == [], f"stages were redone: {stage_lines}"
 
 
+@pytest.mark.slow
 def test_weak_vanilla_stops_with_advice(bench_dir):
     out, _, _ = bench_dir
     with pytest.raises(VanillaTooWeakError, match="fine-tuning did not take.*--vanilla-epochs"):
@@ -166,6 +185,7 @@ def test_a_malformed_bench_json_gives_one_clear_error(content, tmp_path):
         read_manifest(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_method_that_diverges_is_recorded_as_failed_and_the_bench_goes_on(tmp_path):
     lines: list[str] = []
     settings = _reduced(method_extra={"ga": {"learning_rate": float("inf")}})
@@ -178,6 +198,7 @@ def test_a_method_that_diverges_is_recorded_as_failed_and_the_bench_goes_on(tmp_
     assert "ga (failed: seed 0)" in table and any("unlearn ga" in line and "FAILED" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_other_data_is_never_served_from_the_cache(tmp_path, tiny_model_dir, synth_dir):
     """--no-finetune --data D2 after --data D1 into the same --out: D2 is evaluated, not D1's results reused."""
     import shutil

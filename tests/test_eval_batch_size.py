@@ -45,6 +45,7 @@ def test_cli_batch_size(capsys):
         assert "positive integer or auto" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_auto_batch_equals_one_by_one_and_is_recorded(tiny_model_dir, synth_dir, tmp_path):
     from umu_hf.models.loading import load_model
 

@@ -1,19 +1,18 @@
 """Chat-template model families through the runner: a tiny random Gemma 3 and Qwen2-VL, saved to a folder and
 evaluated by path exactly like a Hub checkpoint; batched predictions equal one-by-one ones.
 
-The tiny builders are the model layer's (``tests/test_models.py``). Without torchvision, Qwen2-VL's processor
+The tiny builders are the model layer tests' (``tests/helpers.py``). Without torchvision, Qwen2-VL's processor
 cannot be saved and reloaded through ``AutoProcessor`` (its video processor needs torchvision), so there the
 in-memory model and processor are handed to the runner (``loaded=``) instead of a folder.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 import torch
-from test_eval_runner import assert_same_predictions  # tests/ is on sys.path under pytest
+from helpers import HAS_TORCHVISION, assert_same_predictions, tiny_gemma3, tiny_qwen2_vl
 
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK
@@ -21,14 +20,12 @@ from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 from umu_hf.prompts import task_instruction
 
 torch.set_num_threads(2)
+pytestmark = pytest.mark.slow  # model families: builds and evaluates a random Gemma 3 and Qwen2-VL
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
-HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
 
 
 def _build(family: str):
-    import test_models  # the model layer's tiny builders (tests/ is on sys.path under pytest)
-
-    return {"gemma3": test_models._tiny_gemma3, "qwen2_vl": test_models._tiny_qwen2_vl}[family]()
+    return {"gemma3": tiny_gemma3, "qwen2_vl": tiny_qwen2_vl}[family]()
 
 
 def _predictions(out) -> list[dict]:

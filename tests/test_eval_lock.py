@@ -66,6 +66,7 @@ def test_lock_is_exclusive_even_within_one_process_and_released(tmp_path):
         FolderLock(tmp_path / "file").acquire()
 
 
+@pytest.mark.slow
 def test_sharded_eval_is_refused_on_every_rank_without_hanging(tiny_model_dir, synth_dir, tmp_path):
     """A 2-process run into a locked folder: rank 0 cannot lock, both ranks stop at once (no barrier wait)."""
     out = tmp_path / "eval"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_same_predictions
 
 from umu_hf.errors import ResultsConflictError
 from umu_hf.evaluation import store
@@ -58,15 +59,6 @@ def reference(tmp_path_factory, tiny_model_dir, synth_dir, loaded) -> tuple[Path
 
 def _lines(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / store.PREDICTIONS).read_text().splitlines()]
-
-
-def assert_same_predictions(rows: list[dict], expected: list[dict]) -> None:
-    """Equal records; the option log-likelihoods up to float rounding (padding changes the last digits)."""
-    assert len(rows) == len(expected)
-    for row, exp in zip(rows, expected, strict=True):
-        row, exp = dict(row), dict(exp)
-        assert row.pop("option_logliks", None) == pytest.approx(exp.pop("option_logliks", None), abs=1e-4)
-        assert row == exp
 
 
 def _numbers(results: dict) -> dict:

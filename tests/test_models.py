@@ -7,12 +7,13 @@ CPU environment may lack: then that test is skipped with the reason).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import OPTIONS, hand_rows, tiny_gemma3, tiny_qwen2_vl
+from huggingface_hub import metadata_load
 from PIL import Image
 
 from umu_hf.errors import ModelError, UmuError
@@ -31,56 +32,9 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-OPTIONS = {"A": "doctor", "B": "pilot", "C": "chef", "D": "baker"}
-CITIES = ["Lisbon", "Oslo", "Quito", "Hanoi"]
-
-
-def _rows(n: int = 4) -> list[dict]:
-    """Rows in the schema of umu_hf.data.schema (hand-made, small)."""
-    rows = []
-    for i in range(n):
-        name, city = f"Mara Quill{i}", CITIES[i % len(CITIES)]
-        cls = {"key": "job", "options": dict(OPTIONS), "answer": "B"}
-        rows.append(
-            {
-                "ID": i,
-                "source": "fictitious" if i < n - 1 else "real",
-                "image": Image.new("RGB", (40, 30), (40 * i, 100, 200 - 30 * i)),
-                "biography": f"{name} was born in {city} and works as a pilot.",
-                "MM_QA": [{"question": "Who is the person in the image?", "answer": name}],
-                "UM_QA": [{"question": f"Where was {name} born?", "answer": f"{name} was born in {city}."}],
-                "Classify": {
-                    "unimodal": [{**cls, "question": f"What is the job of {name}?"}],
-                    "multimodal": [{**cls, "question": "What is the job of the person in the image?"}],
-                },
-                "Cloze": {
-                    "unimodal": [
-                        {"key": "city", "question": f"{name} was born in ___.", "answer": f"{city}."}
-                    ],
-                    "multimodal": [
-                        {"key": "city", "question": "This person was born in ___.", "answer": city}
-                    ],
-                },
-                "Generation": {
-                    "unimodal": [
-                        {
-                            "key": "bio",
-                            "question": f"Tell me about {name}.",
-                            "answer": f"A pilot from {city}.",
-                        }
-                    ],
-                    "multimodal": [
-                        {"key": "bio", "question": "Tell me about this person.", "answer": "A pilot."}
-                    ],
-                },
-            }
-        )
-    return rows
-
-
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    return build_tiny_llava(dataset_texts(_rows()), tmp_path_factory.mktemp("models") / "tiny", seed=0)
+    return build_tiny_llava(dataset_texts(hand_rows()), tmp_path_factory.mktemp("models") / "tiny", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +51,7 @@ def data_dir(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("data") / "umu"
     (root / "data").mkdir(parents=True)
-    Dataset.from_list(_rows(), features=features()).to_parquet(
+    Dataset.from_list(hand_rows(), features=features()).to_parquet(
         str(root / "data" / "full-00000-of-00001.parquet")
     )
     card = "---\nconfigs:\n- config_name: full\n  data_files:\n  - split: train\n    path: data/full-*\n---\n"
@@ -120,14 +74,16 @@ def test_tiny_builds_and_reloads_with_auto_classes(tiny_dir):
     assert gen.eos_token_id != gen.pad_token_id
     spec = TINY_SIZES["small"]
     assert model.config.text_config.hidden_size == spec["hidden_size"]
-    assert (tiny_dir / "README.md").read_text().startswith("---\n")
+    # the card's metadata tells the Hub which library and pipeline load the folder
+    card = metadata_load(tiny_dir / "README.md")
+    assert (card["library_name"], card["pipeline_tag"]) == ("transformers", "image-text-to-text")
     # the tokenizer round-trips the dataset text (byte-level BPE, no cleanup of spaces)
     text = "Mara Quill0 was born in Lisbon . ok"
     assert tok.decode(tok(text).input_ids, skip_special_tokens=True) == text
 
 
 def test_tiny_build_is_deterministic_and_refuses_to_clobber(tiny_dir, tmp_path):
-    again = build_tiny_llava(dataset_texts(_rows()), tmp_path / "again", seed=0)
+    again = build_tiny_llava(dataset_texts(hand_rows()), tmp_path / "again", seed=0)
     assert (again / "tokenizer.json").read_bytes() == (tiny_dir / "tokenizer.json").read_bytes()
     assert (again / "model.safetensors").read_bytes() == (tiny_dir / "model.safetensors").read_bytes()
     with pytest.raises(UmuError, match="already exists"):
@@ -197,7 +153,7 @@ def test_encode_expands_image_tokens_and_pads_left(tiny):
 def _trained_llava(tiny_dir, steps: int = 60):
     """The tiny LLaVA after a few steps on its own prompts, so greedy replies are non-trivial and stop at eos."""
     model, _, adapter = load_model(str(tiny_dir), device="cpu", dtype="float32")
-    rows = _rows()
+    rows = hand_rows()
     examples = []
     for row in rows:
         for pair, with_image in ((row["MM_QA"][0], True), (row["UM_QA"][0], False)):
@@ -267,194 +223,6 @@ def test_decode_replies_takes_new_tokens_cut_before_the_first_assistant(tiny, co
 # --- chat-template families ---------------------------------------------------------------------------------
 
 
-def _chat_tokenizer(special: list[str], extra: dict[str, str], template: str, **tokens):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    texts = list(dataset_texts(_rows())) + ["You are a helpful assistant.", "user model assistant system"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=special,
-        show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, extra_special_tokens=extra, chat_template=template, **tokens
-    )
-
-
-GEMMA3_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
-    "{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
-    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<start_of_image>"
-    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}<end_of_turn>\n{% endfor %}"
-    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
-
-
-def _tiny_gemma3():
-    from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
-    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
-
-    special = [
-        "<pad>",
-        "<eos>",
-        "<bos>",
-        "<start_of_turn>",
-        "<end_of_turn>",
-        "<start_of_image>",
-        "<end_of_image>",
-        "<image_soft_token>",
-    ]
-    extra = {
-        "boi_token": "<start_of_image>",
-        "eoi_token": "<end_of_image>",
-        "image_token": "<image_soft_token>",
-    }
-    tok = _chat_tokenizer(
-        special, extra, GEMMA3_TEMPLATE, pad_token="<pad>", eos_token="<end_of_turn>", bos_token="<bos>"
-    )
-    image_processor = Gemma3ImageProcessorPil(size={"height": 32, "width": 32})
-    processor = Gemma3Processor(
-        image_processor=image_processor, tokenizer=tok, chat_template=GEMMA3_TEMPLATE, image_seq_length=4
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
-    config = Gemma3Config(
-        text_config={
-            "vocab_size": len(tok),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "head_dim": 16,
-            "sliding_window": 64,
-            "max_position_embeddings": 256,
-            "pad_token_id": ids["<pad>"],
-            "eos_token_id": ids["<end_of_turn>"],
-            "bos_token_id": ids["<bos>"],
-        },
-        vision_config={
-            "model_type": "siglip_vision_model",
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        mm_tokens_per_image=4,
-        boi_token_index=ids["<start_of_image>"],
-        eoi_token_index=ids["<end_of_image>"],
-        image_token_index=ids["<image_soft_token>"],
-    )
-    torch.manual_seed(0)
-    return Gemma3ForConditionalGeneration(config).eval(), processor
-
-
-QWEN2_VL_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\n"
-    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
-    "{% for content in message['content'] %}{% if content['type'] == 'image' %}"
-    "<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'text' %}{{ content['text'] }}"
-    "{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
-
-
-class _NoVideoProcessor:
-    """Stands in for Qwen2-VL's video processor, which transformers builds only with torchvision (not installable
-    beside the CPU torch wheel). UMU-Bench asks no video questions; tokenizer, image processor, chat template and
-    model are Qwen2-VL's own. Where torchvision exists the real video processor is used."""
-
-    merge_size = 2
-
-    def to_dict(self) -> dict:
-        return {}
-
-
-def _qwen2_vl_processor_class():
-    from transformers import Qwen2VLProcessor
-
-    if HAS_TORCHVISION:
-        return Qwen2VLProcessor
-
-    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
-        def check_argument_for_proper_class(self, argument_name, argument):
-            if argument_name == "video_processor" and isinstance(argument, _NoVideoProcessor):
-                return _NoVideoProcessor
-            return super().check_argument_for_proper_class(argument_name, argument)
-
-    return ImageOnlyQwen2VLProcessor
-
-
-def _tiny_qwen2_vl(video_processor=None):
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    special = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<|im_end|>",
-        "<|vision_start|>",
-        "<|vision_end|>",
-        "<|image_pad|>",
-        "<|video_pad|>",
-    ]
-    extra = {"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"}
-    tok = _chat_tokenizer(
-        special, extra, QWEN2_VL_TEMPLATE, pad_token="<|endoftext|>", eos_token="<|im_end|>"
-    )
-    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 56 * 56})
-    if video_processor is None and HAS_TORCHVISION:
-        from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-        video_processor = Qwen2VLVideoProcessor()
-    processor = _qwen2_vl_processor_class()(
-        image_processor=image_processor,
-        tokenizer=tok,
-        video_processor=video_processor or _NoVideoProcessor(),
-        chat_template=QWEN2_VL_TEMPLATE,
-    )
-    ids = {t: tok.convert_tokens_to_ids(t) for t in special}
-    config = Qwen2VLConfig(
-        text_config={
-            "vocab_size": len(tok),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 256,
-            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1e4},
-            "bos_token_id": None,
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
-        vision_config={
-            "depth": 1,
-            "embed_dim": 32,
-            "hidden_size": 32,
-            "num_heads": 2,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-        },
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-    )
-    torch.manual_seed(0)
-    return Qwen2VLForConditionalGeneration(config).eval(), processor
-
-
 def _check_chat_family(model, processor, image_token: str, expanded_token: str, n_image_tokens: int) -> None:
     adapter = get_adapter(processor, model.config)
     assert isinstance(adapter, ChatTemplateAdapter) and adapter.family == "chat"
@@ -469,7 +237,7 @@ def _check_chat_family(model, processor, image_token: str, expanded_token: str, 
     for with_image in (True, False):
         gen = adapter.prompt("generation", "Who is Mara?", with_image)
         assert "Who is Mara?\nAnswer the question based on your trained knowledge in one sentence accurately in " in gen
-    images = [row["image"] for row in _rows(2)]
+    images = [row["image"] for row in hand_rows(2)]
     batch = adapter.encode([mm, mm + " "], images)
     tok = processor.tokenizer
     counts = (batch["input_ids"] == tok.convert_tokens_to_ids(expanded_token)).sum(1).tolist()
@@ -490,15 +258,15 @@ def _check_chat_family(model, processor, image_token: str, expanded_token: str, 
 
 
 def test_chat_template_family_gemma3_generates_both_modalities():
-    model, processor = _tiny_gemma3()
+    model, processor = tiny_gemma3()
     _check_chat_family(model, processor, "<start_of_image>", "<image_soft_token>", n_image_tokens=4)
     adapter = get_adapter(processor, model.config)
-    batch = adapter.encode([adapter.free_prompt("Who?", True)], [_rows(1)[0]["image"]])
+    batch = adapter.encode([adapter.free_prompt("Who?", True)], [hand_rows(1)[0]["image"]])
     assert (batch["input_ids"] == processor.tokenizer.bos_token_id).sum() == 1  # template's bos, not doubled
 
 
 def test_chat_template_family_qwen2_vl_generates_both_modalities():
-    model, processor = _tiny_qwen2_vl()
+    model, processor = tiny_qwen2_vl()
     # 40x30 portraits are resized to 84x56 pixels (~56*56 area, multiples of 28) -> 6x4 patches -> 3x2 merged
     _check_chat_family(model, processor, "<|image_pad|>", "<|image_pad|>", n_image_tokens=6)
 

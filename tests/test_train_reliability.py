@@ -147,6 +147,7 @@ def test_kill_9_mid_epoch_then_rerun_gives_the_uninterrupted_weights(tiny_model_
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
 
 
+@pytest.mark.slow
 def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir, synth_dir, tmp_path):
     """transformers saves a LLaVA checkpoint under its original key names, which the Trainer's own resume does not
     map back (it went on from the initial weights); a resumed run must end exactly as an uninterrupted one."""
