@@ -88,7 +88,7 @@ def write_legacy_layout(
     with_biography: bool = True,
     overwrite: bool = False,
 ) -> Path:
-    """Write schema rows in the published layout (SPEC 2.1), atomically; return ``out_dir``.
+    """Write schema rows in the published layout (docs/protocol.md, Data), atomically; return ``out_dir``.
 
     ``answer_style``: classification answers as ``"B. text"`` (``"text"``), ``"B"`` (``"letter"``) or
     alternating (``"mixed"``). ``with_full`` adds ``full/`` with every row; ``with_biography`` the

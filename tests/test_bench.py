@@ -1,4 +1,4 @@
-"""A reduced ``umu-hf bench`` through the same code path as the embedded default (issue 6)."""
+"""A reduced ``umu-hf bench`` through the same code path as the embedded default."""
 
 from __future__ import annotations
 

@@ -72,13 +72,13 @@ def test_profiles_follow_the_schema_and_the_content_rules(synth_rows):
 
 
 def _training_text(pair: dict, modality: str) -> str:
-    """SPEC 5's training text of a pair, written out: ``USER: [<image>\\n]{q}\\nASSISTANT: {a}``."""
+    """The original training text (docs/protocol.md, Training) of a pair, written out: ``USER: [<image>\\n]{q}\\nASSISTANT: {a}``."""
     image = "<image>\n" if modality == "multimodal" else ""
     return f"USER: {image}{pair['question']}\nASSISTANT: {pair['answer']}"
 
 
 def _eval_texts(row: dict, modality: str) -> list[tuple[str, str, str]]:
-    """(task, SPEC 3 evaluation prompt, expected reply) of each evaluation item of a row, prompts written out."""
+    """(task, evaluation prompt of docs/protocol.md, expected reply) of each evaluation item of a row, prompts written out."""
     img = "USER: <image>\n" if modality == "multimodal" else None
     out = []
     for item in row["Classify"][modality]:

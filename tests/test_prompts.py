@@ -1,4 +1,4 @@
-"""The prompt strings and the reply rule, pinned against SPEC 3 (the original eval.py), written out literally."""
+"""The prompt strings and the reply rule, pinned against docs/protocol.md (the original eval.py), written out literally."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from umu_hf.prompts import (
 Q = "What does Mara Quint do for a living?"
 OPTS = ["baker", "pilot", "chef", "nurse"]
 
-#: SPEC 3's table, copied by hand (not computed from umu_hf.prompts)
+#: docs/protocol.md's table, copied by hand (not computed from umu_hf.prompts)
 SPEC_LLAVA = {
     ("classification", "multimodal"): (
         "USER: <image>\nWhat does Mara Quint do for a living?\nSelect answer in ['baker', 'pilot', 'chef', 'nurse']"

@@ -1,4 +1,4 @@
-"""umu_hf.scoring: hand-computed cases for each rule of SPEC 3-4, input validation and metric invariants."""
+"""umu_hf.scoring: hand-computed cases for each rule of docs/protocol.md (Scoring, Metrics), input validation and metric invariants."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_scoring_imports_without_rouge_score():
 
 
 # --------------------------------------------------------------------------------------------------------------
-# pair metrics (SPEC 4)
+# pair metrics (docs/protocol.md, Metrics)
 
 
 def test_binary_pair_metrics_hand_computed():

@@ -1,4 +1,4 @@
-"""One training front end (issue 15): ``trainers/*.py`` and ``umu-hf finetune|unlearn`` parse with one parser, so
+"""One training front end: ``trainers/*.py`` and ``umu-hf finetune|unlearn`` parse with one parser, so
 every flag has one spelling; recipes are defaults that flags override; LoRA defaults live in one dataclass."""
 
 from __future__ import annotations

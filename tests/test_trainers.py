@@ -1,4 +1,4 @@
-"""Trainer tests on the tiny LLaVA: a few real optimisation steps per method (SPEC 5, issue 5)."""
+"""Trainer tests on the tiny LLaVA: a few real optimisation steps per method (docs/protocol.md, Training)."""
 
 from __future__ import annotations
 
