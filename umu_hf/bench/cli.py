@@ -44,13 +44,25 @@ def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _methods(text: str) -> tuple[str, ...]:
+    """``"ga,npo"`` → ``("ga", "npo")``, each checked; ``all`` stands for every registered method (registry order)."""
+    from umu_hf.trainers.registry import METHODS, get_method
+
+    methods: list[str] = []
+    for part in str(text).split(","):
+        name = part.strip()
+        if name.lower() == "all":
+            methods.extend(METHODS)
+        elif name:
+            get_method(name)  # clear error for unknown names
+            methods.append(name)
+    return tuple(dict.fromkeys(methods))
+
+
 def _settings(args: argparse.Namespace) -> Any:
     from umu_hf.bench.settings import BenchSettings, original_profile
-    from umu_hf.trainers.registry import get_method
 
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    for method in methods:
-        get_method(method)  # clear error for unknown names
+    methods = _methods(args.methods)
     embedded = args.model is None and args.data is None
     base = BenchSettings() if embedded else original_profile()
     settings = replace(
@@ -109,7 +121,10 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"bench folder (default: {DEFAULT_OUT})")
-    p.add_argument("--methods", default="ga,gd,kl,po,npo", help="comma-separated methods (default: ga,gd,kl,po,npo)")
+    p.add_argument(
+        "--methods", default="ga,gd,kl,po,npo",
+        help="comma-separated methods, or 'all' for every registered one (default: ga,gd,kl,po,npo)",
+    )
     p.add_argument(
         "--forget-ratio",
         help="5, 10 or 15, or several comma-separated for the paper-style table (default: 15 for the embedded "

@@ -12,7 +12,7 @@ from typing import Any
 _NO_OPTIONS = "\0"
 _SUMMARIES = {
     "finetune": "vanilla fine-tuning on all profiles (the model to unlearn from); --help lists every flag",
-    "unlearn": "unlearn a forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo); "
+    "unlearn": "unlearn a forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo, wga, satimp, ce_u); "
     "--method NAME --help lists every flag",
 }
 

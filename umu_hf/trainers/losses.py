@@ -14,9 +14,17 @@ predicts the token at ``t + 1``. Keeping them free of Trainer state makes them e
 3.4657
 >>> round(cross_entropy_to_reference(logits, logits).item(), 4)  # entropy of the uniform: ln 4
 1.3863
+>>> round(wga_nll(logits, labels, beta=1.0).item(), 4)   # p = 1/4: (1/4) · ln 4
+0.3466
+>>> round(satimp_nll(logits, labels, beta1=1.0, beta2=1.0).item(), 4)  # (1/4)(3/4) · ln 4
+0.2599
+>>> round(ce_u_loss(logits, labels).item(), 4)   # target uniform over the 3 other tokens: ln 4
+1.3863
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -104,3 +112,49 @@ def kl_on_tokens(ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.T
     if logp.numel() == 0:
         return logits.sum() * 0.0
     return F.kl_div(logp, ref_logp, log_target=True, reduction="batchmean")
+
+
+def _weighted_token_nll(logits: torch.Tensor, labels: torch.Tensor, weights: Callable[[torch.Tensor], torch.Tensor]):
+    """``Σ_t w(sg(p_t)) · (−log p_t) / #scored`` over every scored token of the batch (0 when none is scored)."""
+    logp, mask = token_logprobs(logits, labels)
+    w = weights(logp.detach().exp())
+    return (w * -logp * mask).sum() / mask.sum().clamp(min=1)
+
+
+def wga_weights(p: torch.Tensor, beta: float) -> torch.Tensor:
+    """WGA's token weights ``p^β`` (in [0, 1]; β = 0 gives 1 everywhere)."""
+    return p**beta
+
+
+def satimp_weights(p: torch.Tensor, beta1: float, beta2: float) -> torch.Tensor:
+    """SatImp's token weights ``p^β1 · (1 − p)^β2``: saturation times importance, in [0, 1]."""
+    return p**beta1 * (1.0 - p) ** beta2
+
+
+def wga_nll(logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
+    """WGA's weighted forget NLL ``mean_t sg(p_t)^β · (−log p_t)``; the method ascends it (β = 0: the plain NLL)."""
+    return _weighted_token_nll(logits, labels, lambda p: wga_weights(p, beta))
+
+
+def satimp_nll(logits: torch.Tensor, labels: torch.Tensor, beta1: float, beta2: float) -> torch.Tensor:
+    """SatImp's weighted forget NLL ``mean_t sg(p_t)^β1 · sg(1 − p_t)^β2 · (−log p_t)``; the method ascends it."""
+    return _weighted_token_nll(logits, labels, lambda p: satimp_weights(p, beta1, beta2))
+
+
+def ce_u_target(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """CE-U's target: ``softmax`` of the detached ``logits`` (``(n, V)``) with each row's ``targets`` logit set to
+    −inf, i.e. the model's own distribution over the other tokens, renormalised."""
+    masked = logits.detach().float().scatter(-1, targets.unsqueeze(-1), float("-inf"))
+    return torch.softmax(masked, dim=-1)
+
+
+def ce_u_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """CE-U: ``mean_t −Σ_v q_t(v) · log p_θ(v)`` with ``q_t`` = :func:`ce_u_target` (zero mass on the label), over
+    the scored tokens. Its gradient in the logits is ``p_θ − q_t``: bounded, unlike gradient ascent."""
+    logits, labels = _shift(logits, labels)
+    mask = labels != IGNORE_INDEX
+    scored = logits.float()[mask]
+    if scored.numel() == 0:
+        return logits.sum() * 0.0
+    target = ce_u_target(scored, labels[mask])
+    return -(target * torch.log_softmax(scored, dim=-1)).sum(-1).mean()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.methods.ce_u import CEUConfig, CEUTrainer
 from umu_hf.trainers.methods.ga import GAConfig, GATrainer
 from umu_hf.trainers.methods.gd import GDConfig, GDTrainer
 from umu_hf.trainers.methods.idk_dpo import IdkDPOConfig, IdkDPOTrainer
 from umu_hf.trainers.methods.kl import KLConfig, KLTrainer
 from umu_hf.trainers.methods.npo import NPOConfig, NPOTrainer
 from umu_hf.trainers.methods.po import POConfig, POTrainer
+from umu_hf.trainers.methods.satimp import SatImpConfig, SatImpTrainer
 from umu_hf.trainers.methods.simnpo import SimNPOConfig, SimNPOTrainer
+from umu_hf.trainers.methods.wga import WGAConfig, WGATrainer
 
 METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "ga": (GATrainer, GAConfig),
@@ -20,6 +23,9 @@ METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "npo": (NPOTrainer, NPOConfig),
     "simnpo": (SimNPOTrainer, SimNPOConfig),
     "idk_dpo": (IdkDPOTrainer, IdkDPOConfig),
+    "wga": (WGATrainer, WGAConfig),
+    "satimp": (SatImpTrainer, SatImpConfig),
+    "ce_u": (CEUTrainer, CEUConfig),
 }
 #: the methods of the original benchmark
 ORIGINAL_METHODS = ("ga", "gd", "kl", "po", "npo")
