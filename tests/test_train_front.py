@@ -131,3 +131,10 @@ def test_lora_defaults_live_in_one_dataclass(tmp_path):
     assert finetune == FINETUNE_LORA
     names = [f.name for f in dataclasses.fields(LoraArguments)]
     assert {n for n in names if getattr(finetune, n) != getattr(defaults, n)} == {"lora_r", "lora_alpha", "merge"}
+
+
+def test_help_texts_name_every_registered_method():
+    from umu_hf.trainers.names import METHOD_NAMES
+    from umu_hf.trainers.registry import METHODS
+
+    assert set(METHOD_NAMES) == set(METHODS)

@@ -6,8 +6,10 @@ method only says which streams it needs and its per-modality loss.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
+import os
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +21,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
+from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
-from umu_hf.utils import check_dtype
+from umu_hf.utils import check_dtype, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +129,41 @@ class UMUConfig(TrainingArguments):
         }
 
 
+#: ``--modality_weighting`` values: today's fixed (1, alpha), or weights from the forget-answer NLL of each modality
+MODALITY_WEIGHTINGS = ("fixed", "adaptive")
+
+
 @dataclass
 class UnlearnConfig(UMUConfig):
-    """The base of every unlearning method's Config."""
+    """The base of every unlearning method's Config, with the options any method can switch on (docs/protocol.md,
+    "umu-hf options"); their defaults change nothing."""
+
+    modality_weighting: str = field(
+        default="fixed",
+        metadata={"help": "'fixed': L_mm + alpha*L_um (default); 'adaptive': (1+alpha)*(w_mm*L_mm + w_um*L_um) with "
+                  "w = softmax(-forget-answer NLL) over the modalities, so the one that still remembers more gets "
+                  "more of the push (one extra no-grad forward per modality)."},
+    )
+    lora_l1: float = field(
+        default=0.0, metadata={"help": "Add lora_l1 * sum|theta| over the trainable LoRA parameters (0 = off)."}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.modality_weighting not in MODALITY_WEIGHTINGS:
+            raise UmuError(f"--modality_weighting must be one of {', '.join(MODALITY_WEIGHTINGS)}, got "
+                           f"{self.modality_weighting!r}")
+        if not math.isfinite(self.lora_l1) or self.lora_l1 < 0:
+            raise UmuError(f"--lora_l1 must be a finite number >= 0, got {self.lora_l1}")
+
+    def protocol_record(self) -> dict[str, Any]:
+        """The base record plus the options, only when switched on (older records and run identities stay valid)."""
+        record = super().protocol_record()
+        if self.modality_weighting != "fixed":
+            record["modality_weighting"] = self.modality_weighting
+        if self.lora_l1 > 0:
+            record["lora_l1"] = self.lora_l1
+        return record
 
 
 def non_finite_weights(model: Any) -> bool:
@@ -169,6 +204,20 @@ def last_checkpoint_note(output_dir: str) -> str:
 
     last = last_complete_checkpoint(Path(output_dir)) if output_dir else None
     return f"; the last good checkpoint is {last}" if last else "; no checkpoint was saved before that step"
+
+
+def lora_parameters(model: Any) -> list[torch.Tensor]:
+    """The trainable LoRA parameters of ``model`` (names containing ``lora_``)."""
+    return [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+
+
+def lora_l1_norm(model: Any) -> torch.Tensor:
+    """``Σ|θ|`` over the trainable LoRA parameters (float32)."""
+    return torch.stack([p.float().abs().sum() for p in lora_parameters(model)]).sum()
+
+
+#: the file in a checkpoint that holds a trainer's own state (e.g. PDU's multipliers), beside the optimiser's
+TRAINER_EXTRA_STATE = "umu_trainer_state.json"
 
 
 def is_peft_model(model: Any) -> bool:
@@ -265,6 +314,29 @@ class UMUTrainer(Trainer):
             return
         super()._save_checkpoint(model, trial)
 
+    def extra_state(self) -> dict[str, Any]:
+        """A method's own state that must survive resume (JSON-serialisable); empty: nothing to save."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned when the checkpoint was saved."""
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        """The Trainer's optimiser and scheduler, plus :meth:`extra_state` (written before ``trainer_state.json``,
+        so a complete checkpoint has it)."""
+        super()._save_optimizer_and_scheduler(output_dir)
+        state = self.extra_state()
+        if state and self.args.should_save:
+            write_json(os.path.join(output_dir, TRAINER_EXTRA_STATE), state)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        """The Trainer's optimiser and scheduler, plus the checkpoint's :meth:`extra_state` when it has one."""
+        super()._load_optimizer_and_scheduler(checkpoint)
+        path = os.path.join(checkpoint, TRAINER_EXTRA_STATE) if checkpoint else None
+        if path and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                self.load_extra_state(json.load(f))
+
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
         """Resume full-weight training correctly: transformers saves LLaVA-style checkpoints under their original
         key names (``language_model.model.…``), which the Trainer's plain ``load_state_dict`` does not map back —
@@ -321,8 +393,34 @@ class UMUTrainer(Trainer):
         weights = [("mm", 1.0), ("um", self.args.alpha)]
         return [(m, w) for m, w in weights if f"{first}_{m}_input_ids" in inputs]
 
+    def adaptive_modality_weights(
+        self, model: Any, inputs: Mapping[str, Any], fixed: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        """``--modality_weighting adaptive``: ``W · softmax_m(−NLL_m)`` with ``NLL_m`` the current (no-grad)
+        forget-answer NLL of modality ``m`` and ``W`` the sum of the fixed weights (1 + alpha), so equal NLLs and
+        alpha 1 give today's weights. Logged as ``weight_<modality>``."""
+        stream = self.forget_answer_stream(self.args)
+        with torch.no_grad():
+            nll = {m: float(answer_nll(*self.stream_logits(model, inputs, stream, m))) for m, _ in fixed}
+        share = modality_softmax_weights(nll)
+        scale = sum(w for _, w in fixed)
+        weights = [(m, scale * share[m]) for m, _ in fixed]
+        for m, w in weights:
+            self._terms[f"weight_{m}"].append(w)
+        return weights
+
+    @classmethod
+    def forget_answer_stream(cls, args: UMUConfig) -> str:
+        """The stream that holds the true forget answers (adaptive weighting reads it)."""
+        for name, spec in cls.active_streams(args).items():
+            if spec == ("forget", "answer"):
+                return name
+        raise UmuError(f"--modality_weighting adaptive needs the true forget answers, which method '{cls.method}' "
+                       "does not read")
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """``L = L_mm + alpha · L_um``; every term is logged per modality; a non-finite loss stops training.
+        """``L = L_mm + alpha · L_um`` (+ ``lora_l1 · Σ|θ_LoRA|``); every term is logged per modality; a non-finite
+        loss stops training. ``--modality_weighting adaptive`` replaces the weights (:meth:`adaptive_modality_weights`).
 
         With ``multimodal_max_grad_norm`` the multimodal term is back-propagated here and its gradient clipped
         before the unimodal term is added, as the original NPO does; the returned total then carries only the
@@ -330,7 +428,10 @@ class UMUTrainer(Trainer):
         """
         total = None
         clip_first = self.args.multimodal_max_grad_norm > 0 and model.training and torch.is_grad_enabled()
-        for modality, weight in self.modality_weights(inputs):
+        weights = self.modality_weights(inputs)
+        if getattr(self.args, "modality_weighting", "fixed") == "adaptive":
+            weights = self.adaptive_modality_weights(model, inputs, weights)
+        for modality, weight in weights:
             terms = self.modality_loss(model, inputs, modality)
             for name, value in terms.items():
                 self._terms[f"{name}_{modality}"].append(float(value.detach()))
@@ -342,6 +443,10 @@ class UMUTrainer(Trainer):
             total = loss if total is None else total + loss
         if total is None:
             raise UmuError(f"{self.method}: the batch has none of the streams {list(self.streams)}")
+        if getattr(self.args, "lora_l1", 0.0) > 0:
+            l1 = self.args.lora_l1 * lora_l1_norm(model)
+            self._terms["lora_l1"].append(float(l1.detach()))
+            total = total + l1
         if not torch.isfinite(total):
             raise TrainingDivergedError(
                 f"{self.method}: the loss became {float(total)} at step {self.state.global_step + 1}; training "
@@ -379,6 +484,10 @@ class UnlearnTrainer(UMUTrainer):
                 f"method '{self.method}' needs the model before unlearning as a reference: train with LoRA "
                 "(the reference is the adapter switched off) or pass ref_model=<a frozen copy>"
             )
+        if getattr(args, "modality_weighting", "fixed") == "adaptive":
+            self.forget_answer_stream(args)
+        if getattr(args, "lora_l1", 0.0) > 0 and not lora_parameters(model):
+            raise UmuError("--lora_l1 needs trainable LoRA parameters; train with LoRA or leave --lora_l1 0")
         super().__init__(model, args, train_dataset, adapter, **kwargs)
         self.ref_model = None
         if ref_model is not None:

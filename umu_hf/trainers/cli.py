@@ -7,12 +7,14 @@ import argparse
 from functools import partial
 from typing import Any
 
+from umu_hf.trainers.names import METHOD_NAMES
+
 #: no command-line word starts with NUL, so this sub-parser takes every word after the command as a value and
 #: hands them all, ``--help`` included, to the script's parser
 _NO_OPTIONS = "\0"
 _SUMMARIES = {
     "finetune": "vanilla fine-tuning on all profiles (the model to unlearn from); --help lists every flag",
-    "unlearn": "unlearn a forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo, wga, satimp, ce_u); "
+    "unlearn": f"unlearn a forget set with one method ({', '.join(METHOD_NAMES)}); "
     "--method NAME --help lists every flag",
 }
 

@@ -158,3 +158,27 @@ def ce_u_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return logits.sum() * 0.0
     target = ce_u_target(scored, labels[mask])
     return -(target * torch.log_softmax(scored, dim=-1)).sum(-1).mean()
+def logit_margin_flattening(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """PDU's forget loss: ``mean over scored tokens of (max_v z_v − mean_v z_v)²``; 0 when the logits are flat.
+
+    Softmax-free; it drives the next-token distribution at each answer position toward the uniform.
+    """
+    logits, labels = _shift(logits, labels)
+    mask = labels != IGNORE_INDEX
+    z = logits.float()[mask]
+    if z.numel() == 0:
+        return logits.sum() * 0.0
+    return ((z.max(dim=-1).values - z.mean(dim=-1)) ** 2).mean()
+
+
+def modality_softmax_weights(forget_nll: dict[str, float]) -> dict[str, float]:
+    """Adaptive modality weights: ``softmax_m(−NLL_m)`` = ``p_m / Σ p``, with ``p_m = exp(−NLL_m)`` the
+    per-token probability of modality ``m``'s forget answers; they sum to one and favour the modality that still
+    remembers more (lower NLL).
+
+    >>> w = modality_softmax_weights({"mm": 1.0, "um": 2.0}); round(w["mm"], 4), round(sum(w.values()), 4)
+    (0.7311, 1.0)
+    """
+    names = list(forget_nll)
+    probs = torch.softmax(-torch.tensor([float(forget_nll[m]) for m in names], dtype=torch.float64), dim=0)
+    return {m: float(p) for m, p in zip(names, probs, strict=True)}

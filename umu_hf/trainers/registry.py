@@ -10,6 +10,7 @@ from umu_hf.trainers.methods.gd import GDConfig, GDTrainer
 from umu_hf.trainers.methods.idk_dpo import IdkDPOConfig, IdkDPOTrainer
 from umu_hf.trainers.methods.kl import KLConfig, KLTrainer
 from umu_hf.trainers.methods.npo import NPOConfig, NPOTrainer
+from umu_hf.trainers.methods.pdu import PDUConfig, PDUTrainer
 from umu_hf.trainers.methods.po import POConfig, POTrainer
 from umu_hf.trainers.methods.satimp import SatImpConfig, SatImpTrainer
 from umu_hf.trainers.methods.simnpo import SimNPOConfig, SimNPOTrainer
@@ -26,6 +27,7 @@ METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "wga": (WGATrainer, WGAConfig),
     "satimp": (SatImpTrainer, SatImpConfig),
     "ce_u": (CEUTrainer, CEUConfig),
+    "pdu": (PDUTrainer, PDUConfig),
 }
 #: the methods of the original benchmark
 ORIGINAL_METHODS = ("ga", "gd", "kl", "po", "npo")

@@ -25,11 +25,11 @@ from transformers import HfArgumentParser
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.lora import LoraArguments
+from umu_hf.trainers.names import METHOD_NAMES
 
 JOBS = ("finetune", "unlearn")
 _DESCRIPTIONS = {
-    "unlearn": "Unlearn a UMU-Bench forget set with one method (ga, gd, kl, po, npo, simnpo, idk_dpo, wga, satimp, "
-    "ce_u). Every field of the method's Config (TrainingArguments + alpha/gamma/beta/...) is a flag: --method "
+    "unlearn": f"Unlearn a UMU-Bench forget set with one method ({', '.join(METHOD_NAMES)}). Every field of the method's Config (TrainingArguments + alpha/gamma/beta/...) is a flag: --method "
     "NAME --help lists them. A rerun of the same command resumes its last complete checkpoint.",
     "finetune": "Vanilla fine-tuning on every UMU-Bench profile (the model unlearning starts from); the defaults are "
     "the original finetune.py's. Every FinetuneConfig field (TrainingArguments + alpha) is a flag. A rerun of "
@@ -44,7 +44,7 @@ class UnlearnArguments:
     _argument_group_name = "unlearn"
 
     method: str = field(
-        metadata={"help": "ga, gd, kl, po, npo, simnpo, idk_dpo, wga, satimp or ce_u (or the recipe's `method`)"}
+        metadata={"help": f"one of {', '.join(METHOD_NAMES)} (or the recipe's `method`)"}
     )
     model: str = field(metadata={"help": "the model to unlearn from (folder or Hub id)"})
     data: str = field(metadata={"help": "dataset: Hub repo id, Hub-layout folder or legacy folder"})
