@@ -10,7 +10,9 @@ from umu_hf.trainers.methods.idk_dpo import IdkDPOConfig, IdkDPOTrainer
 from umu_hf.trainers.methods.kl import KLConfig, KLTrainer
 from umu_hf.trainers.methods.npo import NPOConfig, NPOTrainer
 from umu_hf.trainers.methods.po import POConfig, POTrainer
+from umu_hf.trainers.methods.rmu import RMUConfig, RMUTrainer
 from umu_hf.trainers.methods.simnpo import SimNPOConfig, SimNPOTrainer
+from umu_hf.trainers.methods.undial import UNDIALConfig, UNDIALTrainer
 
 METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "ga": (GATrainer, GAConfig),
@@ -20,6 +22,8 @@ METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "npo": (NPOTrainer, NPOConfig),
     "simnpo": (SimNPOTrainer, SimNPOConfig),
     "idk_dpo": (IdkDPOTrainer, IdkDPOConfig),
+    "rmu": (RMUTrainer, RMUConfig),
+    "undial": (UNDIALTrainer, UNDIALConfig),
 }
 #: the methods of the original benchmark
 ORIGINAL_METHODS = ("ga", "gd", "kl", "po", "npo")
