@@ -182,3 +182,48 @@ def modality_softmax_weights(forget_nll: dict[str, float]) -> dict[str, float]:
     names = list(forget_nll)
     probs = torch.softmax(-torch.tensor([float(forget_nll[m]) for m in names], dtype=torch.float64), dim=0)
     return {m: float(p) for m, p in zip(names, probs, strict=True)}
+def representation_mse(hidden: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """RMU's distance: the squared error ``(h − target)²`` averaged over the hidden units and the positions where
+    ``mask`` is true (``torch.nn.functional.mse_loss`` restricted to the non-padding tokens).
+
+    ``target`` is ``hidden``'s shape (the reference activations) or broadcasts to it (the steering vector).
+
+    >>> h = torch.zeros(1, 2, 4)
+    >>> round(representation_mse(h, torch.full((4,), 0.5), torch.tensor([[1, 0]])).item(), 4)
+    0.25
+    """
+    keep = mask.bool()
+    per_position = (hidden.float() - target.float()).pow(2).mean(-1)
+    if not bool(keep.any()):
+        return per_position.sum() * 0.0
+    return per_position[keep].mean()
+
+
+def undial_target(ref_logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
+    """UNDIAL's fixed target at each scored position: ``softmax(z_ref − β · onehot(y))``, shape ``(scored, vocab)``.
+
+    >>> import math
+    >>> q = undial_target(torch.zeros(1, 2, 4), torch.tensor([[-100, 3]]), beta=math.log(3))
+    >>> [round(v, 4) for v in q[0].tolist()]   # e^-β = 1/3 on the label, renormalised
+    [0.3, 0.3, 0.3, 0.1]
+    """
+    ref_logits, labels = _shift(ref_logits, labels)
+    mask = labels != IGNORE_INDEX
+    z = ref_logits.float()[mask]
+    z = z - beta * F.one_hot(labels[mask], z.size(-1)).to(z.dtype)
+    return torch.softmax(z, dim=-1)
+
+
+def undial_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
+    """UNDIAL: the cross-entropy ``−Σ_v q(v) · log p_θ(v)`` from the model to :func:`undial_target`, averaged over
+    the scored tokens (KL(q ‖ p_θ) plus the constant entropy of q: the same gradient).
+
+    >>> round(undial_loss(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.tensor([[-100, 3]]), 1.0).item(), 4)
+    1.3863
+    """
+    target = undial_target(ref_logits, labels, beta)
+    logits, labels = _shift(logits, labels)
+    logp = torch.log_softmax(logits.float()[labels != IGNORE_INDEX], dim=-1)
+    if logp.numel() == 0:
+        return logits.sum() * 0.0
+    return -(target * logp).sum(-1).mean()

@@ -6,5 +6,5 @@
 from __future__ import annotations
 
 METHOD_NAMES: tuple[str, ...] = (
-    "ga", "gd", "kl", "po", "npo", "simnpo", "idk_dpo", "wga", "satimp", "ce_u", "pdu",
+    "ga", "gd", "kl", "po", "npo", "simnpo", "idk_dpo", "wga", "satimp", "ce_u", "pdu", "rmu", "undial",
 )  # fmt: skip

@@ -12,8 +12,10 @@ from umu_hf.trainers.methods.kl import KLConfig, KLTrainer
 from umu_hf.trainers.methods.npo import NPOConfig, NPOTrainer
 from umu_hf.trainers.methods.pdu import PDUConfig, PDUTrainer
 from umu_hf.trainers.methods.po import POConfig, POTrainer
+from umu_hf.trainers.methods.rmu import RMUConfig, RMUTrainer
 from umu_hf.trainers.methods.satimp import SatImpConfig, SatImpTrainer
 from umu_hf.trainers.methods.simnpo import SimNPOConfig, SimNPOTrainer
+from umu_hf.trainers.methods.undial import UNDIALConfig, UNDIALTrainer
 from umu_hf.trainers.methods.wga import WGAConfig, WGATrainer
 
 METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
@@ -28,6 +30,8 @@ METHODS: dict[str, tuple[type[UnlearnTrainer], type[UnlearnConfig]]] = {
     "satimp": (SatImpTrainer, SatImpConfig),
     "ce_u": (CEUTrainer, CEUConfig),
     "pdu": (PDUTrainer, PDUConfig),
+    "rmu": (RMUTrainer, RMUConfig),
+    "undial": (UNDIALTrainer, UNDIALConfig),
 }
 #: the methods of the original benchmark
 ORIGINAL_METHODS = ("ga", "gd", "kl", "po", "npo")
