@@ -12,17 +12,17 @@ from umu_hf.cli import main
 from umu_hf.data import hub
 from umu_hf.data.hub import check_split_invariants, push_hub_dataset, write_hub_dataset
 from umu_hf.data.load import iter_eval_items, load_umu_split
-from umu_hf.data.schema import CONFIG_NAMES, features
+from umu_hf.data.schema import ALL_CONFIG_NAMES, features
 from umu_hf.errors import DataError, UmuError
 
 EXPECTED_ROWS = {"forget05": 2, "forget10": 4, "forget15": 6, "retain95": 38, "retain90": 36, "retain85": 34,
-                 "real": 8, "full": 48}  # fmt: skip
+                 "real": 8, "full": 48, "holdout": 4}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def splits(synth_dir) -> dict[str, datasets.Dataset]:
     datasets.disable_progress_bars()
-    return {name: datasets.load_dataset(str(synth_dir), name)["train"] for name in CONFIG_NAMES}
+    return {name: datasets.load_dataset(str(synth_dir), name)["train"] for name in ALL_CONFIG_NAMES}
 
 
 def _ids(split: datasets.Dataset) -> set[int]:
@@ -51,6 +51,10 @@ def test_split_invariants_hold(splits):
     assert set(splits["real"]["source"]) == {"real"}
     assert _ids(splits["full"]) == fictitious | _ids(splits["real"])
     assert len(splits["full"]) == len(_ids(splits["full"]))  # rows stored once
+    # the holdout: fictitious people in no other config (so in no fine-tuning on `full`)
+    holdout = _ids(splits["holdout"])
+    assert len(holdout) == 4 and set(splits["holdout"]["source"]) == {"fictitious"}
+    assert all(not holdout & _ids(split) for name, split in splits.items() if name != "holdout")
 
 
 def _card_table(text: str, heading: str) -> list[list[str]]:
@@ -68,12 +72,12 @@ def test_card_declares_configs_features_and_metric_directions(synth_dir, splits)
 
     text = (synth_dir / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(text.split("---", 2)[1])
-    assert [c["config_name"] for c in meta["configs"]] == list(CONFIG_NAMES)
+    assert [c["config_name"] for c in meta["configs"]] == list(ALL_CONFIG_NAMES)
     for info in meta["dataset_info"]:
         assert datasets.Features._from_yaml_list(info["features"]) == features()
         assert info["splits"][0]["num_examples"] == EXPECTED_ROWS[info["config_name"]]
     assert sorted(p.name for p in (synth_dir / "data").iterdir()) == sorted(
-        f"{part}-00000-of-00001.parquet" for part in hub.PARTS
+        f"{part}-00000-of-00001.parquet" for part in (*hub.PARTS, hub.HOLDOUT_PART)
     )
 
     assert {row[0].strip("`"): int(row[1]) for row in _card_table(text, "Configs")} == {

@@ -29,6 +29,10 @@ the 2x2 table; "generation" (open answer) -> RLF, RLR, per-modality ROUGE-L and,
 BLEU, ROUGE-1 and ROUGE-2. All values are percent (0-100).
 AccF and RLF are read on the forget set (lower is better); AccR and RLR on the retain and real sets (higher is
 better).
+
+Config "privacy" (membership inference, beyond accuracy): the ROC AUC (0-1) of per-example attack scores of
+members (the forget set) against non-members (profiles never trained on), "member when the score is high"; 0.5 is
+chance, and after unlearning closer to 0.5 is better. `umu-hf eval --privacy` computes the scores.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -64,6 +68,22 @@ Returns:
     With confidence_level: AccF_ci and AccR_ci, or RLF_ci and RLR_ci.
     No questions: n = 0, every metric NaN and a warning.
 
+Args (config "privacy"):
+    member_scores (`list` of `float`): one attack's score of each member example (e.g. a forget-set training
+        pair), oriented so that higher means "more likely a member" (e.g. minus the loss).
+    nonmember_scores (`list` of `float`): the same attack's score of each non-member example (e.g. a holdout
+        pair). The two lists may differ in length.
+    Equivalently, `scores` (`list` of `float`) with `labels` (`list` of `int`, 1 member, 0 non-member), also
+    through add/add_batch.
+
+Returns (config "privacy"):
+    auc (`float`): P(member score > non-member score) + 0.5 P(equal), the area under the ROC curve (Mann-Whitney
+        U / (n_members * n_nonmembers)); 0.5 is chance, 1.0 every member above every non-member.
+    n_members, n_nonmembers (`int`): the counts.
+
+Examples:
+
+    Classification: question 1 is still known in text only, question 2 with the image only.
 Examples:
 
     Classification: question 1 is still known in text only, question 2 with the image only.
@@ -118,9 +138,20 @@ Examples:
     (100.0, 0.0, 100.0, 0.0)
     >>> results["secondary"]["unimodal"], results["secondary"]["multimodal"]["bleu"]
     ({'bleu': 100.0, 'rouge1': 100.0, 'rouge2': 100.0}, 0.0)
+
+    Privacy: minus the loss of three forget-set examples (members) against two never-trained ones; the third member
+    ties the first non-member, which counts one half.
+
+    >>> privacy = evaluate.load("umu_bench", "privacy")
+    >>> privacy.compute(member_scores=[-0.1, -0.3, -2.0], nonmember_scores=[-2.0, -3.5])
+    {'auc': 0.9166666666666666, 'n_members': 3, 'n_nonmembers': 2}
+    >>> privacy.compute(scores=[-0.1, -2.0, -3.5], labels=[1, 0, 0])["auc"]
+    1.0
 """
 
 _TEXT = datasets.Value("string")
+#: the privacy config's per-example columns: a score and whether the example is a member (1) or not (0)
+_PRIVACY_FEATURES = datasets.Features({"scores": datasets.Value("float64"), "labels": datasets.Value("int64")})
 _FEATURES = {
     "classification": datasets.Features(
         {
@@ -136,12 +167,14 @@ _FEATURES = {
     "generation": datasets.Features(
         {"unimodal_predictions": _TEXT, "multimodal_predictions": _TEXT, "references": _TEXT}
     ),
+    "privacy": _PRIVACY_FEATURES,
 }
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class UmuBench(evaluate.Metric):
-    """AccF/AccR (classification, cloze) and RLF/RLR (generation) of UMU-Bench; see ``umu_hf.scoring``."""
+    """AccF/AccR (classification, cloze) and RLF/RLR (generation) of UMU-Bench; see ``umu_hf.scoring``. The
+    privacy config: the membership-inference AUC of ``umu_hf.privacy.auc``."""
 
     def _info(self) -> evaluate.MetricInfo:
         if self.config_name not in _FEATURES:
@@ -169,8 +202,23 @@ class UmuBench(evaluate.Metric):
             options if self.config_name == "classification" else None,
         )
 
+    def compute(self, *, predictions=None, references=None, **kwargs):
+        """As ``evaluate``'s; the privacy config also takes ``member_scores`` and ``nonmember_scores``."""
+        if self.config_name == "privacy" and ("member_scores" in kwargs or "nonmember_scores" in kwargs):
+            members = _privacy_list(kwargs.pop("member_scores", None), "member_scores")
+            nonmembers = _privacy_list(kwargs.pop("nonmember_scores", None), "nonmember_scores")
+            if kwargs.get("scores") is not None or kwargs.get("labels") is not None:
+                raise ValueError("give member_scores and nonmember_scores, or scores and labels, not both")
+            kwargs["scores"] = members + nonmembers
+            kwargs["labels"] = [1] * len(members) + [0] * len(nonmembers)
+        return super().compute(predictions=predictions, references=references, **kwargs)
+
     def add_batch(self, *, predictions=None, references=None, **kwargs):
-        """Add a batch (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``])."""
+        """Add a batch (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``]; the
+        privacy config: ``scores``, ``labels``)."""
+        if self.config_name == "privacy":
+            _check_privacy(kwargs.get("scores"), kwargs.get("labels"))
+            return super().add_batch(predictions=predictions, references=references, **kwargs)
         if predictions is not None:
             raise ValueError(
                 "umu_bench takes unimodal_predictions and multimodal_predictions, not predictions"
@@ -184,7 +232,11 @@ class UmuBench(evaluate.Metric):
         return super().add_batch(references=references, **kwargs)
 
     def add(self, *, prediction=None, reference=None, **kwargs):
-        """Add one question (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``])."""
+        """Add one question (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``];
+        the privacy config: one ``scores`` and its ``labels``)."""
+        if self.config_name == "privacy":
+            _check_privacy([kwargs.get("scores")], [kwargs.get("labels")])
+            return super().add(prediction=prediction, reference=reference, **kwargs)
         if prediction is not None:
             raise ValueError(
                 "umu_bench takes unimodal_predictions and multimodal_predictions, not prediction"
@@ -199,14 +251,26 @@ class UmuBench(evaluate.Metric):
 
     def _compute(
         self,
-        unimodal_predictions,
-        multimodal_predictions,
-        references,
+        unimodal_predictions=None,
+        multimodal_predictions=None,
+        references=None,
         options=None,
         option_matching=None,
         confidence_level=None,
         seed=scoring.DEFAULT_SEED,
+        scores=None,
+        labels=None,
     ):
+        if self.config_name == "privacy":
+            from umu_hf.privacy import auc
+
+            members = [s for s, label in zip(scores, labels, strict=True) if label == 1]
+            nonmembers = [s for s, label in zip(scores, labels, strict=True) if label == 0]
+            return {
+                "auc": auc.auc(members, nonmembers),
+                "n_members": len(members),
+                "n_nonmembers": len(nonmembers),
+            }
         if self.config_name == "classification":
             return scoring.classification_scores(
                 unimodal_predictions,
@@ -229,3 +293,21 @@ class UmuBench(evaluate.Metric):
         return scoring.generation_scores(
             unimodal_predictions, multimodal_predictions, references, confidence_level, seed=seed
         )
+
+
+def _privacy_list(values, name):
+    """``member_scores`` / ``nonmember_scores`` as a list (a ``ValueError`` naming the argument otherwise)."""
+    if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of numbers (one attack score per example)")
+    return list(values)
+
+
+def _check_privacy(scores, labels):
+    """A privacy batch: as many labels as scores, each label 1 (member) or 0 (non-member)."""
+    if scores is None or labels is None:
+        raise ValueError("the privacy config takes scores and labels (or member_scores and nonmember_scores)")
+    if len(scores) != len(labels):
+        raise ValueError(f"{len(scores)} scores but {len(labels)} labels; give one label per score")
+    for i, label in enumerate(labels):
+        if label not in (0, 1) or isinstance(label, bool):
+            raise ValueError(f"labels[{i}] is {label!r}; use 1 for a member and 0 for a non-member")

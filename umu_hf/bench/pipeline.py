@@ -102,15 +102,17 @@ class Bench:
         """(dataset path or id, key)."""
         if self.s.data is not None:
             return self.s.data, settings_hash("data", content_fingerprint(self.s.data))
-        from umu_hf.data.synth import generate_dataset
+        from umu_hf.data.synth import default_holdout, generate_dataset
 
-        spec = {"n_fictitious": self.s.n_fictitious, "n_real": self.s.n_real, "seed": self.s.data_seed}
+        # the holdout (non-members, in no fine-tuning: `full` leaves it out) is part of the data, so of its key
+        spec = {"n_fictitious": self.s.n_fictitious, "n_real": self.s.n_real, "seed": self.s.data_seed,
+                "n_holdout": default_holdout(self.s.n_fictitious)}  # fmt: skip
         key = settings_hash("synth", spec)
         folder = self.out / "data" / f"synth-{key}"
         if not self._done(folder):
             with self.stage(f"data: synthetic {spec['n_fictitious']}+{spec['n_real']} profiles → {folder}"):
                 generate_dataset(folder, spec["n_fictitious"], spec["n_real"], spec["seed"], overwrite=True,
-                                 progress=True)
+                                 n_holdout=spec["n_holdout"], progress=True)
                 self._mark_done(folder, spec)
         return str(folder), key
 

@@ -16,6 +16,8 @@ _EXPORTS = {
     "iter_eval_items": "umu_hf.data.load",
     "resolve_hub_folder": "umu_hf.data.load",
     "EvalItem": "umu_hf.data.load",
+    "has_config": "umu_hf.data.load",
+    "MissingConfigError": "umu_hf.data.load",
     "generate_dataset": "umu_hf.data.synth",
     "generate_profiles": "umu_hf.data.synth",
     "write_hub_dataset": "umu_hf.data.hub",

@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--real", type=int, default=153, help="profiles standing in for the real set (default 153)"
     )
+    synth.add_argument(
+        "--holdout",
+        type=int,
+        default=None,
+        help="extra fictitious profiles in no fine-tuning, the `holdout` config of non-members for membership "
+        "inference (default: 10%% of --fictitious, at least 4; 0: no holdout)",
+    )
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed -> byte-identical files")
     synth.add_argument("--image-size", type=int, default=64, help="portrait size in pixels (default 64)")
     synth.add_argument("--overwrite", action="store_true", help="replace --out if umu-hf wrote it (never an input or a foreign folder)")
@@ -61,7 +68,7 @@ def _synth(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     out = generate_dataset(args.out, args.fictitious, args.real, args.seed, args.image_size,
-                           overwrite=args.overwrite, progress=True)  # fmt: skip
+                           n_holdout=args.holdout, overwrite=args.overwrite, progress=True)  # fmt: skip
     print(f"wrote {out} ({_summary(out)}) in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -75,10 +82,12 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from umu_hf.data.load import load_umu_split
-    from umu_hf.data.schema import CONFIG_NAMES, TASK_COLUMNS, check_config
+    from umu_hf.data.load import has_config, load_umu_split
+    from umu_hf.data.schema import ALL_CONFIG_NAMES, TASK_COLUMNS, check_config
 
-    configs = [check_config(name) for name in (args.config or CONFIG_NAMES)]
+    configs = [check_config(name) for name in args.config] if args.config else [
+        name for name in ALL_CONFIG_NAMES if has_config(args.source, name)
+    ]
     for config in configs:
         split = load_umu_split(args.source, config)
         items = {

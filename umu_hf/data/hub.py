@@ -6,7 +6,8 @@ Rows are stored once, in disjoint shards (``data/<part>-NNNNN-of-NNNNN.parquet``
     forget05 = forget05                     retain95 = forget10only + forget15only + retain85
     forget10 = forget05 + forget10only      retain90 = forget15only + retain85
     forget15 = forget05 + forget10only + forget15only
-    retain85 = retain85     real = real     full = every part
+    retain85 = retain85     real = real     full = every part but holdout
+    holdout = holdout       (optional: only when the data has non-members, e.g. ``umu-hf data synth``)
 
 Writing is atomic (a hidden temporary folder renamed into place), so an interrupted write never leaves a
 folder that loads; the split invariants are checked before anything is written.
@@ -21,13 +22,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from umu_hf.data.schema import CONFIG_NAMES, FORGET_RATIOS, SPLIT, check_forget_ratio, validate_row
+from umu_hf.data.schema import (
+    ALL_CONFIG_NAMES,
+    CONFIG_NAMES,
+    FORGET_RATIOS,
+    HOLDOUT_CONFIG,
+    SPLIT,
+    check_forget_ratio,
+    validate_row,
+)
 from umu_hf.errors import DataError, UmuError
 from umu_hf.outputs import MARKER, check_replaceable, write_marker
 from umu_hf.utils import atomic_dir
 
 #: disjoint row groups, in the order rows appear in ``full``
 PARTS: tuple[str, ...] = ("forget05", "forget10only", "forget15only", "retain85", "real")
+#: the optional part of non-members (fictitious profiles used in no fine-tuning): never in ``full``
+HOLDOUT_PART = "holdout"
 CONFIG_PARTS: dict[str, tuple[str, ...]] = {
     "forget05": ("forget05",),
     "forget10": ("forget05", "forget10only"),
@@ -37,6 +48,7 @@ CONFIG_PARTS: dict[str, tuple[str, ...]] = {
     "retain85": ("retain85",),
     "real": ("real",),
     "full": PARTS,
+    HOLDOUT_CONFIG: (HOLDOUT_PART,),
 }
 DATA_DIR = "data"
 #: shard size target: a part is split so that no shard holds much more than this many bytes
@@ -181,6 +193,7 @@ def write_hub_dataset(
     out_dir: str | Path,
     forget_ids: Mapping[Any, Sequence[int]],
     *,
+    holdout_ids: Sequence[int] = (),
     pretty_name: str = "UMU-Bench",
     description: str = "",
     synthetic: bool = False,
@@ -192,7 +205,9 @@ def write_hub_dataset(
     """Validate ``rows`` and the forget sets (ratio -> IDs); write the Hub layout to ``out_dir`` atomically.
 
     Rows follow :mod:`umu_hf.data.schema`; ``image`` may be a PIL image, encoded bytes or
-    ``{"bytes", "path"}``.
+    ``{"bytes", "path"}``. ``holdout_ids``: fictitious profiles kept out of every other config (``full``
+    included), written as the optional ``holdout`` config (the non-members of membership inference); none: no
+    ``holdout`` config.
     Returns ``out_dir``. Raises :class:`~umu_hf.errors.DataError` for a bad row or broken split invariants.
     """
     from tqdm.auto import tqdm
@@ -205,7 +220,8 @@ def write_hub_dataset(
             raise DataError(f"row {index}: ID {row['ID']} appears twice; IDs must be unique")
         seen.add(row["ID"])
         prepared.append({**row, "image": image_value(row["image"])})
-    fictitious = [row["ID"] for row in prepared if row["source"] == "fictitious"]
+    holdout = _check_holdout(prepared, holdout_ids)
+    fictitious = [row["ID"] for row in prepared if row["source"] == "fictitious" and row["ID"] not in holdout]
     real = [row["ID"] for row in prepared if row["source"] == "real"]
     forget = check_split_invariants(fictitious, forget_ids)
     if not real:
@@ -215,20 +231,23 @@ def write_hub_dataset(
         )
     by_id = {row["ID"]: row for row in prepared}
     parts = {part: [by_id[i] for i in ids] for part, ids in part_ids(fictitious, real, forget).items()}
+    if holdout:
+        parts[HOLDOUT_PART] = [by_id[i] for i in sorted(holdout)]
+    configs = [c for c in ALL_CONFIG_NAMES if all(part in parts for part in CONFIG_PARTS[c])]
 
     with atomic_folder(out_dir, overwrite) as tmp, quiet_datasets():
         data_dir = tmp / DATA_DIR
         data_dir.mkdir()
         nbytes = {
             part: _write_part(parts[part], part, data_dir, max_shard_bytes)
-            for part in tqdm(PARTS, desc="writing parquet", unit="part", disable=not progress or None)
+            for part in tqdm(list(parts), desc="writing parquet", unit="part", disable=not progress or None)
         }
         sizes = {
             config: (
                 sum(len(parts[p]) for p in CONFIG_PARTS[config]),
                 sum(nbytes[p] for p in CONFIG_PARTS[config]),
             )
-            for config in CONFIG_NAMES
+            for config in configs
         }
         card = render_card(sizes, pretty_name=pretty_name, description=description, synthetic=synthetic,
                            license=license)  # fmt: skip
@@ -236,10 +255,31 @@ def write_hub_dataset(
     return Path(out_dir)
 
 
+def _check_holdout(rows: Sequence[dict], holdout_ids: Sequence[int]) -> set[int]:
+    """The holdout IDs as a set: each a fictitious row's ID, none twice."""
+    holdout = set(holdout_ids)
+    if len(holdout) != len(holdout_ids):
+        raise DataError("holdout_ids lists an ID twice; each non-member profile is held out once")
+    source = {row["ID"]: row["source"] for row in rows}
+    for i in sorted(holdout):
+        if source.get(i) != "fictitious":
+            raise DataError(
+                f"holdout ID {i} is {'not a row' if i not in source else 'a real-set profile'}; the holdout may "
+                "only hold fictitious profiles"
+            )
+    return holdout
+
+
+def _present(sizes: Mapping[str, Any]) -> list[str]:
+    """The configs of ``sizes`` in card order: the required ones, then the optional ones that are there."""
+    return [c for c in ALL_CONFIG_NAMES if c in sizes or c in CONFIG_NAMES]
+
+
 def card_metadata(sizes: Mapping[str, tuple[int, int]], pretty_name: str, license: str | None) -> dict:
     """The card's YAML header: configs (with their data files), typed features and split sizes per config.
 
-    ``sizes`` maps each config to (rows, Arrow bytes).
+    ``sizes`` maps each config to (rows, Arrow bytes); an optional config (``holdout``) is declared only when
+    ``sizes`` has it.
     """
     from umu_hf.data.schema import features
 
@@ -263,7 +303,7 @@ def card_metadata(sizes: Mapping[str, tuple[int, int]], pretty_name: str, licens
                         }
                     ],
                 }
-                for config in CONFIG_NAMES
+                for config in _present(sizes)
             ],
             "dataset_info": [
                 {
@@ -273,7 +313,7 @@ def card_metadata(sizes: Mapping[str, tuple[int, int]], pretty_name: str, licens
                         {"name": SPLIT, "num_bytes": sizes[config][1], "num_examples": sizes[config][0]}
                     ],
                 }
-                for config in CONFIG_NAMES
+                for config in _present(sizes)
             ],
         }
     )
@@ -298,7 +338,7 @@ person) and when asked with the person's portrait (*multimodal*: "the person in 
 
 Each config has one split, `train`. Forget sets are nested (forget05 ⊂ forget10 ⊂ forget15); forgetXX and
 retain(100−XX) are disjoint and together are the fictitious profiles. `real` is used for fine-tuning and as a
-utility set, in no forget/retain split. Rows are stored once, in disjoint shards under `data/`.
+utility set, in no forget/retain split.{holdout_note} Rows are stored once, in disjoint shards under `data/`.
 
 | config | rows | used as |
 | --- | ---: | --- |
@@ -353,7 +393,14 @@ _CONFIG_USE = {
     "retain85": "retain set for forget15",
     "real": "real-people set (utility)",
     "full": "everything: the fine-tuning data",
+    "holdout": "non-members: fictitious profiles in no fine-tuning (membership inference)",
 }
+
+_HOLDOUT_NOTE = (
+    " `holdout` holds fictitious profiles that are in no other config, `full` included: a model fine-tuned on "
+    "`full` never saw them, so they are the non-members against which membership-inference attacks "
+    "(`umu-hf eval --privacy`) compare the forget set. Converted published data has no `holdout`."
+)
 
 
 def render_card(
@@ -377,8 +424,12 @@ def render_card(
         out.write(_SYNTHETIC_NOTE + "\n")
     if description:
         out.write(description.strip() + "\n\n")
-    config_rows = "\n".join(f"| `{c}` | {sizes[c][0]} | {_CONFIG_USE[c]} |" for c in CONFIG_NAMES)
-    out.write(_CARD_BODY.format(config_rows=config_rows))
+    uses = dict(_CONFIG_USE)
+    note = ""
+    if HOLDOUT_CONFIG in sizes:
+        uses["full"], note = "everything but `holdout`: the fine-tuning data", _HOLDOUT_NOTE
+    config_rows = "\n".join(f"| `{c}` | {sizes[c][0]} | {uses[c]} |" for c in _present(sizes))
+    out.write(_CARD_BODY.format(config_rows=config_rows, holdout_note=note))
     return out.getvalue()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from umu_hf.data.schema import SPLIT, TASK_COLUMNS, TASKS, check_config
+from umu_hf.data.schema import OPTIONAL_CONFIG_NAMES, SPLIT, TASK_COLUMNS, TASKS, check_config
 from umu_hf.errors import DataError
 from umu_hf.utils import one_line
 
@@ -98,7 +98,8 @@ def resolve_hub_folder(
 def load_umu_split(
     source: str | Path, config: str, *, cache_dir: str | Path | None = None, as_dataset: bool = True
 ) -> Dataset | ArrowSplit:
-    """The ``train`` split of ``config`` (``forget05`` … ``full``) of a repo id, Hub or legacy folder.
+    """The ``train`` split of ``config`` (``forget05`` … ``full``, or ``holdout``) of a repo id, Hub or legacy
+    folder. A dataset without the optional ``holdout`` config raises :class:`MissingConfigError`.
 
     A Hub-layout folder's shards are read straight with pyarrow (:mod:`umu_hf.data.table`); ``datasets`` is
     only imported to wrap them in a ``datasets.Dataset``, or, for a folder its card does not describe simply,
@@ -109,6 +110,7 @@ def load_umu_split(
 
     name = check_config(config)
     folder = resolve_hub_folder(source, cache_dir=cache_dir)
+    _check_optional(folder, name)
     table = read_config_table(folder, name)
     if table is None:
         split = _load_with_datasets(folder, name)
@@ -184,6 +186,44 @@ def _validate_rows(split: Dataset | ArrowSplit, folder: Path, config: str) -> No
         if row["ID"] in seen:
             raise DataError(f"{where}, field ID: {row['ID']} is also row {seen[row['ID']]}; IDs must be unique")
         seen[row["ID"]] = i
+
+
+class MissingConfigError(DataError):
+    """The dataset has no such optional config (e.g. ``holdout`` in converted published data)."""
+
+
+def card_config_names(folder: Path) -> list[str] | None:
+    """The config names a Hub-layout folder's card declares, or ``None`` when its ``configs:`` block cannot be read."""
+    from umu_hf.data.table import _card_configs
+
+    readme = Path(folder) / "README.md"
+    stat = readme.stat()
+    configs = _card_configs(str(readme.resolve()), stat.st_mtime_ns, stat.st_size)
+    return None if configs is None else [str(c.get("config_name")) for c in configs]
+
+
+def has_config(source: str | Path, config: str, *, cache_dir: str | Path | None = None) -> bool:
+    """Whether the dataset at ``source`` (repo id, Hub or legacy folder) has ``config``; the required configs are
+    always there (a folder without one fails when loaded), an optional one (``holdout``) only when its card says
+    so."""
+    name = check_config(config)
+    if name not in OPTIONAL_CONFIG_NAMES:
+        return True
+    names = card_config_names(resolve_hub_folder(source, cache_dir=cache_dir))
+    return names is None or name in names
+
+
+def _check_optional(folder: Path, name: str) -> None:
+    """Refuse, in one line, an optional config the folder's card does not declare."""
+    if name not in OPTIONAL_CONFIG_NAMES:
+        return
+    names = card_config_names(folder)
+    if names is not None and name not in names:
+        raise MissingConfigError(
+            f"{folder}: no `{name}` config; only data made with `umu-hf data synth` has one (fictitious "
+            "profiles used in no fine-tuning, the non-members of membership inference). Converted published "
+            "data has none"
+        )
 
 
 class EvalItem(NamedTuple):

@@ -43,6 +43,12 @@ CONFIG_NAMES: tuple[str, ...] = (
     "real",
     "full",
 )
+#: the config of non-members: fictitious profiles used in no fine-tuning (membership inference, docs/protocol.md).
+#: Optional: ``umu-hf data synth`` writes it, converted published data has none
+HOLDOUT_CONFIG = "holdout"
+OPTIONAL_CONFIG_NAMES: tuple[str, ...] = (HOLDOUT_CONFIG,)
+#: every config name a dataset may have: the required ones, then the optional ones
+ALL_CONFIG_NAMES: tuple[str, ...] = CONFIG_NAMES + OPTIONAL_CONFIG_NAMES
 #: the split every config has
 SPLIT = "train"
 
@@ -109,14 +115,15 @@ def features():  # -> datasets.Features (imported lazily: datasets is heavy)
 
 
 def check_config(name: str) -> str:
-    """Validate a config name (``forget05`` … ``full``) and return it; ``forget5`` is read as ``forget05``.
+    """Validate a config name (``forget05`` … ``full``, or the optional ``holdout``) and return it; ``forget5`` is
+    read as ``forget05``.
 
     A forget/retain name with a ratio other than 5/10/15 is an "unknown forget ratio" error.
     """
     from umu_hf.errors import UmuError
 
     text = str(name).strip()
-    if text in CONFIG_NAMES:
+    if text in ALL_CONFIG_NAMES:
         return text
     rules = (("forget", lambda n: n, forget_config), ("retain", lambda n: 100 - n, retain_config))
     for prefix, to_ratio, to_config in rules:
@@ -126,7 +133,7 @@ def check_config(name: str) -> str:
                 return to_config(to_ratio(int(digits)))
             except UmuError as exc:
                 raise UmuError(f"config {name!r}: {exc}") from None
-    raise UmuError(f"unknown config {name!r}: expected one of {', '.join(CONFIG_NAMES)}")
+    raise UmuError(f"unknown config {name!r}: expected one of {', '.join(ALL_CONFIG_NAMES)}")
 
 
 def validate_row(row: dict, where: str) -> None:

@@ -25,6 +25,12 @@ possible:
   training text is ``…ASSISTANT:  {a}``, which the pre-tokenizer splits into ``:`` ``Ġ`` ``ĠThe`` …: the evaluation
   prompt's tokens are then exactly a prefix of the training text's, its final ``Ġ`` included.
 
+The ``holdout`` config (by default 10 % of the fictitious count, at least 4 people) is a third group of
+invented people, fictitious like the forget and retain ones but in no other config, ``full`` included: a model
+fine-tuned on ``full`` never saw them, so they are the non-members of membership inference
+(:mod:`umu_hf.privacy`). They are drawn after the real set from the same streams, so the other profiles are the
+same with or without them.
+
 Everything is drawn from ``random.Random`` streams derived from the seed: one seed, byte-identical parquet.
 """
 
@@ -131,6 +137,15 @@ def forget_counts(n_fictitious: int) -> dict[int, int]:
     return counts
 
 
+def default_holdout(n_fictitious: int) -> int:
+    """Holdout profiles by default: 10 % of the fictitious count, rounded half up, at least 4.
+
+    >>> default_holdout(40), default_holdout(500), default_holdout(3)
+    (4, 50, 4)
+    """
+    return max(4, int(n_fictitious * 0.1 + 0.5))
+
+
 def assign_forget_ids(fictitious_ids: list[int], seed: int) -> dict[int, list[int]]:
     """Nested forget sets: forgetXX = the first XX % of a seeded permutation of the fictitious IDs."""
     order = sorted(fictitious_ids)
@@ -138,7 +153,7 @@ def assign_forget_ids(fictitious_ids: list[int], seed: int) -> dict[int, list[in
     return {ratio: sorted(order[:count]) for ratio, count in forget_counts(len(order)).items()}
 
 
-def _check_sizes(n_fictitious: int, n_real: int, image_size: int) -> None:
+def _check_sizes(n_fictitious: int, n_real: int, image_size: int, n_holdout: int = 0) -> None:
     """Reject sizes the generator cannot honour, naming the argument."""
     capacity = len(FIRST_NAMES) * len(LAST_NAMES)
     if n_fictitious < 2:
@@ -149,9 +164,12 @@ def _check_sizes(n_fictitious: int, n_real: int, image_size: int) -> None:
         raise UmuError(
             f"--real {n_real}: need at least 1 profile for the real set (its config cannot be empty)"
         )
-    if n_fictitious + n_real > capacity:
+    if n_holdout < 0:
+        raise UmuError(f"--holdout {n_holdout}: give 0 (no holdout config) or more profiles")
+    if n_fictitious + n_real + n_holdout > capacity:
+        extra = f" + --holdout {n_holdout}" if n_holdout else ""
         raise UmuError(
-            f"--fictitious {n_fictitious} + --real {n_real} exceeds the {capacity} unique invented names"
+            f"--fictitious {n_fictitious} + --real {n_real}{extra} exceeds the {capacity} unique invented names"
         )
     if not 16 <= image_size <= 1024:
         raise UmuError(f"--image-size {image_size}: choose a portrait size between 16 and 1024 pixels")
@@ -229,13 +247,20 @@ def _names(total: int, rng: random.Random) -> list[str]:
 
 
 def generate_profiles(
-    n_fictitious: int = 500, n_real: int = 153, seed: int = 0, image_size: int = 64, progress: bool = False
+    n_fictitious: int = 500,
+    n_real: int = 153,
+    seed: int = 0,
+    image_size: int = 64,
+    progress: bool = False,
+    n_holdout: int = 0,
 ) -> list[dict]:
-    """Rows in the schema of :mod:`umu_hf.data.schema` (``image``: PIL); IDs 0..N+M-1, fictitious first."""
+    """Rows in the schema of :mod:`umu_hf.data.schema` (``image``: PIL); IDs 0..N+M-1, fictitious first, then
+    the ``n_holdout`` holdout profiles (IDs N+M.., source ``fictitious``); the first N+M rows do not depend on
+    ``n_holdout``."""
     from tqdm.auto import tqdm
 
-    _check_sizes(n_fictitious, n_real, image_size)
-    total = n_fictitious + n_real
+    _check_sizes(n_fictitious, n_real, image_size, n_holdout)
+    total = n_fictitious + n_real + n_holdout
     names = _names(total, _stream(seed, "names"))
     looks = draw_looks(total, _stream(seed, "portraits"))
     fact_rng, option_rng = _stream(seed, "facts"), _stream(seed, "options")
@@ -244,7 +269,7 @@ def generate_profiles(
         values = {fact.key: fact_rng.choice(fact.values) for fact in FACTS}
         row = {
             "ID": person,
-            "source": "fictitious" if person < n_fictitious else "real",
+            "source": "real" if n_fictitious <= person < n_fictitious + n_real else "fictitious",
             "image": draw_portrait(looks[person], image_size),
         }
         row.update(_profile_text(names[person], values, option_rng))
@@ -259,27 +284,43 @@ def generate_dataset(
     seed: int = 0,
     image_size: int = 64,
     *,
+    n_holdout: int | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
-    """Write a synthetic dataset in the Hub layout (docs/protocol.md, Data) to ``out_dir``; byte-identical per seed."""
+    """Write a synthetic dataset in the Hub layout (docs/protocol.md, Data) to ``out_dir``; byte-identical per seed.
+
+    ``n_holdout``: profiles of the ``holdout`` config (non-members, in no other config); ``None``:
+    :func:`default_holdout`, ``0``: no ``holdout`` config.
+    """
     from umu_hf.data.hub import write_hub_dataset
     from umu_hf.outputs import check_replaceable
 
+    n_holdout = default_holdout(n_fictitious) if n_holdout is None else n_holdout
+    _check_sizes(n_fictitious, n_real, image_size, n_holdout)
     check_replaceable(out_dir, overwrite)  # before the slow generation
-    rows = generate_profiles(n_fictitious, n_real, seed, image_size, progress=progress)
-    forget_ids = assign_forget_ids([row["ID"] for row in rows if row["source"] == "fictitious"], seed)
+    rows = generate_profiles(n_fictitious, n_real, seed, image_size, progress=progress, n_holdout=n_holdout)
+    members = rows[: n_fictitious + n_real]
+    holdout_ids = [row["ID"] for row in rows[n_fictitious + n_real :]]
+    forget_ids = assign_forget_ids([row["ID"] for row in members if row["source"] == "fictitious"], seed)
+    holdout_text = (
+        f" and {n_holdout} holdout profiles (fictitious people in no other config, `full` included: the "
+        "non-members of membership inference)"
+        if n_holdout
+        else ""
+    )
     return write_hub_dataset(
         rows,
         out_dir,
         forget_ids,
+        holdout_ids=holdout_ids,
         pretty_name="UMU-Bench synthetic stand-in",
         synthetic=True,
         license="apache-2.0",
         description=(
-            f"Generated by `umu-hf data synth --fictitious {n_fictitious} --real {n_real} --seed {seed} "
-            f"--image-size {image_size}` ({n_fictitious} fictitious + {n_real} real-set profiles, "
-            f"{image_size}×{image_size} portraits). Each person has {len(FACTS)} facts "
+            f"Generated by `umu-hf data synth --fictitious {n_fictitious} --real {n_real} --holdout {n_holdout} "
+            f"--seed {seed} --image-size {image_size}` ({n_fictitious} fictitious + {n_real} real-set "
+            f"profiles{holdout_text}, {image_size}×{image_size} portraits). Each person has {len(FACTS)} facts "
             f"({', '.join(fact.key.replace('_', ' ') for fact in FACTS)}); per fact and modality there is "
             "one classification (4 options), one cloze and one generation item, and four training pairs: the "
             "plain question with its one-sentence answer, and the cloze, classification and generation "

@@ -78,6 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TASK=N",
         help="override a task's generation budget (not the original protocol; recorded in results)",
     )
+    parser.add_argument(
+        "--privacy",
+        action="store_true",
+        help="also run membership inference (LOSS, zlib, Min-K%%, Min-K%%++ on the training pairs' answer tokens): "
+        "AUC of the forget set against the dataset's holdout config, per modality, under 'privacy' in "
+        "results.json ('unavailable' when the data has no holdout, e.g. converted published data)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="discard results of another run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_eval)
@@ -101,9 +108,14 @@ def _eval(args: argparse.Namespace) -> int:
         sets=args.sets,
         overwrite=args.overwrite,
         max_new_tokens=dict(args.max_new_tokens) if args.max_new_tokens else None,
+        privacy=args.privacy,
     )
     results = evaluate_model(request, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         print(format_headline(results))
+        if "privacy" in results:
+            from umu_hf.privacy.mia import format_privacy
+
+            print(format_privacy(results["privacy"]))
         print(f"results: {os.path.join(args.out, RESULTS)}")
     return 0

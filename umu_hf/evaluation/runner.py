@@ -14,6 +14,7 @@ processes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -87,6 +88,10 @@ class EvalRequest:
     scores the classification questions by option log-likelihood (``results["loglik"]``; the headline stays
     the original protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
     ``max_new_tokens``: per-task overrides of the original budgets (recorded; they change the numbers).
+    ``privacy``: also run the membership-inference attacks of :mod:`umu_hf.privacy.mia` (forget set against the
+    dataset's ``holdout`` config) and write their AUCs under ``privacy`` in the results, or
+    ``{"unavailable": why}`` when the dataset has no holdout. It asks no question, so it is not part of the run's
+    identity: a finished run can be rerun with it.
     """
 
     model: str
@@ -102,6 +107,7 @@ class EvalRequest:
     sets: Sequence[str] = SETS
     overwrite: bool = False
     max_new_tokens: Mapping[str, int] | None = None
+    privacy: bool = False
 
     def __post_init__(self) -> None:
         from umu_hf.utils import check_dtype
@@ -383,12 +389,22 @@ def _claim(out: Path, request: EvalRequest, identity: Mapping[str, Any], shard: 
     shard.barrier()
 
 
-def _finish(out: Path, header: Mapping[str, Any], plan: EvalPlan, scoring: str, shard: Shard) -> dict:
-    """Rank 0 merges the predictions and writes ``results.json``; every process returns the results."""
+def _finish(
+    out: Path,
+    header: Mapping[str, Any],
+    plan: EvalPlan,
+    scoring: str,
+    shard: Shard,
+    privacy: Callable[[], dict[str, Any]] | None = None,
+) -> dict:
+    """Rank 0 merges the predictions and writes ``results.json`` (with the ``privacy`` block ``privacy()``
+    when given); every process returns the results."""
     shard.barrier()
     if shard.is_main:
         records = store.merge_predictions(out, record_sort_key)
         results = build_results(header, plan.questions, records, scoring)
+        if privacy is not None:
+            results["privacy"] = privacy()
         store.write_json(out / store.RESULTS, results)
     shard.barrier()
     if not shard.is_main:
@@ -429,6 +445,7 @@ def _evaluate(
         for s in request.sets
     }
     questions = {s: list(iter_items(splits[s], s, limit=request.limit)) for s in request.sets}
+    privacy_data = _privacy_splits(request, splits) if request.privacy else None
     identity = request.identity()
     if not request.overwrite:
         store.check_run(out, identity, [key for key in identity if key != "dtype"])
@@ -463,4 +480,34 @@ def _evaluate(
         progress=progress and shard.is_main,
         on_batch=on_batch,
     )
-    return _finish(out, header, plan, request.classification_scoring, shard)
+    privacy = None
+    if privacy_data is not None:
+        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size)
+    return _finish(out, header, plan, request.classification_scoring, shard, privacy)
+
+
+def _privacy_splits(request: EvalRequest, splits: Mapping[str, Any]) -> tuple[Any, Any] | str:
+    """(forget split, holdout split) for the membership-inference attacks, or one line saying why there are
+    none (the dataset has no ``holdout`` config)."""
+    from umu_hf.data.load import MissingConfigError, load_umu_split
+
+    try:
+        holdout = load_umu_split(request.data, "holdout", as_dataset=False)
+    except MissingConfigError as exc:
+        return " ".join(str(exc).split())
+    forget = splits.get("forget")
+    if forget is None:
+        forget = load_umu_split(request.data, set_config("forget", request.forget_ratio), as_dataset=False)
+    return forget, holdout
+
+
+def _privacy_block(
+    request: EvalRequest, data: tuple[Any, Any] | str, model: Any, adapter: Any, batch_size: int
+) -> dict[str, Any]:
+    """``results["privacy"]``: the attacks' AUCs per modality, or ``{"unavailable": why}``."""
+    if isinstance(data, str):
+        return {"unavailable": data}
+    from umu_hf.privacy.mia import membership_report
+
+    forget, holdout = data
+    return membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit)

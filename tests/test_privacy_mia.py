@@ -1,0 +1,299 @@
+"""Membership inference (issue 13): the AUC math, the synthetic holdout config, the four attacks' definitions on the
+tiny model, ``umu-hf eval --privacy`` and the ``privacy`` config of the evaluate module."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from umu_hf.cli import main
+from umu_hf.errors import UmuError
+from umu_hf.privacy.auc import auc, modality_aucs
+from umu_hf.privacy.mia import ATTACKS, TokenStats, attack_scores
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# -- the AUC -------------------------------------------------------------------------------------------------
+
+
+def _brute_auc(members, nonmembers) -> float:
+    wins = sum((m > n) + 0.5 * (m == n) for m in members for n in nonmembers)
+    return wins / (len(members) * len(nonmembers))
+
+
+def test_auc_hand_cases():
+    assert auc([5, 6, 7], [1, 2]) == 1.0  # perfect separation
+    assert auc([1, 2], [5, 6, 7]) == 0.0  # perfectly reversed
+    assert auc([1, 2, 3], [1, 2, 3]) == 0.5  # identical
+    assert auc([4, 4, 4], [4, 4]) == 0.5  # all tied
+    assert auc([2, 0], [1, 0]) == 0.625  # 2 wins, 1 tie, 1 loss of 4 pairs
+    assert auc([1], [1, 0, 2]) == 0.5  # 1 win, 1 tie, 1 loss
+    rng = random.Random(0)
+    for _ in range(20):  # ties on purpose: integer scores
+        members = [rng.randrange(6) for _ in range(rng.randrange(1, 9))]
+        nonmembers = [rng.randrange(6) for _ in range(rng.randrange(1, 9))]
+        assert auc(members, nonmembers) == pytest.approx(_brute_auc(members, nonmembers), abs=1e-12)
+    assert modality_aucs({"unimodal": [1], "multimodal": [2]}, {"unimodal": [1], "multimodal": [1]}) == {
+        "unimodal": 0.5, "multimodal": 1.0, "gap": 0.5
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("members", "nonmembers", "needle"),
+    [([], [1.0], "member_scores is empty"), ([1.0], [], "nonmember_scores is empty"),
+     ([1.0, math.nan], [1.0], r"member_scores\[1\] is nan"), ([1.0], ["x"], r"nonmember_scores\[0\] must be a number")],
+)  # fmt: skip
+def test_auc_refuses_bad_scores(members, nonmembers, needle):
+    with pytest.raises(UmuError, match=needle):
+        auc(members, nonmembers)
+
+
+def test_attack_scores_by_hand():
+    stats = TokenStats(log_probs=(-0.5, -4.0, -1.0, -2.0, -0.1), mu=(-1.0,) * 5, sigma=(0.5, 1.0, 2.0, 4.0, 1.0))
+    scores = attack_scores(stats, "Velmora.", k=0.4)
+    nll = (0.5 + 4.0 + 1.0 + 2.0 + 0.1) / 5
+    import zlib
+
+    assert scores["loss"] == pytest.approx(-nll)
+    assert scores["zlib"] == pytest.approx(-nll / len(zlib.compress(b"Velmora.")))
+    assert scores["min_k"] == pytest.approx((-4.0 + -2.0) / 2)  # lowest 40 % of 5 tokens: 2
+    z = [(-0.5 + 1) / 0.5, (-4.0 + 1) / 1.0, (-1.0 + 1) / 2.0, (-2.0 + 1) / 4.0, (-0.1 + 1) / 1.0]
+    assert scores["min_k_plus_plus"] == pytest.approx(sum(sorted(z)[:2]) / 2)
+    assert attack_scores(stats, "x", k=0.01)["min_k"] == -4.0  # at least one token
+    assert list(scores) == list(ATTACKS)
+
+
+# -- the holdout config --------------------------------------------------------------------------------------
+
+
+def _ids(folder, config) -> set[int]:
+    from umu_hf.data.load import load_umu_split
+
+    return {int(i) for i in load_umu_split(folder, config, as_dataset=False)["ID"]}
+
+
+def test_synth_writes_a_holdout_disjoint_from_every_other_config(synth_dir):
+    from umu_hf.data.load import has_config, load_umu_split
+    from umu_hf.data.schema import CONFIG_NAMES
+    from umu_hf.data.synth import default_holdout
+
+    holdout = load_umu_split(synth_dir, "holdout", as_dataset=False)
+    assert holdout.num_rows == default_holdout(40) == 4 and has_config(synth_dir, "holdout")
+    assert set(holdout["source"]) == {"fictitious"}
+    ids = {int(i) for i in holdout["ID"]}
+    assert ids == {48, 49, 50, 51}  # drawn after the real set
+    for config in CONFIG_NAMES:  # forget*, retain*, real and full (what vanilla fine-tuning trains on)
+        assert not ids & _ids(synth_dir, config), config
+
+
+def test_no_holdout_same_other_files_and_a_one_line_error(synth_dir, tmp_path):
+    """``--holdout 0``: no holdout config, every other shard byte-identical (the holdout is drawn last); loading
+    the holdout then is a clear error, and ``has_config`` says so."""
+    from umu_hf.data.load import MissingConfigError, has_config, load_umu_split
+    from umu_hf.data.synth import generate_dataset
+
+    assert main(["data", "synth", "--out", str(tmp_path / "plain"), "--fictitious", "40", "--real", "8",
+                 "--holdout", "0"]) == 0  # fmt: skip
+    plain = tmp_path / "plain"
+
+    def digests(folder: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((folder / "data").iterdir())}
+
+    with_holdout = digests(synth_dir)
+    assert with_holdout.pop("holdout-00000-of-00001.parquet")
+    assert digests(plain) == with_holdout
+    assert not has_config(plain, "holdout")
+    with pytest.raises(MissingConfigError, match="no `holdout` config") as caught:
+        load_umu_split(plain, "holdout")
+    assert isinstance(caught.value, UmuError) and "\n" not in str(caught.value)
+    assert "holdout" not in (plain / "README.md").read_text(encoding="utf-8").split("---")[1]
+    with pytest.raises(UmuError, match="--holdout -1"):
+        generate_dataset(tmp_path / "bad", 40, 8, n_holdout=-1)
+
+
+def test_converted_published_data_has_no_holdout(legacy_dir, umu_cache, capsys):
+    from umu_hf.data.load import MissingConfigError, has_config, load_umu_split
+
+    assert not has_config(legacy_dir, "holdout") and has_config(legacy_dir, "full")
+    with pytest.raises(MissingConfigError, match="Converted published data has none"):
+        load_umu_split(legacy_dir, "holdout")
+    assert main(["data", "info", str(legacy_dir), "--config", "holdout"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no `holdout` config" in err[0]
+
+
+# -- the attacks on the (untrained) tiny model ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    from umu_hf.models.loading import load_model
+
+    model, _processor, adapter = load_model(str(tiny_model_dir), "cpu")
+    return model, adapter
+
+
+@pytest.mark.parametrize("modality", ["unimodal", "multimodal"])
+def test_token_stats_match_an_independent_computation(tiny, synth_dir, modality):
+    """The LOSS score is minus the model's own loss on the answer-labelled training text, μ is minus the entropy of
+    the next-token distribution, and only the answer tokens are scored."""
+    import torch
+
+    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.privacy.mia import split_pairs, token_stats
+
+    model, adapter = tiny
+    split = load_umu_split(synth_dir, "forget05", as_dataset=False)
+    pairs, images = split_pairs(split, "forget05", limit=3)
+    chosen = pairs[modality]
+    stats = token_stats(model, adapter, chosen, images, batch_size=2)  # a ragged batch and a single one
+    collator = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[])
+    for pair, stat in zip(chosen, stats, strict=True):
+        batch = collator.encode([pair], [pair.answer])
+        labels = batch.pop("labels")
+        with torch.no_grad():
+            output = model(**batch, labels=labels)
+        n_answer = int((labels != IGNORE_INDEX).sum())
+        assert len(stat.log_probs) == n_answer > 0
+        assert -sum(stat.log_probs) / n_answer == pytest.approx(float(output.loss), rel=1e-4)
+        scores = attack_scores(stat, pair.answer)
+        assert scores["loss"] == pytest.approx(-float(output.loss), rel=1e-4)
+        positions = (labels[0, 1:] != IGNORE_INDEX).nonzero().squeeze(-1)
+        logits = output.logits[0, positions].float()
+        entropy = torch.distributions.Categorical(logits=logits).entropy()
+        assert list(stat.mu) == pytest.approx((-entropy).tolist(), rel=1e-4, abs=1e-5)
+        assert all(s > 0 for s in stat.sigma)
+
+
+# -- umu-hf eval --privacy -----------------------------------------------------------------------------------
+
+_EVAL = ["--forget-ratio", "15", "--sets", "forget", "--limit", "1", "--device", "cpu", "--no-progress"]
+
+
+def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_dir, synth_dir, tmp_path, capsys):
+    out = tmp_path / "eval"
+    base = ["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(out), *_EVAL]
+    assert main(base) == 0
+    plain = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert "privacy" not in plain
+    capsys.readouterr()
+    assert main([*base, "--privacy"]) == 0  # the same run (privacy asks no question): resumes, adds the block
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    block = results.pop("privacy")
+    assert results == plain
+    assert set(block["mia"]) == set(ATTACKS)
+    for aucs in block["mia"].values():
+        assert set(aucs) == {"unimodal", "multimodal", "gap"}
+        assert all(0.0 <= aucs[m] <= 1.0 for m in ("unimodal", "multimodal"))
+        assert aucs["gap"] == pytest.approx(aucs["multimodal"] - aucs["unimodal"])
+    assert (block["n_forget"], block["n_holdout"]) == (6, 4)
+    assert block["n_pairs"] == {m: {"forget": 1, "holdout": 1} for m in ("unimodal", "multimodal")}  # --limit 1
+    assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
+
+
+def test_eval_privacy_without_a_holdout_is_unavailable(tiny_model_dir, tmp_path, capsys):
+    from umu_hf.data.synth import generate_dataset
+
+    data = generate_dataset(tmp_path / "plain", 40, 8, 0, n_holdout=0)
+    out = tmp_path / "eval"
+    argv = ["eval", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out), *_EVAL, "--privacy"]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    (why,) = results["privacy"].values()
+    assert list(results["privacy"]) == ["unavailable"] and "holdout" in why and "\n" not in why
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("privacy")]
+    assert lines == [f"privacy: unavailable ({why})"]
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_model_recognises_its_training_profiles(tiny_model_dir, synth_dir, tmp_path):
+    """After vanilla fine-tuning on ``full`` the forget set is recognised (LOSS AUC > 0.5 in both modalities)."""
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.models.loading import load_model
+    from umu_hf.privacy.mia import membership_report
+    from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.run import finetune
+
+    config = FinetuneConfig(output_dir=str(tmp_path / "vanilla"), num_train_epochs=8, learning_rate=8e-3,
+                            per_device_train_batch_size=16, protocol="umu-hf", label_mode="full",
+                            save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0)  # fmt: skip
+    folder = finetune(str(tiny_model_dir), synth_dir, config)
+    model, _processor, adapter = load_model(str(folder), "cpu")
+    forget = load_umu_split(synth_dir, "forget15", as_dataset=False)
+    holdout = load_umu_split(synth_dir, "holdout", as_dataset=False)
+    report = membership_report(model, adapter, forget, holdout)
+    assert report["mia"]["loss"]["unimodal"] > 0.5 and report["mia"]["loss"]["multimodal"] > 0.5, report
+
+
+# -- the evaluate module's privacy config --------------------------------------------------------------------
+
+_DRIVER = r"""
+import json, sys
+sys.path.insert(0, sys.argv[3])  # tests/: metric_driver's helpers
+import evaluate
+from metric_driver import card_examples, kwargs_doctests
+from umu_hf.metrics_install import install_metric
+from umu_hf.privacy.auc import auc
+
+metric_dir = sys.argv[2]
+install_metric(source=metric_dir)  # into this process's private HF_MODULES_CACHE: the worktree's script
+members, nonmembers = [0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1]
+by_path = evaluate.load(metric_dir, "privacy")
+bare = evaluate.load("umu_bench", "privacy")
+streamed = evaluate.load("umu_bench", "privacy")
+for score in members:
+    streamed.add(scores=score, labels=1)
+streamed.add_batch(scores=nonmembers, labels=[0] * len(nonmembers))
+errors = {}
+for name, kwargs in {"labels": dict(scores=[1.0, 2.0], labels=[1, 2]),
+                     "empty": dict(member_scores=[], nonmember_scores=[1.0])}.items():
+    try:
+        evaluate.load("umu_bench", "privacy").compute(**kwargs)
+    except ValueError as exc:
+        errors[name] = str(exc)
+module = sys.modules[type(bare).__module__]
+out = {
+    "library": auc(members, nonmembers),
+    "by_path": by_path.compute(member_scores=members, nonmember_scores=nonmembers),
+    "bare": bare.compute(member_scores=members, nonmember_scores=nonmembers),
+    "labels": bare.compute(scores=members + nonmembers, labels=[1] * 5 + [0] * 3),
+    "streamed": streamed.compute(),
+    "errors": errors,
+    "doctest": kwargs_doctests(module),
+    "card": [e for e in card_examples(__import__("pathlib").Path(metric_dir) / "README.md") if '"privacy")' in e["code"]],
+}
+json.dump(out, open(sys.argv[1], "w"))
+"""
+
+
+def test_evaluate_privacy_config_is_the_library_auc(tmp_path):
+    """The worktree's script (installed into a private cache and loaded by path) with the worktree's umu_hf."""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_MODULES_CACHE": str(tmp_path / "modules"),
+           "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1", "HF_UPDATE_DOWNLOAD_COUNTS": "0",
+           "PYTHONPATH": str(REPO)}  # fmt: skip
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "driver.py").write_text(_DRIVER, encoding="utf-8")
+    out = tmp_path / "out.json"
+    argv = [sys.executable, str(tmp_path / "driver.py"), str(out), str(REPO / "metrics" / "umu_bench"),
+            str(REPO / "tests")]  # fmt: skip
+    proc = subprocess.run(argv, cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    expected = {"auc": result["library"], "n_members": 5, "n_nonmembers": 3}
+    assert result["library"] == _brute_auc([0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1])
+    assert result["by_path"] == result["bare"] == result["labels"] == result["streamed"] == expected
+    assert "labels[1]" in result["errors"]["labels"] and "member_scores is empty" in result["errors"]["empty"]
+    assert result["doctest"]["failed"] == 0 and result["doctest"]["attempted"] > 0, result["doctest"]["report"]
+    (card,) = result["card"]
+    assert card["shown"] == card["claimed"]

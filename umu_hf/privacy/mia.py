@@ -1,0 +1,211 @@
+"""Membership inference on the forget set against the ``holdout`` config, per modality (``umu-hf eval --privacy``).
+
+Every example is one training pair (``MM_QA`` asked with the portrait: *multimodal*; ``UM_QA`` in text only:
+*unimodal*), laid out exactly as training lays it out (:meth:`umu_hf.data.collate.UMUCollator.encode`, the
+model's training template, no end-of-sequence token), and only its **answer tokens** are scored
+(``label_mode="answer"``), as ``benchmarks/label_nll.py`` does. From each answer token's log-probability
+``log p(x_t | x_<t)`` four attacks score the example, each oriented so that **higher = more likely a member**:
+
+- ``loss`` (Yeom et al. 2018): minus the mean answer NLL;
+- ``zlib`` (Carlini et al. 2021): minus the mean answer NLL divided by the zlib-compressed length in bytes of the
+  answer text (NLL relative to how predictable the text is in itself);
+- ``min_k`` (Min-K%, Shi et al. 2024): the mean of the lowest k % token log-probabilities (``k = 0.2``; at
+  least one token);
+- ``min_k_plus_plus`` (Min-K%++, Zhang et al. 2024): per token ``(log p(x_t) − μ_t) / σ_t`` with ``μ_t`` and
+  ``σ_t`` the mean and standard deviation of ``log p(v)`` over the model's own next-token distribution
+  ``v ~ p(· | x_<t)`` at that position; the mean of the lowest k % (σ floored at 1e-6 for a one-hot
+  distribution).
+
+The AUC (:func:`umu_hf.privacy.auc.auc`) of the forget pairs (members: the vanilla model was fine-tuned on
+them) against the holdout pairs (non-members: in no fine-tuning) is reported per attack and modality, with the
+modality gap ``AUC_multimodal − AUC_unimodal``.
+
+Caveats. Members and non-members are different people with different (invented) facts and names, so the AUC
+mixes memorisation with how typical each profile's text is; the holdout is small (by default 10 % of the
+fictitious count), so AUCs move in coarse steps; and a pair is one example, so the profiles' pairs are
+correlated, not independent draws.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from umu_hf.data.schema import MODALITIES
+
+#: the attacks, in report order
+ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
+#: the fraction of lowest-scoring tokens Min-K% and Min-K%++ average
+DEFAULT_K = 0.2
+#: the training pairs of each modality: column, asked with the portrait
+QA_COLUMNS: dict[str, tuple[str, bool]] = {"unimodal": ("UM_QA", False), "multimodal": ("MM_QA", True)}
+_MIN_VARIANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """One example's answer tokens: ``log_probs[t] = log p(x_t | x_<t)``, and the mean ``mu[t]`` and standard
+    deviation ``sigma[t]`` of ``log p(v)`` under the next-token distribution at that position."""
+
+    log_probs: tuple[float, ...]
+    mu: tuple[float, ...]
+    sigma: tuple[float, ...]
+
+
+def _lowest_mean(values: Sequence[float], k: float) -> float:
+    """Mean of the lowest ``k`` fraction of ``values`` (``int(len * k)`` of them, at least one).
+
+    >>> _lowest_mean([-1.0, -5.0, -2.0, -4.0, -3.0], 0.4)
+    -4.5
+    """
+    count = max(1, int(len(values) * k))
+    return sum(sorted(values)[:count]) / count
+
+
+def attack_scores(stats: TokenStats, answer: str, k: float = DEFAULT_K) -> dict[str, float]:
+    """The four attacks' scores of one example (higher = more likely a member; module docstring).
+
+    >>> stats = TokenStats(log_probs=(-1.0, -3.0), mu=(-2.0, -2.0), sigma=(0.5, 2.0))
+    >>> scores = attack_scores(stats, "ab", k=0.5)
+    >>> scores["loss"], scores["min_k"], scores["min_k_plus_plus"]
+    (-2.0, -3.0, -0.5)
+    >>> scores["zlib"] == -2.0 / len(zlib.compress(b"ab"))
+    True
+    """
+    if not stats.log_probs:
+        raise ValueError("an example without answer tokens has no membership score")
+    nll = -sum(stats.log_probs) / len(stats.log_probs)
+    z = [(lp - mu) / sigma for lp, mu, sigma in zip(stats.log_probs, stats.mu, stats.sigma, strict=True)]
+    return {
+        "loss": -nll,
+        "zlib": -nll / len(zlib.compress(answer.encode("utf-8"))),
+        "min_k": _lowest_mean(stats.log_probs, k),
+        "min_k_plus_plus": _lowest_mean(z, k),
+    }
+
+
+def token_stats(
+    model: Any, adapter: Any, pairs: Sequence[Any], images: Mapping[int, Any], batch_size: int = 16
+) -> list[TokenStats]:
+    """:class:`TokenStats` of each pair's answer tokens (``pairs``: :class:`umu_hf.data.collate.QAPair` s of one
+    modality; ``images``: ``{profile ID: RGB portrait}``), scored in the training layout."""
+    import torch
+
+    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+
+    collator = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[], eos=False)
+    device = next(model.parameters()).device
+    was_training = getattr(model, "training", False)
+    model.eval()
+    out: list[TokenStats] = []
+    try:
+        for start in range(0, len(pairs), batch_size):
+            chunk = list(pairs[start : start + batch_size])
+            batch = collator.encode(chunk, [p.answer for p in chunk])
+            labels = batch.pop("labels")
+            inputs = {key: value.to(device) for key, value in batch.items()}
+            if "pixel_values" in inputs:
+                inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+            with torch.inference_mode():
+                logits = model(**inputs).logits
+            targets = labels[:, 1:]
+            scored = targets != IGNORE_INDEX  # logits at t predict token t + 1
+            for row in range(len(chunk)):
+                mask = scored[row].to(logits.device)
+                log_p = logits[row, :-1][mask].float().log_softmax(-1)
+                tokens = targets[row][scored[row]].to(log_p.device)
+                chosen = log_p.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+                p = log_p.exp()
+                mu = (p * log_p).sum(-1)
+                variance = ((p * log_p.square()).sum(-1) - mu.square()).clamp_min(_MIN_VARIANCE)
+                out.append(TokenStats(tuple(chosen.tolist()), tuple(mu.tolist()), tuple(variance.sqrt().tolist())))
+    finally:
+        model.train(was_training)
+    return out
+
+
+def example_scores(
+    model: Any,
+    adapter: Any,
+    pairs: Sequence[Any],
+    images: Mapping[int, Any],
+    *,
+    k: float = DEFAULT_K,
+    batch_size: int = 16,
+) -> dict[str, list[float]]:
+    """``{attack: [score of each pair]}`` (higher = more likely a member)."""
+    per_pair = [
+        attack_scores(stats, pair.answer, k)
+        for stats, pair in zip(token_stats(model, adapter, pairs, images, batch_size), pairs, strict=True)
+    ]
+    return {attack: [scores[attack] for scores in per_pair] for attack in ATTACKS}
+
+
+def split_pairs(split: Any, name: str, limit: int | None = None) -> tuple[dict[str, list[Any]], dict[int, Any]]:
+    """A split's training pairs per modality (the first ``limit`` of each when given) and its portraits."""
+    from umu_hf.data.collate import decode_images, flat_qa
+
+    pairs = {}
+    for modality in MODALITIES:
+        column, with_image = QA_COLUMNS[modality]
+        pairs[modality] = flat_qa(split, column, with_image, name)[:limit]
+    return pairs, decode_images(split)
+
+
+def membership_report(
+    model: Any,
+    adapter: Any,
+    members: Any,
+    nonmembers: Any,
+    *,
+    k: float = DEFAULT_K,
+    batch_size: int = 16,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The ``privacy`` block of ``results.json``: ``{"mia": {attack: {"unimodal": auc, "multimodal": auc,
+    "gap": multimodal − unimodal}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
+    {"forget": n, "holdout": n}}, "min_k": k}`` for the splits ``members`` (forget) and ``nonmembers``
+    (holdout); ``limit``: only the first ``limit`` pairs of each split and modality."""
+    from umu_hf.privacy.auc import modality_aucs
+
+    scores: dict[str, dict[str, dict[str, list[float]]]] = {}
+    counts: dict[str, dict[str, int]] = {m: {} for m in MODALITIES}
+    for role, split in (("forget", members), ("holdout", nonmembers)):
+        pairs, images = split_pairs(split, role, limit)
+        scores[role] = {}
+        for modality in MODALITIES:
+            scores[role][modality] = example_scores(
+                model, adapter, pairs[modality], images, k=k, batch_size=batch_size
+            )
+            counts[modality][role] = len(pairs[modality])
+    mia = {
+        attack: modality_aucs(
+            {m: scores["forget"][m][attack] for m in MODALITIES},
+            {m: scores["holdout"][m][attack] for m in MODALITIES},
+        )
+        for attack in ATTACKS
+    }
+    return {
+        "mia": mia,
+        "n_forget": members.num_rows,
+        "n_holdout": nonmembers.num_rows,
+        "n_pairs": counts,
+        "min_k": k,
+    }
+
+
+def format_privacy(block: Mapping[str, Any]) -> str:
+    """The ``privacy`` block as text: one line per attack (AUC per modality and the gap), or the one line that
+    says why it is unavailable."""
+    if "unavailable" in block:
+        return f"privacy: unavailable ({block['unavailable']})"
+    lines = [f"privacy: membership-inference AUC, forget ({block['n_forget']}) vs holdout ({block['n_holdout']}) "
+             "profiles (0.5 = chance, higher = forget set recognised)"]  # fmt: skip
+    for attack, aucs in block["mia"].items():
+        lines.append(
+            f"  {attack:<16} unimodal {aucs['unimodal']:.3f}  multimodal {aucs['multimodal']:.3f}  "
+            f"gap {aucs['gap']:+.3f}"
+        )
+    return "\n".join(lines)
