@@ -9,6 +9,9 @@ accuracy AccF of classification or cloze rose by at least ``--margin`` points ov
     python benchmarks/relearn_check.py --vanilla BENCH/models/vanilla-KEY/merged --data BENCH/data/synth-KEY \\
         --forget-ratio 5 --out /tmp/relearn-check [--unlearned BENCH/models/ga-KEY/merged] [--steps 10]
 
+The learning rate must suit the model: the embedded tiny LLaVA is fine-tuned by the bench at lr 8e-3 on every
+weight, so relearn it likewise (``--no-lora --lr 8e-3``); 1e-4 through LoRA moves it too little to show.
+
 Writes ``OUT/relearn.json`` (the attack's report) and ``OUT/check.json`` (the verdict; also printed); exits 1
 when a stream restores less than the margin. Numbers go in the issue note, not in a test.
 """
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ga-epochs", type=float, default=5.0, help="GA epochs (default 5)")
     parser.add_argument("--steps", type=int, default=10, help="relearning steps per stream (default 10)")
     parser.add_argument("--lr", type=float, default=1e-4, help="relearning learning rate (default 1e-4)")
+    parser.add_argument("--no-lora", action="store_true", help="relearn every weight instead of a LoRA adapter")
     parser.add_argument("--margin", type=float, default=5.0, help="points of AccF a stream must restore")
     parser.add_argument("--limit", type=int, default=None, help="question pairs per task in each evaluation")
     parser.add_argument("--device", default="auto")
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     unlearned = args.unlearned or _unlearn(args)
     settings = RelearnSettings(steps=args.steps, learning_rate=args.lr, seed=args.seed, limit=args.limit,
-                               device=args.device)
+                               device=args.device, lora=not args.no_lora)
     path = run_relearn(unlearned, args.data, args.forget_ratio, args.out, settings)
     report = json.loads(path.read_text(encoding="utf-8"))
     print(format_report(report))
