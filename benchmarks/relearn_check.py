@@ -13,8 +13,8 @@ The learning rate must suit the model: the embedded tiny LLaVA is fine-tuned by 
 weight, so relearn it likewise (``--no-lora --lr 8e-3``); 1e-4 through LoRA barely moves it. Measured once on a
 bench folder's tiny GA model (GA at lr 0.06, forget 15%, ``--limit 10``): its forget NLL of about 35 fell to
 about 10 within 50 full-weight steps at 8e-3, yet no forget answer came back (AccF classification 0, cloze 10
-before; 0 and 0 after, either stream): GA
-that strong wrecks the model rather than hiding the answers; a milder unlearning run is the meaningful test.
+before; 0 and 0 after, either stream): GA that
+strong wrecks the model rather than hiding the answers; a milder unlearning run is the meaningful test.
 
 Writes ``OUT/relearn.json`` (the attack's report) and ``OUT/check.json`` (the verdict; also printed); exits 1
 when a stream restores less than the margin. Numbers go in the issue note, not in a test.
