@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "umu_hf.data.cli",  # data convert | synth | push
     "umu_hf.models.cli",  # model tiny
     "umu_hf.evaluation.cli",  # eval
+    "umu_hf.privacy.relearn",  # relearn
     "umu_hf.trainers.cli",  # finetune, unlearn
     "umu_hf.metrics_install",  # metrics install
     "umu_hf.bench.cli",  # bench

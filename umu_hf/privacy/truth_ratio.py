@@ -1,0 +1,291 @@
+"""Forget quality (TOFU-style): the truth ratio of every forget-set classification item, per modality, and the
+two-sample Kolmogorov-Smirnov p-value between an unlearned model's truth ratios and a *retain model*'s.
+
+**Truth ratio.** Each of an item's four options is scored as the model's answer to the item's evaluation prompt,
+exactly as ``--classification-scoring loglik`` scores it (:func:`umu_hf.evaluation.loglik.option_logliks`: the
+prompt, the option and the end-of-turn marker laid out by :meth:`ModelAdapter.task_example`; the score ``s`` is
+the *mean* log-probability of the option's tokens, so ``exp(s) = P(option)^(1/len)``, its length-normalised
+likelihood). With ``r`` the right option and ``W`` the three wrong ones::
+
+    R = mean_{w in W} P(w)^(1/len w) / P(r)^(1/len r) = mean_{w in W} exp(s_w) / exp(s_r)
+
+(the TOFU paper's definition, with the arithmetic mean over the wrong options and the right option in place of
+TOFU's paraphrased answer). ``R`` is below 1 when the model prefers the right answer and near or above 1 when it
+cannot tell it from the wrong ones. TOFU's reference code takes the geometric mean instead; a KS test compares
+ranks, so any transform applied to both samples alike (``1/R``, ``log R``) gives the same p-value, but the
+geometric and arithmetic means are not such a transform: here it is the arithmetic one.
+
+**Forget quality** of a modality is the two-sided two-sample KS p-value between the unlearned model's truth
+ratios and the retain model's (a model never trained on the forget profiles) on the forget set: near 1 when the
+two are indistinguishable, small when the unlearned model still behaves differently from one that never saw the
+forget profiles. scipy is not a dependency: :func:`ks_2samp_pvalue` computes the exact p-value (scipy's
+``ks_2samp(..., method="exact")``, which assumes no ties) by counting lattice paths, and the asymptotic
+Kolmogorov distribution for samples too large to count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from umu_hf.data.schema import MODALITIES
+from umu_hf.errors import UmuError
+
+#: the exact KS p-value counts lattice paths over (m+1)·(n+1) points; above this many, the asymptotic one
+EXACT_KS_MAX_CELLS = 1_000_000
+#: classification questions per forward pass when scoring options (4 sequences each)
+DEFAULT_BATCH_SIZE = 8
+
+
+def truth_ratio(logliks: Sequence[float], right: int) -> float:
+    """``mean_{wrong} exp(s_wrong) / exp(s_right)`` from the options' mean per-token log-likelihoods ``s``
+    (``logliks``) and the index of the right option.
+
+    >>> import math
+    >>> round(truth_ratio([math.log(0.5), math.log(0.25), math.log(0.125), math.log(0.125)], 0), 6)
+    0.333333
+    >>> truth_ratio([-1.0, -1.0, -1.0, -1.0], 2)   # cannot tell them apart
+    1.0
+    >>> round(truth_ratio([-3.0, -1.0, -1.0, -1.0], 0), 4)  # prefers the wrong ones: e^2
+    7.3891
+    """
+    scores = [float(s) for s in logliks]
+    if not 0 <= right < len(scores) or len(scores) < 2:
+        raise UmuError(f"truth_ratio needs the right option's index among >= 2 options; got {right} of {len(scores)}")
+    wrong = [s for i, s in enumerate(scores) if i != right]
+    # exp(s_w - s_r), computed relative to the right option: no underflow for long answers
+    return sum(math.exp(s - scores[right]) for s in wrong) / len(wrong)
+
+
+# -- the two-sample Kolmogorov-Smirnov test ------------------------------------------------------------------
+
+
+def _clean(sample: Iterable[float], name: str) -> list[float]:
+    values = [float(v) for v in sample]
+    if not values:
+        raise UmuError(f"the KS test needs a non-empty {name} sample")
+    if any(math.isnan(v) for v in values):
+        raise UmuError(f"the {name} sample of the KS test holds NaN")
+    return values
+
+
+def _ks_scaled(x: Sequence[float], y: Sequence[float]) -> int:
+    """``D · m · n`` as an integer: the largest ``|i·n − j·m|`` over the points where either ECDF steps
+    (``i`` of the ``m`` x-values and ``j`` of the ``n`` y-values are ≤ the point)."""
+    xs, ys = sorted(x), sorted(y)
+    m, n = len(xs), len(ys)
+    i = j = best = 0
+    while i < m or j < n:
+        value = min(xs[i] if i < m else math.inf, ys[j] if j < n else math.inf)
+        while i < m and xs[i] == value:
+            i += 1
+        while j < n and ys[j] == value:
+            j += 1
+        best = max(best, abs(i * n - j * m))
+    return best
+
+
+def ks_statistic(x: Iterable[float], y: Iterable[float]) -> float:
+    """The two-sample KS statistic ``D = sup |F_x − F_y|``.
+
+    >>> ks_statistic([1, 2, 3], [1, 2, 3]), ks_statistic([1, 2], [3, 4]), ks_statistic([1, 3], [2, 4])
+    (0.0, 1.0, 0.5)
+    """
+    xs, ys = _clean(x, "first"), _clean(y, "second")
+    return _ks_scaled(xs, ys) / (len(xs) * len(ys))
+
+
+def _exact_pvalue(m: int, n: int, d_scaled: int) -> float:
+    """``P(D ≥ d)`` under the null for continuous data: 1 − (monotone lattice paths from (0,0) to (m,n) whose
+    every point has ``|i·n − j·m| < d_scaled``) / C(m+n, m), in exact integers."""
+    row = [0] * (n + 1)  # row[j]: paths to (i, j) that stayed inside
+    for i in range(m + 1):
+        for j in range(n + 1):
+            if abs(i * n - j * m) >= d_scaled:
+                row[j] = 0
+            elif i == 0 and j == 0:
+                row[j] = 1
+            else:
+                row[j] = (row[j] if i > 0 else 0) + (row[j - 1] if j > 0 else 0)
+    inside = row[n]
+    total = math.comb(m + n, m)
+    return (total - inside) / total  # int / int: the exact ratio rounded once to the nearest float
+
+
+def kolmogorov_sf(t: float) -> float:
+    """The Kolmogorov distribution's survival function ``Q(t) = 2 Σ_{k≥1} (−1)^(k−1) exp(−2k²t²)``.
+
+    >>> round(kolmogorov_sf(1.3581), 3)
+    0.05
+    """
+    if t <= 0:
+        return 1.0
+    if t < 0.2:  # the series converges slowly there and Q(t) is 1 to double precision
+        return 1.0
+    total = sum((-1) ** (k - 1) * math.exp(-2 * k * k * t * t) for k in range(1, 101))
+    return min(1.0, max(0.0, 2 * total))
+
+
+def ks_2samp_pvalue(x: Iterable[float], y: Iterable[float]) -> float:
+    """Two-sided p-value of the two-sample KS test (as ``scipy.stats.ks_2samp``): exact (lattice-path count,
+    continuous-data null) while ``(m+1)(n+1) ≤`` :data:`EXACT_KS_MAX_CELLS`, else the asymptotic
+    ``Q(D·sqrt(mn/(m+n)))`` (:func:`kolmogorov_sf`).
+
+    >>> ks_2samp_pvalue([0.1, 0.5, 0.9], [0.9, 0.1, 0.5])   # a sample against itself
+    1.0
+    >>> p = ks_2samp_pvalue(range(10), range(10, 20))     # well separated: 2 / C(20, 10)
+    >>> round(p * 184756, 9)
+    2.0
+    >>> round(ks_2samp_pvalue([1, 3, 5, 7], [2, 4, 6, 8]), 6)  # D = 1/4, the smallest possible: p = 1
+    1.0
+    >>> round(ks_2samp_pvalue([1, 2, 3, 4, 5], [3.5, 6, 7, 8, 9]), 6)  # scipy: 0.079365
+    0.079365
+    """
+    xs, ys = _clean(x, "first"), _clean(y, "second")
+    m, n = len(xs), len(ys)
+    d_scaled = _ks_scaled(xs, ys)
+    if d_scaled == 0:
+        return 1.0
+    if (m + 1) * (n + 1) <= EXACT_KS_MAX_CELLS:
+        return min(1.0, max(0.0, _exact_pvalue(m, n, d_scaled)))
+    return kolmogorov_sf(d_scaled / (m * n) * math.sqrt(m * n / (m + n)))
+
+
+def forget_quality(unlearned: Iterable[float], retain: Iterable[float]) -> float:
+    """Forget quality of one modality: the KS p-value between the unlearned model's and the retain model's truth
+    ratios on the forget set (:func:`ks_2samp_pvalue`; 1 = indistinguishable).
+
+    >>> forget_quality([0.2, 0.9, 1.1], [0.2, 0.9, 1.1])
+    1.0
+    """
+    return ks_2samp_pvalue(unlearned, retain)
+
+
+def forget_quality_by_modality(
+    unlearned: Mapping[str, Sequence[float]], retain: Mapping[str, Sequence[float]]
+) -> dict[str, dict[str, Any]]:
+    """``{modality: {"forget_quality", "ks_statistic", "n_unlearned", "n_retain", "median_truth_ratio_unlearned",
+    "median_truth_ratio_retain"}}`` from two ``{modality: truth ratios}`` mappings (the modalities both have).
+
+    >>> out = forget_quality_by_modality({"unimodal": [1.0, 2.0]}, {"unimodal": [1.0, 2.0], "multimodal": [1.0]})
+    >>> list(out), out["unimodal"]["forget_quality"], out["unimodal"]["median_truth_ratio_retain"]
+    (['unimodal'], 1.0, 1.5)
+    """
+    import statistics
+
+    out: dict[str, dict[str, Any]] = {}
+    for modality in (m for m in MODALITIES if m in unlearned and m in retain):
+        a, b = list(unlearned[modality]), list(retain[modality])
+        out[modality] = {
+            "forget_quality": forget_quality(a, b),
+            "ks_statistic": ks_statistic(a, b),
+            "n_unlearned": len(a),
+            "n_retain": len(b),
+            "median_truth_ratio_unlearned": statistics.median(a),
+            "median_truth_ratio_retain": statistics.median(b),
+        }
+    return out
+
+
+# -- truth ratios of a model ---------------------------------------------------------------------------------
+
+
+def forget_questions(data: str, forget_ratio: int | str, limit: int | None = None, set_name: str = "forget"):
+    """``(split, questions)``: the classification questions (both modalities) of ``set_name`` at
+    ``forget_ratio``, and the split they come from (its portraits)."""
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.schema import check_forget_ratio, set_config
+    from umu_hf.evaluation.items import iter_items
+
+    ratio = check_forget_ratio(forget_ratio)
+    split = load_umu_split(data, set_config(set_name, ratio), as_dataset=False)
+    return split, list(iter_items(split, set_name, tasks=("classification",), limit=limit))
+
+
+def _portrait_getter(split: Any) -> Callable[[int], Any]:
+    """``row -> RGB portrait``, each decoded once."""
+    column = split.select_columns(["image"])
+    cache: dict[int, Any] = {}
+
+    def get(row: int) -> Any:
+        if row not in cache:
+            cache[row] = column[row]["image"].convert("RGB")
+        return cache[row]
+
+    return get
+
+
+def question_truth_ratios(
+    model: Any,
+    adapter: Any,
+    questions: Sequence[Any],
+    portrait: Callable[[int], Any],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict[str, float]:
+    """``{question uid: truth ratio}`` of classification ``questions`` (any modalities; ``portrait(row)`` gives a
+    multimodal question's image), scored ``batch_size`` questions per forward pass in eval mode."""
+    from umu_hf.evaluation.loglik import option_logliks
+
+    if batch_size < 1:
+        raise UmuError(f"batch_size must be >= 1, got {batch_size}")
+    ratios: dict[str, float] = {}
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        for modality in MODALITIES:
+            group = [q for q in questions if q.modality == modality and q.task == "classification"]
+            for start in range(0, len(group), batch_size):
+                batch = group[start : start + batch_size]
+                images = [portrait(q.row) for q in batch] if batch[0].with_image else None
+                for question, scores in zip(batch, option_logliks(model, adapter, batch, images), strict=True):
+                    options = list(question.options or ())
+                    ratios[question.uid()] = truth_ratio(scores, options.index(question.reference))
+    finally:
+        model.train(was_training)
+    return ratios
+
+
+def model_truth_ratios(
+    loaded: tuple[Any, Any, Any],
+    data: str,
+    forget_ratio: int | str,
+    *,
+    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict[str, list[float]]:
+    """``{modality: truth ratios}`` of a loaded model (``(model, processor, adapter)``) on the forget set's
+    classification items, in canonical order (profile, index)."""
+    split, questions = forget_questions(data, forget_ratio, limit)
+    ratios = question_truth_ratios(loaded[0], loaded[2], questions, _portrait_getter(split), batch_size)
+    return {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
+
+
+def model_forget_quality(
+    unlearned: str | tuple[Any, Any, Any],
+    retain: str | tuple[Any, Any, Any],
+    data: str,
+    forget_ratio: int | str,
+    *,
+    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str = "auto",
+    dtype: str = "auto",
+) -> dict[str, Any]:
+    """Forget quality of ``unlearned`` against ``retain`` (each a model folder / Hub id, or already loaded
+    ``(model, processor, adapter)``) on the forget set at ``forget_ratio``: ``{"by_modality":``
+    :func:`forget_quality_by_modality` ``, "truth_ratios": {"unlearned": {modality: [...]}, "retain": {...}},
+    "formula": ...}``. One model is loaded at a time."""
+    from umu_hf.models.loading import load_model
+
+    ratios = {}
+    for name, source in (("unlearned", unlearned), ("retain", retain)):
+        loaded = load_model(source, device, dtype) if isinstance(source, str) else source
+        ratios[name] = model_truth_ratios(loaded, data, forget_ratio, limit=limit, batch_size=batch_size)
+        del loaded
+    return {
+        "formula": "R = mean_wrong exp(s_wrong) / exp(s_right), s = mean log-probability per option token; "
+        "forget quality = two-sided two-sample KS p-value (unlearned vs retain model truth ratios)",
+        "by_modality": forget_quality_by_modality(ratios["unlearned"], ratios["retain"]),
+        "truth_ratios": ratios,
+    }
