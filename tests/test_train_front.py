@@ -138,3 +138,10 @@ def test_help_texts_name_every_registered_method():
     from umu_hf.trainers.registry import METHODS
 
     assert set(METHOD_NAMES) == set(METHODS)
+
+
+def test_output_dir_inside_the_model_is_refused_by_its_own_flag_name(tiny_model_dir, synth_dir, capsys):
+    argv = ["--method", "ga", "--model", str(tiny_model_dir), "--data", str(synth_dir)]
+    assert cli_main(["unlearn", *argv, "--output_dir", str(tiny_model_dir / "unlearned")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--output_dir" in err[0] and "lies inside the model" in err[0], err

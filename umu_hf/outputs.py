@@ -35,8 +35,11 @@ def _resolved(path: str | os.PathLike) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def check_out_apart(out: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike | None]]) -> None:
-    """Refuse an ``--out`` that is, contains or lies inside one of the local ``inputs`` (``(label, path)``).
+def check_out_apart(
+    out: str | os.PathLike, inputs: Iterable[tuple[str, str | os.PathLike | None]], flag: str = "--out"
+) -> None:
+    """Refuse an output folder (the command's ``flag``) that is, contains or lies inside one of the local
+    ``inputs`` (``(label, path)``).
 
     Inputs that are not local folders or files (a Hub id, ``None``) are skipped.
     """
@@ -53,7 +56,7 @@ def check_out_apart(out: str | os.PathLike, inputs: Iterable[tuple[str, str | os
             relation = "lies inside"
         else:
             continue
-        raise UmuError(f"--out {out} {relation} the {label} {source}; choose an output folder apart from it")
+        raise UmuError(f"{flag} {out} {relation} the {label} {source}; choose an output folder apart from it")
 
 
 def check_replaceable(out: str | os.PathLike, overwrite: bool) -> None:

@@ -118,7 +118,7 @@ def prepare_output(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UmuError(f"--output_dir {out} is a file; give a folder for the checkpoints and the trained model")
-    check_out_apart(out, inputs)
+    check_out_apart(out, inputs, flag="--output_dir")
     identity = _normalised(identity)
     record_file = out / RUN_RECORD
     if overwrite:
