@@ -470,6 +470,28 @@ class UnlearnTrainer(UMUTrainer):
     adapter switched off, or an explicit frozen ``ref_model`` when the model has no adapter.
     """
 
+    #: the retain stream is read only when ``gamma > 0`` (methods whose paper trains on the forget set alone;
+    #: the original NPO zips no retain loader): :meth:`active_streams` drops it, :meth:`with_retain_nll` adds it
+    optional_retain: bool = False
+
+    @classmethod
+    def active_streams(cls, args: UMUConfig) -> Mapping[str, tuple[str, str]]:
+        """Every stream, or the forget stream alone for an ``optional_retain`` method run with ``gamma = 0``."""
+        if cls.optional_retain and not args.gamma > 0:
+            return {"forget": cls.streams["forget"]}
+        return cls.streams
+
+    def with_retain_nll(
+        self, model: Any, inputs: Mapping[str, Any], modality: str, loss: torch.Tensor, terms: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``{"loss": loss + γ·NLL(retain), **terms, "retain_nll": …}`` when ``gamma > 0``, else ``loss`` and
+        ``terms`` as they are: the optional retain term of an ``optional_retain`` method."""
+        if self.args.gamma > 0:
+            retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
+            loss = loss + self.args.gamma * retain_nll
+            terms = {**terms, "retain_nll": retain_nll}
+        return {"loss": loss, **terms}
+
     def __init__(
         self,
         model: Any,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
-from umu_hf.trainers.losses import answer_nll, ce_u_loss
+from umu_hf.trainers.losses import ce_u_loss
 
 
 @dataclass
@@ -25,17 +25,9 @@ class CEUConfig(UnlearnConfig):
 class CEUTrainer(UnlearnTrainer):
     method = "ce_u"
     streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
-
-    @classmethod
-    def active_streams(cls, args):
-        """Forget only unless a retain term is asked for (``gamma > 0``)."""
-        return cls.streams if args.gamma > 0 else {"forget": cls.streams["forget"]}
+    optional_retain = True
 
     def modality_loss(self, model, inputs, modality):
         loss = ce_u_loss(*self.stream_logits(model, inputs, "forget", modality))
         terms = {"forget_ce_u": loss}
-        if self.args.gamma > 0:
-            retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
-            loss = loss + self.args.gamma * retain_nll
-            terms["retain_nll"] = retain_nll
-        return {"loss": loss, **terms}
+        return self.with_retain_nll(model, inputs, modality, loss, terms)

@@ -35,12 +35,8 @@ class NPOConfig(UnlearnConfig):
 class NPOTrainer(UnlearnTrainer):
     method = "npo"
     streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
+    optional_retain = True
     needs_reference = True
-
-    @classmethod
-    def active_streams(cls, args):
-        """Forget only unless a retain term is asked for (``gamma > 0``): the original zips no retain loader."""
-        return cls.streams if args.gamma > 0 else {"forget": cls.streams["forget"]}
 
     def modality_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
@@ -53,8 +49,4 @@ class NPOTrainer(UnlearnTrainer):
             logp, ref_logp = sequence_logprob(logits, labels), sequence_logprob(ref_logits, labels)
             loss = npo_loss(logp, ref_logp, self.args.beta)
             terms = {"forget_npo": loss, "forget_logratio": (logp - ref_logp).mean()}
-        if self.args.gamma > 0:
-            retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
-            loss = loss + self.args.gamma * retain_nll
-            terms["retain_nll"] = retain_nll
-        return {"loss": loss, **terms}
+        return self.with_retain_nll(model, inputs, modality, loss, terms)

@@ -100,13 +100,9 @@ class RMUConfig(UnlearnConfig):
 class RMUTrainer(UnlearnTrainer):
     method = "rmu"
     streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
+    optional_retain = True
     needs_reference = True
     _target: torch.Tensor | None = None
-
-    @classmethod
-    def active_streams(cls, args):
-        """Forget only when the retain term is switched off (``gamma = 0``)."""
-        return cls.streams if args.gamma > 0 else {"forget": cls.streams["forget"]}
 
     def steered_layer(self, network: Any) -> nn.Module:
         """Decoder layer ``layer_id`` of ``network`` (the model, or the reference when it is a separate copy)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
-from umu_hf.trainers.losses import answer_nll, undial_loss
+from umu_hf.trainers.losses import undial_loss
 
 
 @dataclass
@@ -28,20 +28,12 @@ class UNDIALConfig(UnlearnConfig):
 class UNDIALTrainer(UnlearnTrainer):
     method = "undial"
     streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
+    optional_retain = True
     needs_reference = True
-
-    @classmethod
-    def active_streams(cls, args):
-        """Forget only unless a retain term is asked for (``gamma > 0``)."""
-        return cls.streams if args.gamma > 0 else {"forget": cls.streams["forget"]}
 
     def modality_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
         ref_logits = self.reference_logits(model, inputs, "forget", modality)
         loss = undial_loss(logits, ref_logits, labels, self.args.beta)
         terms = {"forget_undial": loss}
-        if self.args.gamma > 0:
-            retain_nll = answer_nll(*self.stream_logits(model, inputs, "retain", modality))
-            loss = loss + self.args.gamma * retain_nll
-            terms["retain_nll"] = retain_nll
-        return {"loss": loss, **terms}
+        return self.with_retain_nll(model, inputs, modality, loss, terms)
