@@ -98,6 +98,49 @@ def bad_inputs(modules: dict) -> dict:
     }
 
 
+#: truth ratios of two models on the same items, and attack scores of members and non-members
+TRUTH = {"unlearned": [0.05, 0.4, 0.2, 0.9, 0.1, 0.3], "retain": [0.8, 1.2, 0.6, 1.0, 0.9, 0.7, 1.1]}
+SCORES = {"members": [-0.2, -0.5, -1.0, -3.0], "nonmembers": [-2.5, -1.5, -4.0]}
+
+
+def privacy_configs(evaluate) -> dict:
+    """The privacy and forget_quality configs against the library on the same numbers, streamed and in one call,
+    and their bad-input errors."""
+    from umu_hf.privacy import auc, reference, truth_ratio
+
+    fq = evaluate.load("umu_bench", "forget_quality")
+    privacy = evaluate.load("umu_bench", "privacy")
+    one_call = fq.compute(unlearned_truth_ratios=TRUTH["unlearned"], retain_truth_ratios=TRUTH["retain"])
+    for value in TRUTH["unlearned"]:
+        fq.add(truth_ratios=value, labels=1)
+    fq.add_batch(truth_ratios=TRUTH["retain"], labels=[0] * len(TRUTH["retain"]))
+    streamed = fq.compute()
+    leak = privacy.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"], retain_auc=0.6)
+
+    def error(module, **kwargs):
+        try:
+            module.compute(**kwargs)
+        except Exception as exc:
+            return [type(exc).__name__, isinstance(exc, ValueError), str(exc)]
+        return None
+
+    return {
+        "forget_quality": one_call,
+        "forget_quality_streamed": streamed,
+        "privacy": leak,
+        "library": {
+            "forget_quality": truth_ratio.forget_quality(TRUTH["unlearned"], TRUTH["retain"]),
+            "ks_statistic": truth_ratio.ks_statistic(TRUTH["unlearned"], TRUTH["retain"]),
+            "privleak": reference.privleak(auc.auc(SCORES["members"], SCORES["nonmembers"]), 0.6),
+        },
+        "errors": {
+            "fq_one_model": error(fq, unlearned_truth_ratios=[0.1], retain_truth_ratios=[]),
+            "fq_bad_label": error(fq, truth_ratios=[0.1, 0.2], labels=[1, 2]),
+            "bad_retain_auc": error(privacy, member_scores=[0.1], nonmember_scores=[0.0], retain_auc=1.5),
+        },
+    }
+
+
 def kwargs_doctests(module) -> dict:
     """The examples of ``_KWARGS_DESCRIPTION``, run as doctests against the installed module."""
     import doctest
@@ -203,6 +246,7 @@ def main(out_path: str, metric_dir: str) -> None:
     out["results"] = compute_everything(modules)
     out["empty"], out["empty_warnings"] = empty_inputs(modules)
     out["errors"] = bad_inputs(modules)
+    out["privacy"] = privacy_configs(evaluate)
     try:
         evaluate.load("umu_bench", config_name="default")
         out["unknown_config"] = None

@@ -151,6 +151,31 @@ def test_module_bad_input_raises_value_error_naming_argument(offline_run, case, 
     assert re.search(message, text), text
 
 
+def test_privacy_configs_match_the_library(offline_run):
+    """forget_quality and PrivLeak through evaluate.load give the library's numbers, in one call or streamed."""
+    run = offline_run["privacy"]
+    library = run["library"]
+    for key in ("forget_quality", "forget_quality_streamed"):
+        assert run[key]["forget_quality"] == library["forget_quality"]
+        assert run[key]["ks_statistic"] == library["ks_statistic"]
+        assert (run[key]["n_unlearned"], run[key]["n_retain"]) == (6, 7)
+    assert library["forget_quality"] < 0.05  # the two samples barely overlap
+    assert run["privacy"]["privleak"] == library["privleak"] and run["privacy"]["privleak"] > 0
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("fq_one_model", r"at least one truth ratio of each model"),
+        ("fq_bad_label", r"labels\[1\] is 2; use 1 for unlearned_truth_ratios and 0 for retain_truth_ratios"),
+        ("bad_retain_auc", r"retain_auc must be a number in \(0, 1\], got 1.5"),
+    ],
+)
+def test_privacy_configs_bad_input(offline_run, case, message):
+    _name, is_value_error, text = offline_run["privacy"]["errors"][case]
+    assert is_value_error and re.search(message, text), text
+
+
 def test_unknown_config_is_refused(offline_run):
     name, text = offline_run["unknown_config"]
     assert "classification" in text and "default" in text

@@ -9,6 +9,11 @@ number of seeds and questions, a 95 % interval of the mean that resamples seeds 
 methods are stored per column. In Markdown, ``*`` marks a cell that differs from vanilla beyond its uncertainty;
 "Which gaps are real" lists, per column, the methods from better to worse with ``>`` where the gap to the next is
 significant and ``≈`` where it is not. A value that cannot be computed is ``null`` in JSON and "–" in the table.
+
+A bench run with ``--privacy`` adds the privacy columns (:data:`PRIVACY_COLUMNS`, per modality): the
+membership-inference AUC of the forget set against the holdout (→ 0.5), forget quality against the retain model
+(↑) and PrivLeak (→ 0) (:mod:`umu_hf.privacy.reference`). Each is one number per seed, so its cell has the mean ±
+sd and a bootstrap interval over seeds only, and no significance mark.
 """
 
 from __future__ import annotations
@@ -26,9 +31,68 @@ from umu_hf.utils import atomic_write_bytes, atomic_write_text, write_json
 
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
 BASELINE = "vanilla"
+PRIVACY_NOTE = (
+    "Privacy (min_k = Min-K% attack, per modality): MIA AUC of the forget set against never-trained holdout "
+    "profiles (0.5 = not recognised); FQ = forget quality, the KS-test p-value between the model's and the retain "
+    "model's forget truth ratios (1 = indistinguishable from a model that never saw the forget people); PrivLeak = "
+    "(AUC − AUC of the retain model) / AUC of the retain model, in % (0 = no leak; < 0 over-unlearned). "
+    "retain_model = vanilla's fine-tuning without the forget people, the reference (its FQ and PrivLeak are "
+    "blank). Privacy cells: mean ± sd over seeds, no significance marks (one number per seed)."
+)
 SIGNIFICANCE_NOTE = (
     "paired hierarchical bootstrap over seeds and questions (2000 resamples): a gap is significant when the 95 % "
     "interval of the mean per-seed, per-question difference excludes 0"
+)
+
+
+#: the model trained without the forget people (``bench --privacy``): the reference of forget quality and PrivLeak
+RETAIN_MODEL = "retain_model"
+#: rows that are references, not unlearning methods (left out of the method-vs-method comparisons)
+REFERENCE_ROWS = (BASELINE, RETAIN_MODEL)
+_MOD_LABEL = {"unimodal": "uni", "multimodal": "mm"}
+
+
+@dataclass(frozen=True)
+class PrivacyColumn:
+    """One privacy column: its key (``privacy/<name>_<modality>``), header, where the value sits in a results.json
+    ``privacy`` block, the better direction (``higher`` / ``closer to 0.5`` / ``closer to 0``) and its format."""
+
+    name: str
+    modality: str
+    label: str
+    arrow: str
+    better: str
+    fmt: str
+
+    @property
+    def key(self) -> str:
+        return f"privacy/{self.name}_{self.modality}"
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} {_MOD_LABEL[self.modality]} {self.arrow}"
+
+    def value(self, block: Mapping[str, Any]) -> float | None:
+        """This column's number in a ``privacy`` block, or None (no block, unavailable, no retain model)."""
+        from umu_hf.privacy.reference import HEADLINE_ATTACK
+
+        if self.name == "mia_auc":
+            value = block.get("mia", {}).get(HEADLINE_ATTACK, {}).get(self.modality)
+        elif self.name == "forget_quality":
+            value = block.get("forget_quality", {}).get(self.modality, {}).get("forget_quality")
+        else:
+            value = block.get("privleak", {}).get(HEADLINE_ATTACK, {}).get(self.modality)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+PRIVACY_COLUMNS: tuple[PrivacyColumn, ...] = tuple(
+    PrivacyColumn(name, modality, label, arrow, better, fmt)
+    for name, label, arrow, better, fmt in (
+        ("mia_auc", "MIA AUC", "→0.5", "closer to 0.5", ".2f"),
+        ("forget_quality", "FQ", "↑", "higher", ".2g"),
+        ("privleak", "PrivLeak %", "→0", "closer to 0", ".1f"),
+    )
+    for modality in ("unimodal", "multimodal")
 )
 
 
@@ -44,13 +108,23 @@ def columns() -> list[tuple[str, str, str]]:
     ]
 
 
-def column_specs() -> list[dict[str, str]]:
-    """leaderboard.json's description of each column: key, header, set, task, metric and direction."""
-    return [
+def column_specs(privacy: bool = False) -> list[dict[str, str]]:
+    """leaderboard.json's description of each column: key, header, set, task, metric and direction (and, with
+    ``privacy``, the privacy columns: key, header, metric, modality, direction, format)."""
+    from umu_hf.privacy.reference import HEADLINE_ATTACK
+
+    specs = [
         {"key": f"{s}/{t}", "header": h, "set": s, "task": t, "metric": headline_metric(t, s),
          "direction": "lower" if direction(s) == "↓" else "higher"}
         for s, t, h in columns()
     ]
+    if privacy:
+        specs += [
+            {"key": c.key, "header": c.header, "set": "privacy", "metric": c.name, "modality": c.modality,
+             "direction": c.better, "format": c.fmt, "attack": HEADLINE_ATTACK if c.name != "forget_quality" else None}
+            for c in PRIVACY_COLUMNS
+        ]
+    return specs
 
 
 @dataclass
@@ -65,6 +139,11 @@ class Run:
     terms: Mapping[tuple[str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
     #: why this run has no results (e.g. the method diverged); its cells are then null
     failed: str | None = None
+
+    def privacy(self, column: PrivacyColumn) -> float | None:
+        """This run's value of a privacy column (None without a ``privacy`` block)."""
+        block = self.results.get("privacy")
+        return column.value(block) if isinstance(block, Mapping) else None
 
     def value(self, set_name: str, task: str) -> float | None:
         cell = self.results.get("headline", {}).get(set_name, {}).get(task, {})
@@ -114,6 +193,7 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
     for run in runs:
         groups.setdefault((run.forget_ratio, run.model), []).append(run)
     rows, comparisons = [], {}
+    privacy = any(isinstance(r.results.get("privacy"), Mapping) for r in runs)
     for (ratio, model), group in groups.items():
         group = sorted(group, key=lambda r: r.seed)
         cells = {}
@@ -127,10 +207,13 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             cell["vs_vanilla"] = _comparison(group, base, s, t) if base and model != baseline else None
             cell["mean"], cell["sd"] = _finite(cell["mean"]), _finite(cell["sd"])
             cells[f"{s}/{t}"] = cell
+        if privacy:
+            for column in PRIVACY_COLUMNS:
+                cells[column.key] = _privacy_cell([r.privacy(column) for r in group], [r.seed for r in group])
         failed = {str(r.seed): r.failed for r in group if r.failed}
         rows.append({"model": model, "forget_ratio": ratio, "cells": cells, **({"failed": failed} if failed else {})})
     for ratio in sorted({r for r, _ in groups}):
-        methods = [m for (r, m) in groups if r == ratio and m != baseline]
+        methods = [m for (r, m) in groups if r == ratio and m not in (baseline, RETAIN_MODEL)]
         per_column = {}
         for s, t, _ in columns():
             pairs = []
@@ -143,19 +226,32 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
         comparisons[str(ratio)] = per_column
     return {
         "title": title,
-        "columns": column_specs(),
+        "columns": column_specs(privacy),
         "rows": rows,
         "comparisons": comparisons,
         "significance": SIGNIFICANCE_NOTE,
     }
 
 
-def _cell_text(cell: Mapping[str, Any]) -> str:
+def _privacy_cell(values: Sequence[float | None], seeds: Sequence[int]) -> dict[str, Any]:
+    """A privacy cell: mean ± sd over seeds, and (several seeds) a bootstrap interval over seeds only."""
+    import numpy as np
+
+    from umu_hf.stats import mean_ci, seed_summary
+
+    cell = seed_summary(values)
+    complete = cell["mean"] is not None and len(values) > 1
+    cell["ci"] = [_finite(v) for v in mean_ci(np.asarray(values, dtype=float)[:, None])] if complete else None
+    cell.update(seeds=list(seeds), n_questions=None, vs_vanilla=None, mean=_finite(cell["mean"]), sd=_finite(cell["sd"]))
+    return cell
+
+
+def _cell_text(cell: Mapping[str, Any], fmt: str = ".1f") -> str:
     if cell.get("mean") is None:
         return "–"
-    text = f"{cell['mean']:.1f}"
+    text = f"{cell['mean']:{fmt}}"
     if cell.get("n", 1) > 1 and cell.get("sd") is not None:
-        text += f" ± {cell['sd']:.1f}"
+        text += f" ± {cell['sd']:{fmt}}"
     if (cell.get("vs_vanilla") or {}).get("significant"):
         text += "*"
     return text
@@ -168,11 +264,15 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * len(specs)) + "|"]
     for row in board["rows"]:
         name = str(row["model"]) + (f" (failed: seed {', '.join(row['failed'])})" if row.get("failed") else "")
-        cells = [str(row["forget_ratio"]), name] + [_cell_text(row["cells"][c["key"]]) for c in specs]
+        cells = [str(row["forget_ratio"]), name] + [
+            _cell_text(row["cells"].get(c["key"]) or {}, c.get("format", ".1f")) for c in specs
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     seeds = sorted({n for row in board["rows"] for c in row["cells"].values() for n in (c.get("seeds") or [])})
     lines += ["", f"Mean ± sd over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); `*` differs from vanilla "
               f"beyond its uncertainty ({board['significance']})."]
+    if any(c.get("set") == "privacy" for c in specs):
+        lines += ["", PRIVACY_NOTE]
     gaps = _gap_lines(board)
     if gaps:
         lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "
@@ -183,12 +283,12 @@ def to_markdown(board: Mapping[str, Any]) -> str:
 def _gap_lines(board: Mapping[str, Any]) -> list[str]:
     lines = []
     for ratio, per_column in board.get("comparisons", {}).items():
-        for spec in board["columns"]:
+        for spec in (c for c in board["columns"] if c.get("set") != "privacy"):
             pairs = per_column.get(spec["key"], [])
             if not pairs:
                 continue
             means = {row["model"]: row["cells"][spec["key"]]["mean"] for row in board["rows"]
-                     if str(row["forget_ratio"]) == ratio and row["model"] != BASELINE}
+                     if str(row["forget_ratio"]) == ratio and row["model"] not in REFERENCE_ROWS}
             ordered = sorted((m for m in means if means[m] is not None), key=lambda m: means[m],
                              reverse=spec["direction"] == "higher")
             sig = {frozenset((p["a"], p["b"])): p["significant"] for p in pairs}
@@ -200,26 +300,29 @@ def _gap_lines(board: Mapping[str, Any]) -> list[str]:
 
 
 def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None:
-    """Grouped bars with ± sd error bars: one panel per (ratio, set), one group per task, one bar per model."""
+    """Grouped bars with ± sd error bars: one panel per (ratio, set), one group per task, one bar per model; with
+    privacy columns, one more row per ratio: MIA AUC, forget quality and PrivLeak, one group per modality."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ratios = sorted({row["forget_ratio"] for row in board["rows"]})
-    fig, axes = plt.subplots(len(ratios), len(SETS), figsize=(4.2 * len(SETS), 3.6 * len(ratios)),
-                             sharey=True, squeeze=False)
+    privacy = [c for c in board["columns"] if c.get("set") == "privacy"]
+    panel_rows = [(ratio, kind) for ratio in ratios for kind in (("sets", "privacy") if privacy else ("sets",))]
+    fig, axes = plt.subplots(len(panel_rows), len(SETS), figsize=(4.2 * len(SETS), 3.6 * len(panel_rows)),
+                             squeeze=False)
     cmap = plt.get_cmap("tab10")
-    for r_i, ratio in enumerate(ratios):
+    for r_i, (ratio, kind) in enumerate(panel_rows):
         rows = [row for row in board["rows"] if row["forget_ratio"] == ratio]
+        if kind == "privacy":
+            _plot_privacy(axes[r_i], rows, privacy, ratio, cmap)
+            continue
         width = 0.8 / max(1, len(rows))
         for ax, set_name in zip(axes[r_i], SETS, strict=True):
             for i, row in enumerate(rows):
                 cells = [row["cells"][f"{set_name}/{t}"] for t in TASKS]
-                values = [c["mean"] if c["mean"] is not None else 0.0 for c in cells]
-                errors = [c["sd"] if c["sd"] is not None else 0.0 for c in cells]
-                xs = [x + (i - (len(rows) - 1) / 2) * width for x in range(len(TASKS))]
-                ax.bar(xs, values, width=width, yerr=errors, capsize=2, label=row["model"], color=cmap(i % 10))
+                _bars(ax, range(len(TASKS)), cells, i, len(rows), width, row["model"], cmap(i % 10))
             better = "lower is better ↓" if direction(set_name) == "↓" else "higher is better ↑"
             ax.set_title(f"forget {ratio}% — {set_name} set — {better}", fontsize=9)
             ax.set_xticks(range(len(TASKS)))
@@ -234,6 +337,36 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
     fig.savefig(image, format="png", dpi=110)
     plt.close(fig)
     atomic_write_bytes(path, image.getvalue())
+
+
+def _bars(ax: Any, xs: Any, cells: Sequence[Mapping[str, Any]], i: int, n: int, width: float, label: str,
+          color: Any) -> None:
+    """Model ``i`` of ``n``: one bar per group at ``xs`` (mean, ± sd error bar; a missing value draws nothing)."""
+    values = [c["mean"] if c.get("mean") is not None else math.nan for c in cells]
+    errors = [c["sd"] if c.get("sd") is not None else 0.0 for c in cells]
+    shifted = [x + (i - (n - 1) / 2) * width for x in xs]
+    ax.bar(shifted, values, width=width, yerr=errors, capsize=2, label=label, color=color)
+
+
+def _plot_privacy(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], specs: Sequence[Mapping[str, Any]],
+                  ratio: int, cmap: Any) -> None:
+    """The privacy panels of one ratio: each metric's bars per modality, with the ideal value as a dashed line."""
+    ideal = {"mia_auc": 0.5, "forget_quality": 1.0, "privleak": 0.0}
+    names = list(dict.fromkeys(c["metric"] for c in specs))
+    width = 0.8 / max(1, len(rows))
+    for ax, metric in zip(axes, names, strict=False):
+        chosen = [c for c in specs if c["metric"] == metric]
+        for i, row in enumerate(rows):
+            cells = [row["cells"].get(c["key"]) or {} for c in chosen]
+            _bars(ax, range(len(chosen)), cells, i, len(rows), width, row["model"], cmap(i % 10))
+        ax.axhline(ideal[metric], color="black", linestyle="--", linewidth=0.8)
+        header = chosen[0]["header"].rsplit(" ", 2)[0]
+        ax.set_title(f"forget {ratio}% — {header} — best {chosen[0]['direction']}", fontsize=9)
+        ax.set_xticks(range(len(chosen)))
+        ax.set_xticklabels([c["modality"] for c in chosen])
+        if metric == "forget_quality":
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
 
 
 def write_leaderboard(

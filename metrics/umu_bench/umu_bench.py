@@ -32,7 +32,11 @@ better).
 
 Config "privacy" (membership inference, beyond accuracy): the ROC AUC (0-1) of per-example attack scores of
 members (the forget set) against non-members (profiles never trained on), "member when the score is high"; 0.5 is
-chance, and after unlearning closer to 0.5 is better. `umu-hf eval --privacy` computes the scores.
+chance, and after unlearning closer to 0.5 is better. `umu-hf eval --privacy` computes the scores. With the retain
+model's AUC (`retain_auc`) it adds PrivLeak, the relative AUC gap to it in percent (closer to 0 is better).
+
+Config "forget_quality": the KS-test p-value between an unlearned model's and a retain model's truth ratios on the
+forget set (1 = indistinguishable from a model that never saw the forget people; higher is better).
 """
 
 _KWARGS_DESCRIPTION = """
@@ -75,11 +79,27 @@ Args (config "privacy"):
         pair). The two lists may differ in length.
     Equivalently, `scores` (`list` of `float`) with `labels` (`list` of `int`, 1 member, 0 non-member), also
     through add/add_batch.
+    retain_auc (`float`, optional): the same attack's AUC on the retain model (fine-tuned without the members).
 
 Returns (config "privacy"):
     auc (`float`): P(member score > non-member score) + 0.5 P(equal), the area under the ROC curve (Mann-Whitney
         U / (n_members * n_nonmembers)); 0.5 is chance, 1.0 every member above every non-member.
     n_members, n_nonmembers (`int`): the counts.
+    privleak (`float`, with retain_auc): (auc - retain_auc) / retain_auc * 100; 0 = no leak beyond the retain
+        model, > 0 the members are still recognised, < 0 over-unlearned.
+
+Args (config "forget_quality"):
+    unlearned_truth_ratios (`list` of `float`): the unlearned model's truth ratio of each forget-set
+        classification item, R = mean over wrong options of exp(s_wrong) / exp(s_right), s the mean
+        log-probability per option token (umu_hf.privacy.truth_ratio.truth_ratio).
+    retain_truth_ratios (`list` of `float`): the retain model's, same items (the lists may differ in length).
+    Equivalently, `truth_ratios` with `labels` (1 unlearned model, 0 retain model), also through add/add_batch.
+
+Returns (config "forget_quality"):
+    forget_quality (`float`): the two-sided two-sample Kolmogorov-Smirnov p-value (exact for small samples); 1 =
+        the two distributions cannot be told apart.
+    ks_statistic (`float`): the largest gap between the two empirical distribution functions.
+    n_unlearned, n_retain (`int`): the counts.
 
 Examples:
 
@@ -147,11 +167,32 @@ Examples:
     {'auc': 0.9166666666666666, 'n_members': 3, 'n_nonmembers': 2}
     >>> privacy.compute(scores=[-0.1, -2.0, -3.5], labels=[1, 0, 0])["auc"]
     1.0
+    >>> leak = privacy.compute(member_scores=[-0.1, -0.3, -2.0], nonmember_scores=[-2.0, -3.5], retain_auc=0.5)
+    >>> round(leak["privleak"], 2)
+    83.33
+
+    Forget quality: a model against itself is indistinguishable; against a retain model whose truth ratios are
+    all higher (the right answer no longer stands out), the KS test tells them apart.
+
+    >>> fq = evaluate.load("umu_bench", "forget_quality")
+    >>> fq.compute(unlearned_truth_ratios=[0.2, 0.5, 0.9], retain_truth_ratios=[0.2, 0.5, 0.9])["forget_quality"]
+    1.0
+    >>> result = fq.compute(unlearned_truth_ratios=[0.01, 0.02, 0.03, 0.04, 0.05],
+    ...                     retain_truth_ratios=[0.8, 0.9, 1.0, 1.1, 1.2])
+    >>> round(result["forget_quality"], 4), result["ks_statistic"]
+    (0.0079, 1.0)
 """
 
 _TEXT = datasets.Value("string")
 #: the privacy config's per-example columns: a score and whether the example is a member (1) or not (0)
 _PRIVACY_FEATURES = datasets.Features({"scores": datasets.Value("float64"), "labels": datasets.Value("int64")})
+#: the forget_quality config's per-item columns: a truth ratio and whose it is (1 unlearned model, 0 retain model)
+_FQ_FEATURES = datasets.Features({"truth_ratios": datasets.Value("float64"), "labels": datasets.Value("int64")})
+#: the two-list configs: config -> (score column, (positive list argument, negative list argument))
+_TWO_LISTS = {
+    "privacy": ("scores", ("member_scores", "nonmember_scores")),
+    "forget_quality": ("truth_ratios", ("unlearned_truth_ratios", "retain_truth_ratios")),
+}
 _FEATURES = {
     "classification": datasets.Features(
         {
@@ -168,6 +209,7 @@ _FEATURES = {
         {"unimodal_predictions": _TEXT, "multimodal_predictions": _TEXT, "references": _TEXT}
     ),
     "privacy": _PRIVACY_FEATURES,
+    "forget_quality": _FQ_FEATURES,
 }
 
 
@@ -203,21 +245,25 @@ class UmuBench(evaluate.Metric):
         )
 
     def compute(self, *, predictions=None, references=None, **kwargs):
-        """As ``evaluate``'s; the privacy config also takes ``member_scores`` and ``nonmember_scores``."""
-        if self.config_name == "privacy" and ("member_scores" in kwargs or "nonmember_scores" in kwargs):
-            members = _privacy_list(kwargs.pop("member_scores", None), "member_scores")
-            nonmembers = _privacy_list(kwargs.pop("nonmember_scores", None), "nonmember_scores")
-            if kwargs.get("scores") is not None or kwargs.get("labels") is not None:
-                raise ValueError("give member_scores and nonmember_scores, or scores and labels, not both")
-            kwargs["scores"] = members + nonmembers
-            kwargs["labels"] = [1] * len(members) + [0] * len(nonmembers)
+        """As ``evaluate``'s; the privacy config also takes ``member_scores`` and ``nonmember_scores``, the
+        forget_quality config ``unlearned_truth_ratios`` and ``retain_truth_ratios``."""
+        if self.config_name in _TWO_LISTS:
+            column, (first, second) = _TWO_LISTS[self.config_name]
+            if first in kwargs or second in kwargs:
+                ones = _privacy_list(kwargs.pop(first, None), first)
+                zeros = _privacy_list(kwargs.pop(second, None), second)
+                if kwargs.get(column) is not None or kwargs.get("labels") is not None:
+                    raise ValueError(f"give {first} and {second}, or {column} and labels, not both")
+                kwargs[column] = ones + zeros
+                kwargs["labels"] = [1] * len(ones) + [0] * len(zeros)
         return super().compute(predictions=predictions, references=references, **kwargs)
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``]; the
-        privacy config: ``scores``, ``labels``)."""
-        if self.config_name == "privacy":
-            _check_privacy(kwargs.get("scores"), kwargs.get("labels"))
+        privacy config: ``scores``, ``labels``; forget_quality: ``truth_ratios``, ``labels``)."""
+        if self.config_name in _TWO_LISTS:
+            column, names = _TWO_LISTS[self.config_name]
+            _check_privacy(kwargs.get(column), kwargs.get("labels"), column, names)
             return super().add_batch(predictions=predictions, references=references, **kwargs)
         if predictions is not None:
             raise ValueError(
@@ -234,8 +280,9 @@ class UmuBench(evaluate.Metric):
     def add(self, *, prediction=None, reference=None, **kwargs):
         """Add one question (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``];
         the privacy config: one ``scores`` and its ``labels``)."""
-        if self.config_name == "privacy":
-            _check_privacy([kwargs.get("scores")], [kwargs.get("labels")])
+        if self.config_name in _TWO_LISTS:
+            column, names = _TWO_LISTS[self.config_name]
+            _check_privacy([kwargs.get(column)], [kwargs.get("labels")], column, names)
             return super().add(prediction=prediction, reference=reference, **kwargs)
         if prediction is not None:
             raise ValueError(
@@ -260,16 +307,36 @@ class UmuBench(evaluate.Metric):
         seed=scoring.DEFAULT_SEED,
         scores=None,
         labels=None,
+        retain_auc=None,
+        truth_ratios=None,
     ):
         if self.config_name == "privacy":
-            from umu_hf.privacy import auc
+            from umu_hf.privacy import auc, reference
 
             members = [s for s, label in zip(scores, labels, strict=True) if label == 1]
             nonmembers = [s for s, label in zip(scores, labels, strict=True) if label == 0]
-            return {
+            result = {
                 "auc": auc.auc(members, nonmembers),
                 "n_members": len(members),
                 "n_nonmembers": len(nonmembers),
+            }
+            if retain_auc is not None:
+                if isinstance(retain_auc, bool) or not isinstance(retain_auc, (int, float)) or not 0 < retain_auc <= 1:
+                    raise ValueError(f"retain_auc must be a number in (0, 1], got {retain_auc!r}")
+                result["privleak"] = reference.privleak(result["auc"], float(retain_auc))
+            return result
+        if self.config_name == "forget_quality":
+            from umu_hf.privacy import truth_ratio
+
+            ours = [r for r, label in zip(truth_ratios, labels, strict=True) if label == 1]
+            theirs = [r for r, label in zip(truth_ratios, labels, strict=True) if label == 0]
+            if not ours or not theirs:
+                raise ValueError("forget_quality needs at least one truth ratio of each model")
+            return {
+                "forget_quality": truth_ratio.forget_quality(ours, theirs),
+                "ks_statistic": truth_ratio.ks_statistic(ours, theirs),
+                "n_unlearned": len(ours),
+                "n_retain": len(theirs),
             }
         if self.config_name == "classification":
             return scoring.classification_scores(
@@ -302,12 +369,12 @@ def _privacy_list(values, name):
     return list(values)
 
 
-def _check_privacy(scores, labels):
-    """A privacy batch: as many labels as scores, each label 1 (member) or 0 (non-member)."""
+def _check_privacy(scores, labels, column="scores", names=("member_scores", "nonmember_scores")):
+    """A two-list batch: as many labels as values, each label 1 (``names[0]``) or 0 (``names[1]``)."""
     if scores is None or labels is None:
-        raise ValueError("the privacy config takes scores and labels (or member_scores and nonmember_scores)")
+        raise ValueError(f"this config takes {column} and labels (or {names[0]} and {names[1]})")
     if len(scores) != len(labels):
-        raise ValueError(f"{len(scores)} scores but {len(labels)} labels; give one label per score")
+        raise ValueError(f"{len(scores)} {column} but {len(labels)} labels; give one label per value")
     for i, label in enumerate(labels):
         if label not in (0, 1) or isinstance(label, bool):
-            raise ValueError(f"labels[{i}] is {label!r}; use 1 for a member and 0 for a non-member")
+            raise ValueError(f"labels[{i}] is {label!r}; use 1 for {names[0]} and 0 for {names[1]}")

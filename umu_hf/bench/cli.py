@@ -74,6 +74,8 @@ def _settings(args: argparse.Namespace) -> Any:
         data=args.data,
         finetune=not args.no_finetune,
         device=args.device,
+        privacy=args.privacy or args.retain_model is not None,
+        retain_model=args.retain_model,
     )
     if args.fictitious is not None:
         settings.n_fictitious = args.fictitious
@@ -140,6 +142,13 @@ def register(sub: Any) -> None:
     p.add_argument("--no-finetune", action="store_true", help="--model is already the vanilla (fine-tuned) model")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--force", action="store_true", help="redo every stage instead of reusing cached ones")
+    p.add_argument(
+        "--privacy", action="store_true",
+        help="also train a retain model (vanilla's fine-tuning without the forget people) per seed and forget ratio "
+        "and add membership-inference AUC, forget quality and PrivLeak per modality to the leaderboard (needs data "
+        "with a holdout config; the synthetic data has one)",
+    )
+    p.add_argument("--retain-model", help="with --no-finetune: the retain model to compare against (implies --privacy)")
     g = p.add_argument_group("sizes and training (defaults depend on embedded vs real run)")
     g.add_argument("--fictitious", type=int, help="synthetic fictitious profiles")
     g.add_argument("--real", type=int, help="synthetic real-set profiles")

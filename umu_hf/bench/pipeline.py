@@ -4,6 +4,7 @@ it done last, and is reused by the next run (``force`` redoes everything).
     data/synth-<h>          the synthetic dataset (embedded run)
     models/tiny-<h>         the untrained tiny LLaVA (embedded run)
     models/vanilla-<h>      vanilla fine-tuning on ``full``
+    models/retain_model-<h> with ``privacy``: the same fine-tuning without the forget people (``retainXX+real``)
     models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated)
     evals/<name>-<h>        results.json + predictions.jsonl of each evaluation
     leaderboard.{md,json,png}, bench.json
@@ -32,6 +33,7 @@ from umu_hf.bench.settings import (
     unlearn_fields,
 )
 from umu_hf.errors import UmuError
+from umu_hf.leaderboard import RETAIN_MODEL
 
 DONE = "umu-stage.json"
 
@@ -166,6 +168,32 @@ class Bench:
         )
         return str(path), key
 
+    def retain_model(self, base: str, base_key: str, data: str, data_key: str, ratio: int,
+                     seed: int) -> tuple[str, str]:
+        """(retain model path, key): vanilla's fine-tuning on every part of ``full`` but the forget set (the gold
+        standard of forget quality and PrivLeak), or the given ``retain_model`` when vanilla was given."""
+        if not self.s.finetune:
+            if self.s.retain_model is None:
+                raise UmuError("bench --privacy with --no-finetune needs --retain-model: a model fine-tuned like the "
+                               "vanilla one but without the forget people (umu-hf finetune --config_name "
+                               "retain95+real)")
+            return self.s.retain_model, settings_hash("model", content_fingerprint(self.s.retain_model))
+        from umu_hf.data.schema import retain_model_config
+        from umu_hf.trainers.finetune import FinetuneConfig
+        from umu_hf.trainers.run import finetune
+
+        fields, lora_args = self.s.vanilla, self.s.vanilla_lora
+        config_name = retain_model_config(ratio)
+        key = settings_hash("retain_model", base_key, data_key, config_name, fields, lora_args, seed, self.s.device)
+        folder = self.out / "models" / f"{RETAIN_MODEL}-{key}"
+        lora = lora_args.settings()
+        path = self._train(
+            f"fine-tune the retain model on {config_name} (seed {seed})", folder, FinetuneConfig, fields, lora,
+            lambda config: finetune(base, data, config, lora, merge=lora is not None, config_name=config_name),
+            {"config": fields, "lora": asdict(lora_args), "config_name": config_name}, seed,
+        )
+        return str(path), key
+
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
                   seed: int) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
@@ -187,12 +215,17 @@ class Bench:
         )
         return str(path), key
 
-    def evaluate(self, name: str, model: str, model_key: str, data: str, ratio: int) -> tuple[dict[str, Any], Path]:
+    def evaluate(self, name: str, model: str, model_key: str, data: str, ratio: int,
+                 reference: tuple[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], Path]:
         """(results, results.json path) of one model's evaluation, reused when already complete and made of the
-        same model, data and settings (the folder name hashes them; the stage record is checked too)."""
+        same model, data and settings (the folder name hashes them; the stage record is checked too). With
+        ``privacy`` the privacy block is computed too, compared with ``reference`` = (retain model key, its privacy
+        block) when given."""
         from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
         spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
+        if self.s.privacy:
+            spec["privacy"] = {"retain_model": reference[0] if reference else None}
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
         if self._done(folder, spec) and results_file.is_file():
@@ -200,10 +233,31 @@ class Bench:
         with self.stage(f"evaluate {name} → {folder}"):
             results = evaluate_model(EvalRequest(
                 model, data, ratio, folder, batch_size=self.s.eval_batch_size,
-                limit=self.s.eval_limit, device=self.s.device, overwrite=self.force,
+                limit=self.s.eval_limit, device=self.s.device, overwrite=self.force, privacy=self.s.privacy,
+                retain_reference=reference[1] if reference else None,
             ))
             self._mark_done(folder, spec)
         return results, results_file
+
+    @staticmethod
+    def _check_holdout(data: str) -> None:
+        """Privacy needs non-members: refuse before any training when the data has no holdout config."""
+        from umu_hf.data.load import MissingConfigError, load_umu_split
+
+        try:
+            load_umu_split(data, "holdout", as_dataset=False)
+        except MissingConfigError as exc:
+            raise UmuError(f"bench --privacy: {' '.join(str(exc).split())}") from None
+
+    @staticmethod
+    def _reference(results: dict[str, Any], file: Path) -> dict[str, Any]:
+        """The retain model's privacy block (the reference of every other model), or a clear error."""
+        block = results.get("privacy") or {}
+        if "unavailable" in block or "truth_ratios" not in block:
+            why = block.get("unavailable", "no privacy block")
+            raise UmuError(f"bench --privacy: the retain model's evaluation {file} has no privacy numbers ({why}); "
+                           "privacy needs data with a holdout config (the synthetic data has one)")
+        return block
 
     def check_vanilla(self, results: dict[str, Any]) -> None:
         """Refuse to unlearn from a model that never learned the profiles; a retain accuracy that could not be
@@ -272,6 +326,8 @@ class Bench:
 
         data, data_key = self.data()
         self._data_key = data_key
+        if self.s.privacy:
+            self._check_holdout(data)
         ratios, seeds = self.s.forget_ratios, self.s.seeds
         runs = []
         models: dict[str, str] = {}
@@ -282,7 +338,17 @@ class Bench:
             models.setdefault("vanilla", vanilla)
             for ratio in ratios:
                 tag = _tag(ratio, seed, ratios, seeds)
-                results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio)
+                reference = None
+                if self.s.privacy:
+                    retain, retain_key = self.retain_model(base, base_key, data, data_key, ratio, seed)
+                    results, file = self.evaluate(f"{RETAIN_MODEL}{tag}", retain, retain_key, data, ratio)
+                    runs.append(self._run_of(RETAIN_MODEL, ratio, seed, results, file))
+                    reference = (retain_key, self._reference(results, file))
+                    models.setdefault(RETAIN_MODEL, retain)
+                    if ratio == ratios[0]:
+                        manifest.models.append(ModelEntry(_display(RETAIN_MODEL, seed, seeds),
+                                                          self._relative(retain), self._relative(file)))
+                results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio, reference)
                 self.check_vanilla(results)
                 runs.append(self._run_of("vanilla", ratio, seed, results, file))
                 if ratio == ratios[0]:
@@ -296,7 +362,7 @@ class Bench:
                         self.log(f"[bench] unlearn {method} (forget {ratio}%, seed {seed}) FAILED: {exc}")
                         runs.append(Run(method, ratio, seed, {}, failed=str(exc)))
                         continue
-                    results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio)
+                    results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio, reference)
                     runs.append(self._run_of(method, ratio, seed, results, file))
                     models.setdefault(method, path)
                     if ratio == ratios[0]:

@@ -70,6 +70,11 @@ class BenchSettings:
     eval_limit: int | None = None
     min_vanilla_retain_acc: float = 60.0
     device: str = "auto"
+    #: privacy columns: per seed and forget ratio a retain model (vanilla's fine-tuning without the forget
+    #: people) is trained and every model gets membership inference, forget quality and PrivLeak against it
+    privacy: bool = False
+    #: with ``finetune=False`` (a given vanilla) a retain model cannot be trained: give one
+    retain_model: str | None = None
 
 
 def original_profile(**overrides: Any) -> BenchSettings:

@@ -399,7 +399,15 @@ _CONFIG_USE = {
 _HOLDOUT_NOTE = (
     " `holdout` holds fictitious profiles that are in no other config, `full` included: a model fine-tuned on "
     "`full` never saw them, so they are the non-members against which membership-inference attacks "
-    "(`umu-hf eval --privacy`) compare the forget set. Converted published data has no `holdout`."
+    "(`umu-hf eval --privacy`) compare the forget set. Converted published data has no `holdout`.\n\n"
+    "Privacy metrics (umu-hf, per modality; not in the original benchmark): **MIA AUC** of an attack's score (LOSS, "
+    "zlib, Min-K%, Min-K%++ on the answer tokens of the QA pairs) on the forget pairs against the `holdout` pairs "
+    "(after unlearning: the retain model's, about 0.5, is best); **forget quality**, the KS-test p-value between the "
+    "model's and a retain model's truth ratios on the forget set's classification items (higher is better); "
+    "**PrivLeak**, (AUC − AUC of the retain model) / AUC of the retain model × 100 (closer to 0 is better). The "
+    "retain model is the fine-tuning without the forget people: `retain85` + `real` for `forget15`. Caveats: "
+    "members and non-members are different people, so an AUC mixes memorisation with how typical each profile is; "
+    "the holdout is small, so AUCs move in coarse steps.\n\n"
 )
 
 

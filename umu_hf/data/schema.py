@@ -114,6 +114,34 @@ def features():  # -> datasets.Features (imported lazily: datasets is heavy)
     )
 
 
+#: what joins several configs into one training set (``retain85+real``)
+CONFIG_JOIN = "+"
+
+
+def retain_model_config(ratio: int) -> str:
+    """The training data of the *retain model* (the gold standard of forget quality and privacy leakage: the
+    vanilla fine-tuning without the forget people): every part of ``full`` but the forget set.
+
+    >>> retain_model_config(15)
+    'retain85+real'
+    """
+    return f"{retain_config(ratio)}{CONFIG_JOIN}real"
+
+
+def check_training_configs(text: str) -> tuple[str, ...]:
+    """One config name or several joined by ``+`` (``retain85+real``), each checked, without repeats.
+
+    >>> check_training_configs("retain85 + real")
+    ('retain85', 'real')
+    """
+    from umu_hf.errors import UmuError
+
+    names = tuple(dict.fromkeys(check_config(part) for part in str(text).split(CONFIG_JOIN) if part.strip()))
+    if not names:
+        raise UmuError(f"no dataset config in {text!r}: name one (full) or several joined by + (retain85+real)")
+    return names
+
+
 def check_config(name: str) -> str:
     """Validate a config name (``forget05`` … ``full``, or the optional ``holdout``) and return it; ``forget5`` is
     read as ``forget05``.

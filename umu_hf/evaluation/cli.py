@@ -85,6 +85,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "AUC of the forget set against the dataset's holdout config, per modality, under 'privacy' in "
         "results.json ('unavailable' when the data has no holdout, e.g. converted published data)",
     )
+    parser.add_argument(
+        "--retain-model",
+        metavar="MODEL",
+        help="a retain model (vanilla fine-tuned without the forget people: `umu-hf finetune --config_name "
+        "retain85+real`): adds forget quality (KS p-value of forget truth ratios) and PrivLeak (relative MIA AUC "
+        "gap) against it, per modality; implies --privacy",
+    )
     parser.add_argument("--overwrite", action="store_true", help="discard results of another run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_eval)
@@ -109,13 +116,18 @@ def _eval(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         max_new_tokens=dict(args.max_new_tokens) if args.max_new_tokens else None,
         privacy=args.privacy,
+        retain_model=args.retain_model,
     )
     results = evaluate_model(request, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
         print(format_headline(results))
         if "privacy" in results:
             from umu_hf.privacy.mia import format_privacy
+            from umu_hf.privacy.reference import format_comparison
 
             print(format_privacy(results["privacy"]))
+            comparison = format_comparison(results["privacy"])
+            if comparison:
+                print(comparison)
         print(f"results: {os.path.join(args.out, RESULTS)}")
     return 0

@@ -18,7 +18,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,10 @@ class EvalRequest:
     ``privacy``: also run the membership-inference attacks of :mod:`umu_hf.privacy.mia` (forget set against the
     dataset's ``holdout`` config) and write their AUCs under ``privacy`` in the results, or
     ``{"unavailable": why}`` when the dataset has no holdout. It asks no question, so it is not part of the run's
-    identity: a finished run can be rerun with it.
+    identity: a finished run can be rerun with it. ``retain_model``: a retain model (vanilla fine-tuned without
+    the forget people) to compare against: forget quality and PrivLeak join the ``privacy`` block
+    (:mod:`umu_hf.privacy.reference`; implies ``privacy``). ``retain_reference``: that model's own privacy block
+    when already measured (the bench measures it once for every method).
     """
 
     model: str
@@ -108,6 +111,8 @@ class EvalRequest:
     overwrite: bool = False
     max_new_tokens: Mapping[str, int] | None = None
     privacy: bool = False
+    retain_model: str | None = None
+    retain_reference: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         from umu_hf.utils import check_dtype
@@ -124,6 +129,8 @@ class EvalRequest:
         _check_positive(self.limit, "limit", allow_none=True)
         for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):
             object.__setattr__(self, name, value)
+        if self.retain_model is not None or self.retain_reference is not None:
+            object.__setattr__(self, "privacy", True)  # the comparison is part of the privacy block
 
     @property
     def budgets(self) -> dict[str, int]:
@@ -450,6 +457,16 @@ def _evaluate(
     if not request.overwrite:
         store.check_run(out, identity, [key for key in identity if key != "dtype"])
     shard = current_shard(request.device)
+    reference = request.retain_reference
+    if reference is None and request.retain_model and not isinstance(privacy_data, str | None) and shard.is_main:
+        from umu_hf.privacy.reference import retain_reference
+
+        reference = retain_reference(
+            request.retain_model, *privacy_data, out,
+            {"retain_model": _source_id(request.retain_model), "data": identity["data"],
+             "forget_ratio": request.forget_ratio, "limit": request.limit, "dtype": request.dtype},
+            limit=request.limit, batch_size=request.batch_size, device=request.device, dtype=request.dtype,
+        )
     if loaded is None:
         from umu_hf.models.loading import load_model
 
@@ -482,7 +499,7 @@ def _evaluate(
     )
     privacy = None
     if privacy_data is not None:
-        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size)
+        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size, reference)
     return _finish(out, header, plan, request.classification_scoring, shard, privacy)
 
 
@@ -502,12 +519,22 @@ def _privacy_splits(request: EvalRequest, splits: Mapping[str, Any]) -> tuple[An
 
 
 def _privacy_block(
-    request: EvalRequest, data: tuple[Any, Any] | str, model: Any, adapter: Any, batch_size: int
+    request: EvalRequest,
+    data: tuple[Any, Any] | str,
+    model: Any,
+    adapter: Any,
+    batch_size: int,
+    reference: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``results["privacy"]``: the attacks' AUCs per modality, or ``{"unavailable": why}``."""
+    """``results["privacy"]``: the attacks' AUCs and forget truth ratios per modality, compared with the retain
+    model's when there is one (``reference``), or ``{"unavailable": why}``."""
     if isinstance(data, str):
         return {"unavailable": data}
-    from umu_hf.privacy.mia import membership_report
+    from umu_hf.privacy.reference import compare_with_retain, measure
 
     forget, holdout = data
-    return membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit)
+    block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit)
+    if reference is None:
+        return block
+    retain = _source_id(request.retain_model) if request.retain_model else None
+    return compare_with_retain(block, reference, retain)

@@ -102,6 +102,10 @@ def _leaderboard_values(
         f"**{board.title}**: {len(board.rows)} row(s). {directions_note()} Cells are mean ± sd over seeds; `*` "
         f"marks a difference from vanilla beyond the uncertainty ({board.note})."
     )
+    if any(key.startswith("privacy/") for key in board.keys):
+        from umu_hf.leaderboard import PRIVACY_NOTE
+
+        note += f"\n\n{PRIVACY_NOTE}"
     return board.table(), board.headers(), plot, note
 
 

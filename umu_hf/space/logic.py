@@ -273,6 +273,8 @@ class Leaderboard:
     plot: Path | None
     keys: list[str] = field(default_factory=list)
     note: str = ""
+    #: each column's number format (``.1f`` for accuracies; privacy columns carry their own)
+    formats: list[str] = field(default_factory=list)
 
     def headers(self) -> list[str]:
         return ["forget %", "model", *self.columns]
@@ -282,8 +284,10 @@ class Leaderboard:
         vanilla beyond its uncertainty, ``"–"`` where it could not be computed."""
         from umu_hf.leaderboard import _cell_text
 
+        formats = self.formats or [".1f"] * len(self.keys)
         return [
-            [row.get("forget_ratio", "–"), row.get("model", "–")] + [_cell_text(row["cells"].get(k) or {}) for k in self.keys]
+            [row.get("forget_ratio", "–"), row.get("model", "–")]
+            + [_cell_text(row["cells"].get(k) or {}, f) for k, f in zip(self.keys, formats, strict=True)]
             for row in self.rows
         ]
 
@@ -298,6 +302,9 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
         payload = json.loads(path.read_text(encoding="utf-8"))
         specs = list(payload["columns"])
         headers, keys = [str(c["header"]) for c in specs], [str(c["key"]) for c in specs]
+        formats = [str(c.get("format", ".1f")) for c in specs]
+        for f in formats:
+            format(0.0, f)  # a format that is not a float format is a broken file, said as such below
         rows = [dict(r) for r in payload["rows"]]
         if not all(isinstance(r.get("cells"), dict) for r in rows):
             raise TypeError("rows without cells")
@@ -306,7 +313,7 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
     plot = resolve_inside(root, "leaderboard.png")
     return Leaderboard(
         str(payload.get("title", "UMU-Bench")), headers, rows, plot if plot.is_file() else None, keys,
-        str(payload.get("significance", "")),
+        str(payload.get("significance", "")), formats,
     )
 
 

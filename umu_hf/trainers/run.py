@@ -33,21 +33,35 @@ def model_dtype(config: UMUConfig, lora: bool = True) -> str:
 
 
 def build_finetune_dataset(data: str | Path, config_name: str = "full", streams: str = "independent") -> Any:
-    """Every QA pair of ``config_name`` (default ``full``: all profiles).
+    """Every QA pair of ``config_name`` (default ``full``: all profiles; several configs joined by ``+``, e.g.
+    ``retain85+real`` for the retain model, train on their union).
 
     ``independent`` (the original): one stream of every ``MM_QA`` and ``UM_QA`` pair, each asked with the
     portrait, as the original vanilla model was trained. ``paired``: a profile's i-th multimodal pair (with the
     portrait) beside its i-th unimodal pair (without).
     """
     from umu_hf.data.collate import QADataset, StreamDataset, decode_images, flat_qa, paired_qa
-    from umu_hf.data.load import load_umu_split
 
-    split = load_umu_split(data, config_name)
+    split = load_training_split(data, config_name)
     images = decode_images(split)
     if streams == "paired":
         return QADataset(("train", paired_qa(split, config_name)), images)
     pairs = flat_qa(split, "MM_QA", True, config_name) + flat_qa(split, "UM_QA", True, config_name)
     return StreamDataset({("train", "mm"): pairs}, images)
+
+
+def load_training_split(data: str | Path, config_name: str) -> Any:
+    """The ``train`` split of one config, or the concatenation of several joined by ``+`` (profile IDs are unique
+    across configs, so the union is a valid split)."""
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.schema import check_training_configs
+
+    names = check_training_configs(config_name)
+    if len(names) == 1:
+        return load_umu_split(data, names[0])
+    import datasets
+
+    return datasets.concatenate_datasets([load_umu_split(data, name) for name in names])
 
 
 def build_unlearning_dataset(

@@ -64,7 +64,11 @@ class FinetuneArguments:
 
     model: str = field(metadata={"help": "the model to fine-tune (folder or Hub id)"})
     data: str = field(metadata={"help": "dataset: Hub repo id, Hub-layout folder or legacy folder"})
-    config_name: str = field(default="full", metadata={"help": "dataset config to train on"})
+    config_name: str = field(
+        default="full",
+        metadata={"help": "dataset config to train on; several joined by + train on their union "
+                  "(retain85+real: the retain model, every profile but the forget15 people)"},
+    )
     overwrite: bool = field(
         default=False,
         metadata={"help": "discard what another training run left in output_dir (checkpoints, model) instead of "

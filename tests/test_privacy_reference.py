@@ -1,0 +1,142 @@
+"""Privacy against the retain model (issue 13): its training data, forget quality and PrivLeak in
+``umu-hf eval --retain-model``, and the leaderboard's privacy columns."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from umu_hf.cli import main
+from umu_hf.errors import UmuError
+from umu_hf.leaderboard import PRIVACY_COLUMNS, RETAIN_MODEL, Run, build_board, to_markdown, write_leaderboard
+from umu_hf.privacy.reference import REFERENCE_FILE, compare_with_retain, privleak
+
+MODALITIES = ("unimodal", "multimodal")
+
+
+def test_retain_model_trains_on_every_part_but_the_forget_set(synth_dir):
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.schema import check_training_configs, retain_model_config
+    from umu_hf.trainers.run import build_finetune_dataset, load_training_split
+
+    assert retain_model_config(5) == "retain95+real"
+    union = load_training_split(str(synth_dir), "retain85+real")
+    ids = set(union["ID"])
+    forget = set(load_umu_split(str(synth_dir), "forget15")["ID"])
+    full = set(load_umu_split(str(synth_dir), "full")["ID"])
+    assert ids == full - forget and not ids & forget
+    sizes = {c: len(build_finetune_dataset(str(synth_dir), c, streams="paired")) for c in ("retain85", "real")}
+    assert len(build_finetune_dataset(str(synth_dir), "retain85+real", streams="paired")) == sum(sizes.values())
+    with pytest.raises(UmuError, match="unknown config 'retian85'"):
+        check_training_configs("retian85+real")
+    with pytest.raises(UmuError, match="no dataset config"):
+        check_training_configs("+")
+
+
+def test_finetune_front_end_takes_a_joined_config(tmp_path):
+    from umu_hf.trainers.scripts import make_parser
+
+    argv = ["--model", "m", "--data", "d", "--output_dir", str(tmp_path), "--config_name", "retain90+real"]
+    args, _lora, _config = make_parser("finetune", argv).parse(argv)
+    assert args.config_name == "retain90+real"
+
+
+def _block(auc: float, ratios: list[float]) -> dict:
+    mia = {"loss": {"unimodal": auc, "multimodal": auc / 2, "gap": -auc / 2},
+           "min_k": {"unimodal": auc, "multimodal": auc, "gap": 0.0}}  # fmt: skip
+    return {"mia": mia, "truth_ratios": {m: list(ratios) for m in MODALITIES}}
+
+
+def test_compare_with_retain_by_hand():
+    assert privleak(0.75, 0.5) == 50.0 and privleak(None, 0.5) is None and privleak(0.5, 0.0) is None
+    same = compare_with_retain(_block(0.6, [0.1, 0.5, 0.9]), _block(0.6, [0.1, 0.5, 0.9]), "m")
+    assert {m: same["forget_quality"][m]["forget_quality"] for m in MODALITIES} == dict.fromkeys(MODALITIES, 1.0)
+    assert same["privleak"]["min_k"] == {"unimodal": 0.0, "multimodal": 0.0, "gap": 0.0}
+    leak = compare_with_retain(_block(0.9, [0.01, 0.02, 0.03, 0.04]), _block(0.5, [0.9, 1.0, 1.1, 1.2]))
+    assert leak["privleak"]["loss"]["unimodal"] == pytest.approx(80.0)
+    assert leak["privleak"]["loss"]["gap"] == pytest.approx(0.0)  # 0.45 vs 0.25: also +80 %
+    assert leak["forget_quality"]["unimodal"]["ks_statistic"] == 1.0
+    assert leak["forget_quality"]["unimodal"]["forget_quality"] < 0.05
+    assert leak["retain_model"]["mia"]["loss"]["unimodal"] == 0.5
+    with pytest.raises(UmuError, match="retain model's privacy block"):
+        compare_with_retain(_block(0.9, [1.0]), {"mia": {}})
+
+
+def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, capsys):
+    """A model compared with itself as the retain model: forget quality 1 and PrivLeak 0 in both modalities; the
+    retain model's measurement is cached in the evaluation folder and reused by a rerun."""
+    out = tmp_path / "eval"
+    argv = ["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(out), "--forget-ratio",
+            "15", "--sets", "forget", "--limit", "2", "--device", "cpu", "--no-progress",
+            "--retain-model", str(tiny_model_dir)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    block = json.loads((out / "results.json").read_text(encoding="utf-8"))["privacy"]
+    for modality in MODALITIES:
+        assert block["forget_quality"][modality]["forget_quality"] == 1.0
+        assert block["forget_quality"][modality]["n_unlearned"] == 2  # --limit 2 classification items
+        assert all(block["privleak"][attack][modality] == 0.0 for attack in block["mia"])
+    assert block["retain_model"]["model"] == str(tiny_model_dir.resolve())
+    assert "forget quality" in printed and "PrivLeak" in printed
+    cache = out / REFERENCE_FILE
+    stamp = cache.stat().st_mtime_ns
+    assert main([*argv, "--overwrite"]) == 0
+    assert cache.stat().st_mtime_ns == stamp  # reused, not measured again
+
+
+def _run(model: str, seed: int, auc: float, fq: float | None, leak: float | None) -> Run:
+    privacy = {"mia": {"min_k": {"unimodal": auc, "multimodal": auc, "gap": 0.0}}}
+    if fq is not None:
+        privacy["forget_quality"] = {m: {"forget_quality": fq} for m in MODALITIES}
+        privacy["privleak"] = {"min_k": {"unimodal": leak, "multimodal": leak, "gap": 0.0}}
+    headline = {s: {t: {"AccF": 50.0, "AccR": 50.0, "RLF": 50.0, "RLR": 50.0}
+                    for t in ("classification", "cloze", "generation")} for s in ("forget", "retain", "real")}
+    return Run(model, 15, seed, {"headline": headline, "privacy": privacy})
+
+
+def test_leaderboard_privacy_columns(tmp_path):
+    runs = [_run(RETAIN_MODEL, s, 0.5, None, None) for s in (0, 1)]
+    runs += [_run("vanilla", s, 0.9 + s / 100, 1e-4, 80.0 + s) for s in (0, 1)]
+    runs += [_run("ga", s, 0.5, 0.5 + s / 10, 0.0) for s in (0, 1)]
+    board = build_board(runs)
+    keys = [c["key"] for c in board["columns"] if c["set"] == "privacy"]
+    assert keys == [c.key for c in PRIVACY_COLUMNS]
+    rows = {r["model"]: r["cells"] for r in board["rows"]}
+    cell = rows["vanilla"]["privacy/privleak_unimodal"]
+    assert (cell["mean"], cell["values"], cell["vs_vanilla"]) == (80.5, [80.0, 81.0], None)
+    assert cell["ci"][0] >= 80.0 and cell["ci"][1] <= 81.0
+    assert rows[RETAIN_MODEL]["privacy/forget_quality_multimodal"]["mean"] is None  # the reference: blank
+    assert rows["ga"]["privacy/forget_quality_unimodal"]["mean"] == pytest.approx(0.55)
+    table = to_markdown(board)
+    assert "FQ uni ↑" in table and "PrivLeak % mm →0" in table and "MIA AUC uni →0.5" in table
+    assert "0.91 ± 0.01" in table and "Privacy (min_k" in table
+    # comparisons are between methods only: the retain model is a reference like vanilla
+    assert all(RETAIN_MODEL not in (p["a"], p["b"]) for ps in board["comparisons"]["15"].values() for p in ps)
+    write_leaderboard(runs, tmp_path)
+    assert (tmp_path / "leaderboard.png").stat().st_size > 0
+    from umu_hf.space.logic import read_leaderboard
+
+    space = read_leaderboard(tmp_path)
+    row = dict(zip(space.headers(), space.table()[1], strict=True))
+    assert row["model"] == "vanilla" and row["FQ uni ↑"] == "0.0001 ± 0" and row["MIA AUC mm →0.5"] == "0.91 ± 0.01"
+
+
+def test_no_privacy_no_privacy_columns():
+    runs = [Run("vanilla", 15, 0, {"headline": {}})]
+    assert all(c["set"] != "privacy" for c in build_board(runs)["columns"])
+
+
+def test_bench_privacy_refuses_early(tmp_path):
+    from umu_hf.bench.pipeline import Bench
+    from umu_hf.bench.settings import BenchSettings
+    from umu_hf.data.synth import generate_dataset
+
+    data = generate_dataset(tmp_path / "plain", 20, 2, 0, n_holdout=0)
+    settings = BenchSettings(data=str(data), model="m", methods=("ga",), seeds=(0,), privacy=True)
+    with pytest.raises(UmuError, match="bench --privacy: .*holdout"):
+        Bench(tmp_path / "bench", settings).run()
+    assert not (tmp_path / "bench" / "models").exists()  # refused before any training
+    given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
+    with pytest.raises(UmuError, match="needs --retain-model"):
+        Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

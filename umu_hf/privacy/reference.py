@@ -1,0 +1,144 @@
+"""Privacy against the gold standard: the *retain model* (the vanilla fine-tuning without the forget people).
+
+What one model contributes (:func:`measure`, the ``privacy`` block of its ``results.json``): the four
+membership-inference attacks' AUCs of forget against holdout per modality (:mod:`umu_hf.privacy.mia`) and the
+truth ratio of every forget-set classification item per modality (:mod:`umu_hf.privacy.truth_ratio`).
+
+Against a retain model's block (:func:`compare_with_retain`) two numbers follow, per modality:
+
+- **forget quality** (TOFU): the KS-test p-value between the model's and the retain model's forget truth ratios;
+  1 = indistinguishable from a model that never saw the forget people, near 0 = clearly not. Higher is better.
+- **PrivLeak** (MUSE): ``(AUC_model − AUC_retain) / AUC_retain × 100`` of the headline attack
+  (:data:`HEADLINE_ATTACK`, Min-K %, as MUSE); 0 = the forget set is exactly as recognisable as to the retain
+  model, > 0 under-unlearning (still recognised), < 0 over-unlearning (a tell of its own). Closer to 0 is better.
+
+Where the retain model comes from: ``umu-hf finetune --config_name retain85+real`` (the training of vanilla on
+every part of ``full`` but the forget set, :func:`umu_hf.data.schema.retain_model_config`), or ``umu-hf bench
+--privacy``, which trains it per seed and forget ratio.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from umu_hf.data.schema import MODALITIES
+from umu_hf.errors import UmuError
+
+#: the attack PrivLeak and the leaderboard's AUC columns use (MUSE's choice)
+HEADLINE_ATTACK = "min_k"
+#: the cache of a retain model's block in an evaluation folder (``umu-hf eval --retain-model``)
+REFERENCE_FILE = "retain_reference.json"
+
+
+def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
+    """MUSE's PrivLeak in percent: the relative AUC gap to the retain model; None when either AUC is missing or
+    the retain AUC is 0.
+
+    >>> privleak(0.9, 0.5), privleak(0.5, 0.5), privleak(0.25, 0.5)
+    (80.0, 0.0, -50.0)
+    """
+    if auc_model is None or auc_retain is None or not (math.isfinite(auc_model) and math.isfinite(auc_retain)):
+        return None
+    if auc_retain == 0:
+        return None
+    return (auc_model - auc_retain) / auc_retain * 100.0
+
+
+def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int | None = None,
+            batch_size: int = 16) -> dict[str, Any]:
+    """One model's privacy block: :func:`umu_hf.privacy.mia.membership_report` plus ``truth_ratios``
+    (``{modality: [...]}``, the forget set's classification items in canonical order) and their medians."""
+    import statistics
+
+    from umu_hf.evaluation.items import iter_items
+    from umu_hf.privacy.mia import membership_report
+    from umu_hf.privacy.truth_ratio import _portrait_getter, question_truth_ratios
+
+    block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit)
+    questions = list(iter_items(forget, "forget", tasks=("classification",), limit=limit))
+    ratios = question_truth_ratios(model, adapter, questions, _portrait_getter(forget), batch_size)
+    per_modality = {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
+    block["truth_ratios"] = per_modality
+    block["median_truth_ratio"] = {m: statistics.median(v) if v else None for m, v in per_modality.items()}
+    return block
+
+
+def compare_with_retain(block: Mapping[str, Any], reference: Mapping[str, Any],
+                        retain_model: str | None = None) -> dict[str, Any]:
+    """``block`` with ``forget_quality`` (``{modality: {"forget_quality", "ks_statistic", ...}}``), ``privleak``
+    (``{attack: {"unimodal", "multimodal", "gap"}}``) and ``retain_model`` (its MIA AUCs and where it came from)
+    added; ``reference`` is the retain model's own :func:`measure` block."""
+    from umu_hf.privacy.truth_ratio import forget_quality_by_modality
+
+    for name, source in (("model", block), ("retain model", reference)):
+        if "mia" not in source or "truth_ratios" not in source:
+            raise UmuError(f"the {name}'s privacy block has no mia/truth_ratios; rerun `umu-hf eval --privacy`")
+    leak = {}
+    for attack, aucs in block["mia"].items():
+        ref = reference["mia"].get(attack, {})
+        row = {m: privleak(aucs.get(m), ref.get(m)) for m in MODALITIES}
+        both = row["unimodal"] is not None and row["multimodal"] is not None
+        row["gap"] = row["multimodal"] - row["unimodal"] if both else None
+        leak[attack] = row
+    return {
+        **block,
+        "forget_quality": forget_quality_by_modality(block["truth_ratios"], reference["truth_ratios"]),
+        "privleak": leak,
+        "retain_model": {"model": retain_model, "mia": reference["mia"],
+                         "median_truth_ratio": reference.get("median_truth_ratio")},
+    }
+
+
+def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str | Path, identity: Mapping[str, Any],
+                     *, limit: int | None, batch_size: int | str, device: str, dtype: str) -> dict[str, Any]:
+    """The retain model's block, measured once per evaluation folder: cached in ``out_dir/`` :data:`REFERENCE_FILE`
+    with ``identity`` (model, data, ratio, limit) and reused when that matches. The retain model is loaded, measured
+    and released before the evaluated model is loaded (never two models at once)."""
+    from umu_hf.evaluation.runner import resolve_batch_size
+    from umu_hf.models.loading import load_model
+    from umu_hf.utils import write_json
+
+    path = Path(out_dir) / REFERENCE_FILE
+    expected = json.loads(json.dumps(dict(identity), default=str))
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            cached = {}
+        if cached.get("identity") == expected:
+            return cached["block"]
+    model, _processor, adapter = load_model(retain_model, device, dtype)
+    try:
+        block = measure(model, adapter, forget, holdout, limit=limit,
+                        batch_size=resolve_batch_size(batch_size, model))
+    finally:
+        del model
+        gc.collect()
+        _empty_cuda_cache()
+    write_json(path, {"identity": expected, "block": block})
+    return block
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def format_comparison(block: Mapping[str, Any]) -> str:
+    """Forget quality and PrivLeak as text (what ``umu-hf eval --retain-model`` prints after the AUCs)."""
+    if "forget_quality" not in block:
+        return ""
+    fq = block["forget_quality"]
+    lines = ["forget quality (KS p-value of forget truth ratios vs the retain model; 1 = indistinguishable): "
+             + "  ".join(f"{m} {fq[m]['forget_quality']:.3g}" for m in MODALITIES if m in fq)]
+    leak = block["privleak"].get(HEADLINE_ATTACK, {})
+    shown = "  ".join(f"{m} {leak[m]:+.1f}%" if leak.get(m) is not None else f"{m} –" for m in MODALITIES)
+    lines.append(f"PrivLeak ({HEADLINE_ATTACK} AUC relative to the retain model's; 0 = same as never trained): {shown}")
+    return "\n".join(lines)
