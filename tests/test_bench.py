@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from PIL import Image
 
 from umu_hf.bench.manifest import read_manifest
 from umu_hf.bench.pipeline import Bench, VanillaTooWeakError
@@ -76,6 +77,49 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     # one line per stage with its elapsed time
     assert any(line.startswith("[bench] fine-tune vanilla") and "done in" in line for line in lines)
     assert any(line.startswith("[bench] unlearn npo") and "done in" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_path):
+    """``bench --privacy`` (through the CLI): a retain model per seed, trained on every part of ``full`` but the
+    forget set, evaluated like the others; every model's results carry the privacy block, compared with the retain
+    model's; the leaderboard (table, JSON, PNG) and the Space show the privacy columns."""
+    from umu_hf.bench import cli as bench_cli
+    from umu_hf.leaderboard import PRIVACY_COLUMNS, RETAIN_MODEL
+    from umu_hf.space.logic import read_leaderboard
+
+    reduced = _reduced(methods=("ga",), seeds=(0, 1))
+    with pytest.MonkeyPatch.context() as patch:  # the CLI's embedded defaults, reduced for speed
+        patch.setattr(bench_cli, "_settings", _with_cli_privacy(bench_cli._settings, reduced))
+        assert cli_main(["bench", "--out", str(tmp_path), "--privacy"]) == 0
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert [r["model"] for r in board["rows"]] == [RETAIN_MODEL, "vanilla", "ga"]
+    assert [c["key"] for c in board["columns"] if c["set"] == "privacy"] == [c.key for c in PRIVACY_COLUMNS]
+    rows = {r["model"]: r["cells"] for r in board["rows"]}
+    assert rows["vanilla"]["privacy/mia_auc_unimodal"]["n"] == 2
+    assert rows["ga"]["privacy/privleak_multimodal"]["mean"] is not None
+    assert rows[RETAIN_MODEL]["privacy/forget_quality_unimodal"]["mean"] is None  # the reference
+    (retain_record,) = {json.loads(p.read_text())["config_name"]
+                        for p in (tmp_path / "models").glob(f"{RETAIN_MODEL}-*/umu-stage.json")}
+    assert retain_record == "retain95+real"
+    for results in (tmp_path / "evals").glob("ga-*/results.json"):
+        block = json.loads(results.read_text())["privacy"]
+        assert block["retain_model"]["mia"] and set(block["forget_quality"]) == {"unimodal", "multimodal"}
+    table = (tmp_path / "leaderboard.md").read_text()
+    assert "FQ uni ↑" in table and "PrivLeak % mm →0" in table and "Privacy (min_k" in table
+    with Image.open(tmp_path / "leaderboard.png") as image:  # a second row of panels: taller than without
+        assert image.height > 700, image.size
+    assert [m.name for m in read_manifest(tmp_path).models][:3] == ["vanilla", RETAIN_MODEL, "ga"]
+    assert "MIA AUC uni →0.5" in read_leaderboard(tmp_path).headers()
+
+
+def _with_cli_privacy(parse, reduced: BenchSettings):
+    """The CLI's settings parser, with everything but ``privacy`` taken from ``reduced``."""
+
+    def settings(args):
+        return replace(reduced, privacy=parse(args).privacy)
+
+    return settings
 
 
 @pytest.mark.slow

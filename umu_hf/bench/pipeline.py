@@ -345,15 +345,16 @@ class Bench:
                     runs.append(self._run_of(RETAIN_MODEL, ratio, seed, results, file))
                     reference = (retain_key, self._reference(results, file))
                     models.setdefault(RETAIN_MODEL, retain)
-                    if ratio == ratios[0]:
-                        manifest.models.append(ModelEntry(_display(RETAIN_MODEL, seed, seeds),
-                                                          self._relative(retain), self._relative(file)))
+                    retain_entry = ModelEntry(_display(RETAIN_MODEL, seed, seeds), self._relative(retain),
+                                              self._relative(file))
                 results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio, reference)
                 self.check_vanilla(results)
                 runs.append(self._run_of("vanilla", ratio, seed, results, file))
                 if ratio == ratios[0]:
                     manifest.models.append(ModelEntry(_display("vanilla", seed, seeds), self._relative(vanilla),
                                                       self._relative(file)))
+                    if reference is not None:  # after vanilla: the Space's default "before" is the first plain model
+                        manifest.models.append(retain_entry)
                     write_manifest(self.out, manifest)
                 for method in self.s.methods:
                     try:
