@@ -5,8 +5,9 @@ match the single-process run.
 The loss-match runs compare the same global batch: two ranks of per-device batch 1 against one process of batch 1
 with gradient accumulation 2 (both average the gradient of the same two examples; the stream sampler hands rank r
 the batches r, r+2, …, one process reads them in order). LoRA dropout is 0 and NPO's separate multimodal clipping
-(which needs accumulation 1) is off, so the two runs compute the same numbers up to reduction order; measured on
-this machine the logged losses agree to ~1e-7 relative; the tests allow LOSS_RTOL.
+(which needs accumulation 1) is off, so the two runs compute the same numbers up to reduction order. Measured on
+this machine (torch 2.13 CPU, 3 steps) the logged losses and the merged weights were bitwise identical; the tests
+allow LOSS_RTOL (relative) and WEIGHT_ATOL, room for other CPUs' reduction order.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from umu_hf.trainers.run import TRAINING_LOG
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "trainers" / "accelerate"
 FSDP_JSON = CONFIGS / "fsdp2.json"
-#: relative tolerance of the per-step loss, FSDP2 on 2 ranks against one process (measured: ~1e-7)
+#: relative tolerance of the per-step loss, FSDP2 on 2 ranks against one process (measured: 0, bitwise equal)
 LOSS_RTOL = 1e-4
+#: largest absolute difference of a merged weight, FSDP2 against one process (measured: 0)
+WEIGHT_ATOL = 1e-4
 #: the flags both runs of a loss-match share: 3 steps, tiny LoRA without dropout, same data order
 MATCH_FLAGS = ["--max_steps", "3", "--per_device_train_batch_size", "1", "--lora_r", "4", "--lora_alpha", "8",
                "--lora_dropout", "0", "--use_cpu", "True", "--save_strategy", "no", "--learning_rate", "1e-2",
@@ -135,7 +138,7 @@ def _check_sharded_matches_single(job: str, job_args: list[str], synth_dir: Path
     a = AutoModelForImageTextToText.from_pretrained(sharded / "merged").state_dict()
     b = AutoModelForImageTextToText.from_pretrained(single / "merged").state_dict()
     assert a.keys() == b.keys()
-    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= WEIGHT_ATOL
     results = _eval_scores(sharded / "merged", synth_dir, tmp_path / "eval")
     assert results["sets"]["forget"]["cloze"]["n"] == 1
     assert set(results["headline"]) == {"forget", "retain", "real"}
