@@ -208,6 +208,9 @@ def _child(model_dir: str, data: str, out_json: str, mode: str) -> None:
     record = {"mode": mode, "world": world, "rank": rank, "total_params": total, "trainable_params": trainable,
               **found, "state": sum(found.values())}
     Path(f"{out_json}.{mode}.{world}.{rank}").write_text(json.dumps(record), encoding="utf-8")
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def measure_tiny(model_dir: str, data: str) -> list[dict]:
@@ -222,7 +225,7 @@ def measure_tiny(model_dir: str, data: str) -> list[dict]:
                      str(_free_port()), *base]):
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
             if proc.returncode != 0:
-                raise SystemExit(f"measurement failed: {proc.stderr[-2000:]}")
+                raise SystemExit(f"measurement failed ({' '.join(cmd[:4])}): {proc.stderr[-3000:]}")
     return [json.loads(p.read_text()) for p in sorted(work.glob("m.*"))]
 
 

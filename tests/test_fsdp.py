@@ -186,3 +186,38 @@ def test_every_method_trains_under_fsdp2(mode, tiny_model_dir, synth_dir, tmp_pa
     assert npo["first"]["forget_logratio_mm"] == pytest.approx(0.0, abs=1e-6)  # p_ref = p_θ before the first step
     assert npo["last"]["forget_logratio_mm"] != pytest.approx(0.0, abs=1e-4)  # and differs after it
     assert torch.isfinite(torch.tensor(npo["losses"])).all()
+
+
+def _scale_memory():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scale_memory", ROOT / "benchmarks" / "scale_memory.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scale_memory"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_memory_guide_formula():
+    """benchmarks/scale_memory.py: LLaVA-1.5 sizes, sharding divides the state, the reference costs only a copy."""
+    sm = _scale_memory()
+    assert sm.LLAVA_7B.total_params() == pytest.approx(7.06e9, rel=0.01)
+    assert sm.LLAVA_13B.total_params() == pytest.approx(13.35e9, rel=0.01)
+    assert sm.LLAVA_7B.vision_params() == pytest.approx(303.5e6, rel=0.01)
+    n = 1_000_000
+    one = sm.model_state_bytes(n, n, 1, False, sm.FP32, True)
+    assert one == n * (16 + 4)  # weights + grads + AdamW (16 B) + an fp32 reference copy (4 B)
+    assert sm.model_state_bytes(n, n, 2, True, sm.FP32, True) == one / 2
+    rows = {(r["model"], r["training"], r["reference"]): r for r in sm.guide_rows(8, 64)}
+    lora_ref, lora = rows[("LLaVA-1.5-7B", "LoRA r64", "adapter off")], rows[("LLaVA-1.5-7B", "LoRA r64", "none")]
+    assert lora_ref["DDP"] == lora["DDP"]  # the adapter-off reference is free
+    full_ref, full = rows[("LLaVA-1.5-7B", "full", "frozen copy")], rows[("LLaVA-1.5-7B", "full", "none")]
+    assert full_ref["DDP"] - full["DDP"] == pytest.approx(7.06e9 * 2 / 2**30, rel=0.01)  # a bf16 copy
+    assert full["FSDP2"] < full["DDP"] / 7  # 8 GPUs: an eighth plus two gathered layers
+
+
+def test_memory_guide_matches_the_tiny_measurement():
+    """The formula against records of the measured shape (check_tiny): the ratio is computed per rank."""
+    sm = _scale_memory()
+    record = {"mode": "full", "world": 2, "rank": 0, "total_params": 100, "trainable_params": 100, "state": 1000}
+    assert sm.check_tiny([record])[0]["ratio"] == pytest.approx(1.0)

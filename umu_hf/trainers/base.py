@@ -23,7 +23,7 @@ from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_r
 from umu_hf.errors import UmuError
 from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
-from umu_hf.trainers.sharding import enable_fsdp, shard_reference
+from umu_hf.trainers.sharding import enable_fsdp, reshard, shard_reference
 from umu_hf.utils import check_dtype, write_json
 
 logger = logging.getLogger(__name__)
@@ -526,7 +526,10 @@ class UnlearnTrainer(UMUTrainer):
     def reference(self, model: Any) -> Iterator[Any]:
         """The reference network p_ref: the frozen ``ref_model`` or the same weights with the adapter off."""
         if self.ref_model is not None:
-            yield self.ref_model
+            try:
+                yield self.ref_model
+            finally:
+                reshard(self.ref_model)  # a sharded copy: drop the units its forward left gathered
             return
         unwrapped = self.accelerator.unwrap_model(model)  # DDP hides disable_adapter
         with unwrapped.disable_adapter():

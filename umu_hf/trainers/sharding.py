@@ -87,6 +87,15 @@ def shard_reference(trainer: Any, ref_model: Any) -> Any:
     return ref_model
 
 
+def reshard(model: Any) -> None:
+    """Free the gathered weights of every FSDP2 unit of ``model`` (no-op unsharded). accelerate leaves the last unit
+    (final norm + LM head) gathered after a forward, for the backward that follows; a frozen reference has no
+    backward, so without this each rank would keep that unit whole."""
+    for module in model.modules():
+        if _is_fsdp(module):
+            module.reshard()
+
+
 def _is_fsdp(module: torch.nn.Module) -> bool:
     """True for a module ``fully_shard`` turned into an FSDP2 unit."""
     from torch.distributed.fsdp import FSDPModule
