@@ -23,6 +23,7 @@ from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_r
 from umu_hf.errors import UmuError
 from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
 from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
+from umu_hf.trainers.sharding import enable_fsdp, reshard, shard_reference
 from umu_hf.utils import check_dtype, write_json
 
 logger = logging.getLogger(__name__)
@@ -289,6 +290,11 @@ class UMUTrainer(Trainer):
         """The streams this run reads (a method may drop one its settings switch off)."""
         return cls.streams
 
+    def create_accelerator_and_postprocess(self) -> None:
+        """The Trainer's accelerator; ``--fsdp`` on CPU processes gets FSDP2 too (:func:`sharding.enable_fsdp`)."""
+        super().create_accelerator_and_postprocess()
+        enable_fsdp(self)
+
     def get_train_dataloader(self) -> Any:
         """A :class:`StreamDataset` is served one step per batch, in order (it shuffles each stream itself)."""
         if not isinstance(self.train_dataset, StreamDataset):
@@ -514,13 +520,16 @@ class UnlearnTrainer(UMUTrainer):
         self.ref_model = None
         if ref_model is not None:
             ref_model.eval().requires_grad_(False)
-            self.ref_model = ref_model.to(self.args.device)
+            self.ref_model = shard_reference(self, ref_model.to(self.args.device))
 
     @contextlib.contextmanager
     def reference(self, model: Any) -> Iterator[Any]:
         """The reference network p_ref: the frozen ``ref_model`` or the same weights with the adapter off."""
         if self.ref_model is not None:
-            yield self.ref_model
+            try:
+                yield self.ref_model
+            finally:
+                reshard(self.ref_model)  # a sharded copy: drop the units its forward left gathered
             return
         unwrapped = self.accelerator.unwrap_model(model)  # DDP hides disable_adapter
         with unwrapped.disable_adapter():

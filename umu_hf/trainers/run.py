@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_LORA = LoraArguments().settings()
 #: written next to every trained model: method, protocol features, hyper-parameters, LoRA
 TRAINING_RECORD = "umu_training.json"
+#: written next to every trained model: the Trainer's log history (losses and terms per logged step, full precision)
+TRAINING_LOG = "umu_train_log.json"
 
 
 def model_dtype(config: UMUConfig, lora: bool = True) -> str:
@@ -178,14 +180,32 @@ def train(
     if not trainer.is_world_process_zero():
         return out_dir / "merged" if merge else out_dir
     write_json(out_dir / TRAINING_RECORD, record)
+    write_json(out_dir / TRAINING_LOG, trainer.state.log_history)
     if merge:
         merged_dir = out_dir / "merged"
-        merged = model.merge_and_unload() if lora is not None else model
+        if trainer.is_fsdp_enabled:  # the live weights are shards: merge what save_model gathered
+            merged = merge_saved(model_path, out_dir, dtype, lora is not None)
+        else:
+            merged = model.merge_and_unload() if lora is not None else model
         merged.save_pretrained(str(merged_dir))
         processor.save_pretrained(str(merged_dir))
         write_json(merged_dir / TRAINING_RECORD, record)
         return merged_dir
     return out_dir
+
+
+def merge_saved(model_path: str, out_dir: Path, dtype: str, lora: bool) -> Any:
+    """The trained model rebuilt from what :meth:`Trainer.save_model` wrote to ``out_dir``: the base model with the
+    saved adapter merged in (``lora``), or the saved full model. A sharded (FSDP) run merges this way, because its
+    live parameters are each rank's shards; the saved folder holds the gathered full state dict."""
+    from umu_hf.models.loading import load_model
+
+    if not lora:
+        return load_model(str(out_dir), device="cpu", dtype=dtype)[0]
+    from peft import PeftModel
+
+    base = load_model(model_path, device="cpu", dtype=dtype)[0]
+    return PeftModel.from_pretrained(base, str(out_dir)).merge_and_unload()
 
 
 def unlearn(

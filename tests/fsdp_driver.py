@@ -1,0 +1,73 @@
+"""Run under ``torchrun --nproc_per_node 2``: train every named method a few steps under FSDP2 (gloo, CPU) in one
+process group and write, from rank 0, each method's logged losses and whether its weights stayed finite.
+
+    torchrun --nproc_per_node 2 tests/fsdp_driver.py MODEL DATA OUT.json lora|full METHOD [METHOD ...]
+
+``lora``: a small LoRA adapter (the reference is the adapter switched off); ``full``: every weight trains (methods
+with a reference get a frozen copy, sharded the same way). The test (test_fsdp.py) reads OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+ROOT = Path(__file__).resolve().parents[1]
+FSDP_CONFIG = ROOT / "trainers" / "accelerate" / "fsdp2.json"
+
+
+def run_method(method: str, model_dir: str, data: str, out: Path, lora: bool) -> dict:
+    """Two FSDP2 steps of ``method``; its losses, the first step's terms and the world size it ran with."""
+    from umu_hf.models.loading import load_model
+    from umu_hf.trainers.lora import LoraArguments, apply_lora
+    from umu_hf.trainers.registry import get_method
+    from umu_hf.trainers.run import build_unlearning_dataset
+    from umu_hf.trainers.sharding import is_sharded
+
+    trainer_cls, config_cls = get_method(method)
+    model, _, adapter = load_model(model_dir, device="cpu", dtype="float32")
+    ref_model = None
+    if lora:
+        torch.manual_seed(0)
+        model = apply_lora(model, LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings())
+    elif trainer_cls.needs_reference:
+        ref_model = load_model(model_dir, device="cpu", dtype="float32")[0]
+    config = config_cls(
+        output_dir=str(out / method), max_steps=2, per_device_train_batch_size=1, learning_rate=1e-2,
+        use_cpu=True, save_strategy="no", disable_tqdm=True, ddp_backend="gloo", fsdp=True,
+        fsdp_config=str(FSDP_CONFIG), report_to="none",
+    )
+    dataset = build_unlearning_dataset(data, 5, streams=config.streams)
+    kwargs = {"ref_model": ref_model} if ref_model is not None else {}
+    trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, **kwargs)
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss" in entry]
+    finite = all(bool(torch.isfinite(p.full_tensor() if hasattr(p, "full_tensor") else p).all())
+                 for p in trainer.model.parameters())
+    return {
+        "losses": [entry["loss"] for entry in logs],
+        "first": logs[0] if logs else {},
+        "last": logs[-1] if logs else {},
+        "finite": finite and all(math.isfinite(entry["loss"]) for entry in logs),
+        "sharded": is_sharded(trainer.model),
+        "ref_sharded": trainer.ref_model is not None and is_sharded(trainer.ref_model),
+        "world_size": trainer.accelerator.num_processes,
+    }
+
+
+def main(argv: list[str]) -> int:
+    model_dir, data, out_json, mode, *methods = argv
+    results = {m: run_method(m, model_dir, data, Path(out_json).parent / f"runs-{mode}", mode == "lora")
+               for m in methods}
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        Path(out_json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
