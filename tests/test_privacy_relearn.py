@@ -51,3 +51,63 @@ def test_cli_relearn_writes_the_report(tiny_model_dir, synth_dir, tmp_path, caps
     assert {s: report["training"][s]["steps"] for s in STREAMS} == {"text_only": 2, "image": 2}
     assert not list(out.glob(".relearn.json*"))  # written atomically: no temporary left
     assert "text_only" in capsys.readouterr().out
+
+
+#: GA step budgets tried in turn (constant lr, LoRA): the first that cuts the forget accuracy is the unlearned model
+GA_STEPS = (10, 20, 30, 45, 60)
+GA_LR = 3e-3
+#: forget-accuracy points (sum over classification and cloze, both modalities) GA must remove / relearning restore
+CUT, RESTORED = 60.0, 40.0
+
+
+def _forget_points(accuracy: dict) -> float:
+    """Sum of the per-modality forget accuracies of classification and cloze (0–400)."""
+    return sum(accuracy[t][m] for t in RELEARN_TASKS for m in ("unimodal", "multimodal"))
+
+
+@pytest.mark.slow
+def test_relearning_restores_a_ga_unlearned_models_forget_accuracy(tmp_path):
+    """A tiny vanilla that knows its 14 profiles (the bench's vanilla fine-tuning), GA-unlearned until its forget
+    accuracy drops by at least CUT points (the first of GA_STEPS that does), gets at least RESTORED points back
+    from 10 relearning steps on the forget people's pairs of one modality (``umu-hf relearn``'s attack)."""
+    from umu_hf.bench.settings import EMBEDDED_VANILLA
+    from umu_hf.data.synth import generate_dataset
+    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
+    from umu_hf.models.tiny import build_tiny_from_dataset
+    from umu_hf.privacy.relearn import forget_accuracy, relearn_attack
+    from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.methods.ga import GAConfig
+    from umu_hf.trainers.run import DEFAULT_LORA, finetune, unlearn
+
+    data = generate_dataset(tmp_path / "data", 12, 2, 0)  # forget15 = 2 people
+    tiny = build_tiny_from_dataset(data, tmp_path / "tiny", size="small", seed=0)
+    config = FinetuneConfig(output_dir=str(tmp_path / "vanilla"), **EMBEDDED_VANILLA, save_strategy="no",
+                            use_cpu=True, disable_tqdm=True, seed=0)
+    vanilla = finetune(str(tiny), data, config)
+
+    def points(model, name: str) -> tuple[float, dict]:
+        request = EvalRequest(str(model), str(data), 15, tmp_path / "evals" / name, sets=("forget",), device="cpu")
+        accuracy = forget_accuracy(evaluate_model(request, progress=False))
+        return _forget_points(accuracy), accuracy
+
+    known, _ = points(vanilla, "vanilla")
+    assert known >= 300, f"the vanilla model does not know the forget profiles ({known} of 400 points)"
+    tried = []
+    for steps in GA_STEPS:
+        ga_config = GAConfig(output_dir=str(tmp_path / f"ga{steps}"), learning_rate=GA_LR, max_steps=steps,
+                             lr_scheduler_type="constant", save_strategy="no", use_cpu=True, disable_tqdm=True,
+                             seed=0)  # fmt: skip
+        unlearned = unlearn("ga", str(vanilla), data, 15, ga_config, DEFAULT_LORA, merge=True)
+        left, _ = points(unlearned, f"ga{steps}")
+        tried.append((steps, left))
+        if known - left >= CUT:
+            break
+    else:
+        pytest.fail(f"GA never cut the forget accuracy by {CUT} points: (steps, points left) {tried}")
+    settings = RelearnSettings(steps=10, learning_rate=2e-3, lora=False, device="cpu")
+    report = relearn_attack(str(unlearned), str(data), 15, tmp_path / "relearn", settings)
+    before = _forget_points({t: report[t]["before"] for t in RELEARN_TASKS})
+    after = {s: _forget_points({t: report[t][s] for t in RELEARN_TASKS}) for s in STREAMS}
+    assert before == pytest.approx(left)
+    assert max(after.values()) - before >= RESTORED, (known, tried, after)
+    print(f"vanilla {known}, GA (steps, points) {tried}, relearned {after}")

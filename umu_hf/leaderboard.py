@@ -241,9 +241,19 @@ def _privacy_cell(values: Sequence[float | None], seeds: Sequence[int]) -> dict[
 
     cell = seed_summary(values)
     complete = cell["mean"] is not None and len(values) > 1
-    cell["ci"] = [_finite(v) for v in mean_ci(np.asarray(values, dtype=float)[:, None])] if complete else None
-    cell.update(seeds=list(seeds), n_questions=None, vs_vanilla=None, mean=_finite(cell["mean"]), sd=_finite(cell["sd"]))
+    cell["ci"] = [_significant(v) for v in mean_ci(np.asarray(values, dtype=float)[:, None])] if complete else None
+    cell.update(seeds=list(seeds), n_questions=None, vs_vanilla=None, mean=_significant(cell["mean"]),
+                sd=_significant(cell["sd"]))
     return cell
+
+
+def _significant(value: float | None) -> float | None:
+    """Four significant digits (a forget-quality p-value of 3e-9 stays 3e-9, not 0), None if not finite.
+
+    >>> _significant(3.14159e-9), _significant(80.04567), _significant(float("nan"))
+    (3.142e-09, 80.05, None)
+    """
+    return None if value is None or not math.isfinite(value) else float(f"{value:.4g}")
 
 
 def _cell_text(cell: Mapping[str, Any], fmt: str = ".1f") -> str:
