@@ -53,6 +53,25 @@ def test_cli_relearn_writes_the_report(tiny_model_dir, synth_dir, tmp_path, caps
     assert "text_only" in capsys.readouterr().out
 
 
+def test_cli_relearn_against_a_baseline(tiny_model_dir, synth_dir, tmp_path, capsys):
+    """``--baseline``: the same attack on a second model; the excess over it is 0 when the baseline is the model
+    itself (same seed, same steps: the same relearned weights)."""
+    from umu_hf.cli import main
+
+    out = tmp_path / "relearn"
+    rc = main(["relearn", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--forget-ratio", "5",
+               "--out", str(out), "--steps", "1", "--batch-size", "2", "--limit", "1", "--device", "cpu",
+               "--baseline", str(tiny_model_dir)])
+    assert rc == 0
+    report = json.loads((out / "relearn.json").read_text(encoding="utf-8"))
+    assert report["baseline"]["model"] == str(tiny_model_dir)
+    assert set(report["excess"]) == set(STREAMS)
+    for stream in STREAMS:
+        assert report["excess"][stream] == {t: {"unimodal": 0, "multimodal": 0, "AccF": 0} for t in RELEARN_TASKS}
+    assert (out / "baseline" / "evals" / "before" / "results.json").is_file()
+    assert "restored beyond the baseline" in capsys.readouterr().out
+
+
 #: GA step budgets tried in turn (constant lr, LoRA): the first that cuts the forget accuracy is the unlearned model
 GA_STEPS = (10, 20, 30, 45, 60)
 GA_LR = 3e-3

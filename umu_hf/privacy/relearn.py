@@ -14,6 +14,10 @@ set by the evaluation runner, and the forget accuracy of classification and cloz
                         "text_only": {...}, "image": {...}, "steps": N},
      "cloze": {...}, "steps": N, "settings": {...}, ...}
 
+A model that never saw the forget people learns from the relearning pairs too, so a restoration means little
+alone: ``umu-hf relearn --baseline RETAIN_MODEL`` attacks that model the same way and reports, under ``excess``,
+the accuracy restored beyond what the attack teaches from scratch (:func:`run_relearn`).
+
 ``unimodal``/``multimodal`` are the forget accuracies (percent of questions right) in each modality, ``AccF`` the
 benchmark's joint forget accuracy (right in at least one). Cross-modal leakage reads as ``text_only`` raising
 ``multimodal`` (and ``image`` raising ``unimodal``). ``umu-hf relearn`` writes it to ``OUT/relearn.json``; the
@@ -240,15 +244,48 @@ def relearn_attack(
 
 
 def run_relearn(model_path: str, data: str, forget_ratio: int | str, out_dir: str | Path,
-                settings: RelearnSettings | None = None, *, save_models: bool = False) -> Path:
-    """:func:`relearn_attack`, then write its report to ``out_dir/relearn.json`` atomically; returns that path."""
+                settings: RelearnSettings | None = None, *, save_models: bool = False,
+                baseline: str | None = None) -> Path:
+    """:func:`relearn_attack`, then write its report to ``out_dir/relearn.json`` atomically; returns that path.
+
+    ``baseline``: a model that never saw the forget people (the retain model) attacked the same way (its report
+    under ``baseline``, its folders under ``out_dir/baseline``), and ``excess``: per stream, task and modality, the
+    accuracy the attack restored to ``model_path`` beyond what it taught the baseline from scratch — what was
+    hidden rather than relearned."""
     from umu_hf.utils import write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = relearn_attack(model_path, data, forget_ratio, out, settings, save_models=save_models)
+    if baseline is not None:
+        reference = relearn_attack(baseline, data, forget_ratio, out / "baseline", settings)
+        report["baseline"] = {"model": str(baseline), **{t: reference[t] for t in RELEARN_TASKS}}
+        report["excess"] = excess_over_baseline(report, report["baseline"])
     write_json(out / RELEARN_FILE, report)
     return out / RELEARN_FILE
+
+
+def excess_over_baseline(report: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, dict]:
+    """``{stream: {task: {"unimodal", "multimodal", "AccF"}}}``: (after − before) of the attacked model minus the
+    same of the baseline, in points.
+
+    >>> row = lambda u, m: {"unimodal": u, "multimodal": m, "AccF": max(u, m)}
+    >>> model = {"cloze": {"before": row(0, 0), "text_only": row(80, 40), "image": row(60, 60)}}
+    >>> base = {"cloze": {"before": row(0, 0), "text_only": row(50, 0), "image": row(10, 20)}}
+    >>> excess_over_baseline(model, base)["text_only"]["cloze"]
+    {'unimodal': 30, 'multimodal': 40, 'AccF': 30}
+    """
+    return {
+        stream: {
+            task: {
+                key: (report[task][stream][key] - report[task]["before"][key])
+                - (baseline[task][stream][key] - baseline[task]["before"][key])
+                for key in ("unimodal", "multimodal", "AccF")
+            }
+            for task in RELEARN_TASKS if task in report and task in baseline
+        }
+        for stream in STREAMS
+    }
 
 
 # -- umu-hf relearn ------------------------------------------------------------------------------------------
@@ -283,6 +320,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default auto)")
     parser.add_argument("--save-models", action="store_true", help="also save each relearned model in OUT/models/")
+    parser.add_argument("--baseline", metavar="MODEL",
+                        help="a model that never saw the forget people (the retain model): attacked the same way, and "
+                        "the report says how much accuracy came back beyond what the attack teaches it from scratch")
     parser.set_defaults(func=_relearn)
 
 
@@ -291,7 +331,8 @@ def _relearn(args: argparse.Namespace) -> int:
         steps=args.steps, learning_rate=args.learning_rate, batch_size=args.batch_size, lora=not args.no_lora,
         seed=args.seed, limit=args.limit, device=args.device, dtype=args.dtype,
     )
-    path = run_relearn(args.model, args.data, args.forget_ratio, args.out, settings, save_models=args.save_models)
+    path = run_relearn(args.model, args.data, args.forget_ratio, args.out, settings, save_models=args.save_models,
+                       baseline=args.baseline)
     print(format_report(_read(path)))
     print(f"report: {path}")
     return 0
@@ -319,4 +360,10 @@ def format_report(report: Mapping[str, Any]) -> str:
             row = report[task][stage]
             lines.append(f"{task:<15} {stage:<10} {row['unimodal']:8.2f}  {row['multimodal']:10.2f}  "
                          f"{row['AccF']:5.2f}")
+    if "excess" in report:
+        lines.append(f"restored beyond the baseline ({report['baseline']['model']}), in points:")
+        for stream, tasks in report["excess"].items():
+            for task, row in tasks.items():
+                lines.append(f"{task:<15} {stream:<10} {row['unimodal']:+8.2f}  {row['multimodal']:+10.2f}  "
+                             f"{row['AccF']:+5.2f}")
     return "\n".join(lines)
