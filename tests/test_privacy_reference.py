@@ -137,6 +137,7 @@ def test_bench_privacy_refuses_early(tmp_path):
     with pytest.raises(UmuError, match="bench --privacy: .*holdout"):
         Bench(tmp_path / "bench", settings).run()
     assert not (tmp_path / "bench" / "models").exists()  # refused before any training
+    assert main(["bench", "--out", str(tmp_path / "b3"), "--retain-model", "r"]) == 2
     given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
     with pytest.raises(UmuError, match="needs --retain-model"):
         Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

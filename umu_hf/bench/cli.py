@@ -61,7 +61,11 @@ def _methods(text: str) -> tuple[str, ...]:
 
 def _settings(args: argparse.Namespace) -> Any:
     from umu_hf.bench.settings import BenchSettings, original_profile
+    from umu_hf.errors import UmuError
 
+    if args.retain_model is not None and not args.no_finetune:
+        raise UmuError("--retain-model goes with --no-finetune (a given vanilla); otherwise the bench trains the "
+                       "retain model itself: drop --retain-model")
     methods = _methods(args.methods)
     embedded = args.model is None and args.data is None
     base = BenchSettings() if embedded else original_profile()
