@@ -375,3 +375,12 @@ def tiny_qwen2_vl(video_processor=None):
     )
     torch.manual_seed(0)
     return Qwen2VLForConditionalGeneration(config).eval(), processor
+
+
+def free_port() -> int:
+    """A port nobody listens on now, for torchrun's rendezvous (a fixed one collides with another test run)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import free_port
 
 from umu_hf.cli import main as cli_main
 from umu_hf.trainers.run import TRAINING_LOG
@@ -39,21 +40,12 @@ MATCH_FLAGS = ["--max_steps", "3", "--per_device_train_batch_size", "1", "--lora
                "--disable_tqdm", "True", "--report_to", "none", "--merge", "True"]
 
 
-def _free_port() -> int:
-    """A port nobody listens on now (a fixed one collides with another test run on the same machine)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 
 def _torchrun(script: Path, args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            str(script), *args]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]

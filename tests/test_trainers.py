@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import BlowUpAtStep
+from helpers import BlowUpAtStep, free_port
 
 from umu_hf.cli import main as cli_main
 from umu_hf.data.collate import IGNORE_INDEX, load_refusals
@@ -196,19 +196,10 @@ def test_cli_unlearn_merge_reloads_and_generates(tiny_model_dir, synth_dir, tmp_
     assert set(results["headline"]) == {"forget", "retain", "real"}
 
 
-def _free_port() -> int:
-    """A port nobody listens on now (a fixed one collides with another test run on the same machine)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            str(ROOT / "trainers" / "unlearn.py"), "--method", "npo", "--model", str(tiny_model_dir),
            "--data", str(synth_dir), "--forget_ratio", "5", "--output_dir", str(tmp_path / "npo"),
            "--max_steps", "2", "--per_device_train_batch_size", "2", "--lora_r", "4", "--lora_alpha", "8",
