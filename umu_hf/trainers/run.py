@@ -177,21 +177,20 @@ def train(
     processor.save_pretrained(str(out_dir))
     record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
               "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
-    if not trainer.is_world_process_zero():
-        return out_dir / "merged" if merge else out_dir
-    write_json(out_dir / TRAINING_RECORD, record)
-    write_json(out_dir / TRAINING_LOG, trainer.state.log_history)
-    if merge:
-        merged_dir = out_dir / "merged"
-        if trainer.is_fsdp_enabled:  # the live weights are shards: merge what save_model gathered
-            merged = merge_saved(model_path, out_dir, dtype, lora is not None)
-        else:
-            merged = model.merge_and_unload() if lora is not None else model
-        merged.save_pretrained(str(merged_dir))
-        processor.save_pretrained(str(merged_dir))
-        write_json(merged_dir / TRAINING_RECORD, record)
-        return merged_dir
-    return out_dir
+    if trainer.is_world_process_zero():
+        write_json(out_dir / TRAINING_RECORD, record)
+        write_json(out_dir / TRAINING_LOG, trainer.state.log_history)
+        if merge:
+            if trainer.is_fsdp_enabled:  # the live weights are shards: merge what save_model gathered
+                merged = merge_saved(model_path, out_dir, dtype, lora is not None)
+            else:
+                merged = model.merge_and_unload() if lora is not None else model
+            merged.save_pretrained(str(out_dir / "merged"))
+            processor.save_pretrained(str(out_dir / "merged"))
+            write_json(out_dir / "merged" / TRAINING_RECORD, record)
+    # every rank leaves together: a rank that exits while rank 0 still writes tears the process group down under it
+    trainer.accelerator.wait_for_everyone()
+    return out_dir / "merged" if merge else out_dir
 
 
 def merge_saved(model_path: str, out_dir: Path, dtype: str, lora: bool) -> Any:

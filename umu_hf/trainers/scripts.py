@@ -177,7 +177,19 @@ def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
         path = run.finetune(script.model, script.data, config, lora.settings(), merge,
                             config_name=script.config_name, overwrite=script.overwrite)
         print(f"fine-tuned model: {path}")
+    close_process_group()
     return 0
+
+
+def close_process_group() -> None:
+    """Destroy the default process group of a multi-process run (torchrun / accelerate launch), so each process
+    exits cleanly instead of tearing down gloo's threads at interpreter exit (an abort, "terminate called without
+    an active exception", on some runs)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def peek_option(argv: Sequence[str], name: str) -> str | None:
