@@ -218,6 +218,11 @@ GEMMA3_TEMPLATE = (
 )
 
 
+#: the text model of every tiny test family: two small layers, grouped-query attention
+TINY_TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "num_key_value_heads": 1, "max_position_embeddings": 256}
+
+
 def tiny_gemma3():
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3Processor
     from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
@@ -248,14 +253,9 @@ def tiny_gemma3():
     config = Gemma3Config(
         text_config={
             "vocab_size": len(tok),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
+            **TINY_TEXT,
             "head_dim": 16,
             "sliding_window": 64,
-            "max_position_embeddings": 256,
             "pad_token_id": ids["<pad>"],
             "eos_token_id": ids["<end_of_turn>"],
             "bos_token_id": ids["<bos>"],
@@ -348,12 +348,7 @@ def tiny_qwen2_vl(video_processor=None):
     config = Qwen2VLConfig(
         text_config={
             "vocab_size": len(tok),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 256,
+            **TINY_TEXT,
             "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "rope_theta": 1e4},
             "bos_token_id": None,
             "eos_token_id": ids["<|im_end|>"],

@@ -250,8 +250,8 @@ class UmuBench(evaluate.Metric):
         if self.config_name in _TWO_LISTS:
             column, (first, second) = _TWO_LISTS[self.config_name]
             if first in kwargs or second in kwargs:
-                ones = _privacy_list(kwargs.pop(first, None), first)
-                zeros = _privacy_list(kwargs.pop(second, None), second)
+                ones = _number_list(kwargs.pop(first, None), first)
+                zeros = _number_list(kwargs.pop(second, None), second)
                 if kwargs.get(column) is not None or kwargs.get("labels") is not None:
                     raise ValueError(f"give {first} and {second}, or {column} and labels, not both")
                 kwargs[column] = ones + zeros
@@ -263,7 +263,7 @@ class UmuBench(evaluate.Metric):
         privacy config: ``scores``, ``labels``; forget_quality: ``truth_ratios``, ``labels``)."""
         if self.config_name in _TWO_LISTS:
             column, names = _TWO_LISTS[self.config_name]
-            _check_privacy(kwargs.get(column), kwargs.get("labels"), column, names)
+            _check_labelled(kwargs.get(column), kwargs.get("labels"), column, names)
             return super().add_batch(predictions=predictions, references=references, **kwargs)
         if predictions is not None:
             raise ValueError(
@@ -282,7 +282,7 @@ class UmuBench(evaluate.Metric):
         the privacy config: one ``scores`` and its ``labels``)."""
         if self.config_name in _TWO_LISTS:
             column, names = _TWO_LISTS[self.config_name]
-            _check_privacy([kwargs.get(column)], [kwargs.get("labels")], column, names)
+            _check_labelled([kwargs.get(column)], [kwargs.get("labels")], column, names)
             return super().add(prediction=prediction, reference=reference, **kwargs)
         if prediction is not None:
             raise ValueError(
@@ -362,14 +362,14 @@ class UmuBench(evaluate.Metric):
         )
 
 
-def _privacy_list(values, name):
+def _number_list(values, name):
     """``member_scores`` / ``nonmember_scores`` as a list (a ``ValueError`` naming the argument otherwise)."""
     if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ValueError(f"{name} must be a list of numbers (one attack score per example)")
     return list(values)
 
 
-def _check_privacy(scores, labels, column="scores", names=("member_scores", "nonmember_scores")):
+def _check_labelled(scores, labels, column="scores", names=("member_scores", "nonmember_scores")):
     """A two-list batch: as many labels as values, each label 1 (``names[0]``) or 0 (``names[1]``)."""
     if scores is None or labels is None:
         raise ValueError(f"this config takes {column} and labels (or {names[0]} and {names[1]})")

@@ -154,17 +154,28 @@ class Bench:
         """(vanilla model path, key): fine-tuned on every profile, or the given model with ``finetune=False``."""
         if not self.s.finetune:
             return base, base_key
+        return self._finetune("vanilla", "full", base, base_key, data, data_key, seed)
+
+    def _finetune(self, name: str, config_name: str, base: str, base_key: str, data: str, data_key: str,
+                  seed: int) -> tuple[str, str]:
+        """(model path, key) of the bench's fine-tuning of ``base`` on ``config_name`` into ``models/<name>-<key>``:
+        vanilla on ``full``, the retain model on every part but the forget set — the same settings and seed."""
         from umu_hf.trainers.finetune import FinetuneConfig
         from umu_hf.trainers.run import finetune
 
         fields, lora_args = self.s.vanilla, self.s.vanilla_lora
-        key = settings_hash("vanilla", base_key, data_key, fields, lora_args, seed, self.s.device)
-        folder = self.out / "models" / f"vanilla-{key}"
+        # vanilla's key (and so its cached folder) is what it was before the retain model shared this stage
+        parts = (base_key, data_key) + ((config_name,) if config_name != "full" else ())
+        key = settings_hash(name, *parts, fields, lora_args, seed, self.s.device)
+        folder = self.out / "models" / f"{name}-{key}"
         lora = lora_args.settings()
+        record = {"config": fields, "lora": asdict(lora_args)}
+        if config_name != "full":
+            record["config_name"] = config_name
         path = self._train(
-            f"fine-tune vanilla on full (seed {seed})", folder, FinetuneConfig, fields, lora,
-            lambda config: finetune(base, data, config, lora, merge=lora is not None),
-            {"config": fields, "lora": asdict(lora_args)}, seed,
+            f"fine-tune {name.replace('_', ' ')} on {config_name} (seed {seed})", folder, FinetuneConfig, fields,
+            lora, lambda config: finetune(base, data, config, lora, merge=lora is not None, config_name=config_name),
+            record, seed,
         )
         return str(path), key
 
@@ -179,20 +190,8 @@ class Bench:
                                "retain95+real)")
             return self.s.retain_model, settings_hash("model", content_fingerprint(self.s.retain_model))
         from umu_hf.data.schema import retain_model_config
-        from umu_hf.trainers.finetune import FinetuneConfig
-        from umu_hf.trainers.run import finetune
 
-        fields, lora_args = self.s.vanilla, self.s.vanilla_lora
-        config_name = retain_model_config(ratio)
-        key = settings_hash("retain_model", base_key, data_key, config_name, fields, lora_args, seed, self.s.device)
-        folder = self.out / "models" / f"{RETAIN_MODEL}-{key}"
-        lora = lora_args.settings()
-        path = self._train(
-            f"fine-tune the retain model on {config_name} (seed {seed})", folder, FinetuneConfig, fields, lora,
-            lambda config: finetune(base, data, config, lora, merge=lora is not None, config_name=config_name),
-            {"config": fields, "lora": asdict(lora_args), "config_name": config_name}, seed,
-        )
-        return str(path), key
+        return self._finetune(RETAIN_MODEL, retain_model_config(ratio), base, base_key, data, data_key, seed)
 
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
                   seed: int) -> tuple[str, str]:

@@ -55,14 +55,11 @@ def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int |
     (``{modality: [...]}``, the forget set's classification items in canonical order) and their medians."""
     import statistics
 
-    from umu_hf.evaluation.items import iter_items
     from umu_hf.privacy.mia import membership_report
-    from umu_hf.privacy.truth_ratio import _portrait_getter, question_truth_ratios
+    from umu_hf.privacy.truth_ratio import split_truth_ratios
 
     block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit)
-    questions = list(iter_items(forget, "forget", tasks=("classification",), limit=limit))
-    ratios = question_truth_ratios(model, adapter, questions, _portrait_getter(forget), batch_size)
-    per_modality = {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
+    per_modality = split_truth_ratios(model, adapter, forget, limit=limit, batch_size=batch_size)
     block["truth_ratios"] = per_modality
     block["median_truth_ratio"] = {m: statistics.median(v) if v else None for m, v in per_modality.items()}
     return block

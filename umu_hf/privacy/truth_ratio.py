@@ -191,18 +191,6 @@ def forget_quality_by_modality(
 # -- truth ratios of a model ---------------------------------------------------------------------------------
 
 
-def forget_questions(data: str, forget_ratio: int | str, limit: int | None = None, set_name: str = "forget"):
-    """``(split, questions)``: the classification questions (both modalities) of ``set_name`` at
-    ``forget_ratio``, and the split they come from (its portraits)."""
-    from umu_hf.data.load import load_umu_split
-    from umu_hf.data.schema import check_forget_ratio, set_config
-    from umu_hf.evaluation.items import iter_items
-
-    ratio = check_forget_ratio(forget_ratio)
-    split = load_umu_split(data, set_config(set_name, ratio), as_dataset=False)
-    return split, list(iter_items(split, set_name, tasks=("classification",), limit=limit))
-
-
 def _portrait_getter(split: Any) -> Callable[[int], Any]:
     """``row -> RGB portrait``, each decoded once."""
     column = split.select_columns(["image"])
@@ -246,6 +234,18 @@ def question_truth_ratios(
     return ratios
 
 
+def split_truth_ratios(
+    model: Any, adapter: Any, split: Any, *, limit: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> dict[str, list[float]]:
+    """``{modality: truth ratios}`` of the classification items of a forget ``split`` (already loaded), in
+    canonical order (profile, index); ``limit``: the first ``limit`` question pairs."""
+    from umu_hf.evaluation.items import iter_items
+
+    questions = list(iter_items(split, "forget", tasks=("classification",), limit=limit))
+    ratios = question_truth_ratios(model, adapter, questions, _portrait_getter(split), batch_size)
+    return {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
+
+
 def model_truth_ratios(
     loaded: tuple[Any, Any, Any],
     data: str,
@@ -256,9 +256,11 @@ def model_truth_ratios(
 ) -> dict[str, list[float]]:
     """``{modality: truth ratios}`` of a loaded model (``(model, processor, adapter)``) on the forget set's
     classification items, in canonical order (profile, index)."""
-    split, questions = forget_questions(data, forget_ratio, limit)
-    ratios = question_truth_ratios(loaded[0], loaded[2], questions, _portrait_getter(split), batch_size)
-    return {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.schema import forget_config
+
+    split = load_umu_split(data, forget_config(forget_ratio), as_dataset=False)
+    return split_truth_ratios(loaded[0], loaded[2], split, limit=limit, batch_size=batch_size)
 
 
 def model_forget_quality(
