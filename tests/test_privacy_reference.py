@@ -42,6 +42,16 @@ def test_finetune_front_end_takes_a_joined_config(tmp_path):
     assert args.config_name == "retain90+real"
 
 
+def test_relearn_checks_the_baseline_before_any_work(tiny_model_dir, synth_dir, tmp_path, capsys):
+    out = tmp_path / "relearn"
+    argv = ["relearn", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--forget-ratio", "5", "--out",
+            str(out), "--steps", "1", "--device", "cpu", "--baseline", str(tmp_path / "missing")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "missing does not exist" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def _block(auc: float, ratios: list[float]) -> dict:
     mia = {"loss": {"unimodal": auc, "multimodal": auc / 2, "gap": -auc / 2},
            "min_k": {"unimodal": auc, "multimodal": auc, "gap": 0.0}}  # fmt: skip
@@ -138,6 +148,10 @@ def test_bench_privacy_refuses_early(tmp_path):
         Bench(tmp_path / "bench", settings).run()
     assert not (tmp_path / "bench" / "models").exists()  # refused before any training
     assert main(["bench", "--out", str(tmp_path / "b3"), "--retain-model", "r"]) == 2
+    assert main(["bench", "--out", str(tmp_path / "b4"), "--privacy", "--no-finetune", "--model", "m"]) == 2
+    assert main(["bench", "--out", str(tmp_path / "b5"), "--no-finetune", "--model", "m",
+                 "--retain-model", str(tmp_path / "missing")]) == 2
+    assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5"))
     given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
     with pytest.raises(UmuError, match="needs --retain-model"):
         Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

@@ -66,6 +66,13 @@ def _settings(args: argparse.Namespace) -> Any:
     if args.retain_model is not None and not args.no_finetune:
         raise UmuError("--retain-model goes with --no-finetune (a given vanilla); otherwise the bench trains the "
                        "retain model itself: drop --retain-model")
+    if args.privacy and args.no_finetune and args.retain_model is None:
+        raise UmuError("--privacy with --no-finetune needs --retain-model: a model fine-tuned like the given vanilla "
+                       "but without the forget people (umu-hf finetune --config_name retain95+real)")
+    if args.retain_model is not None:
+        from umu_hf.models.loading import check_model_source
+
+        check_model_source(args.retain_model)
     methods = _methods(args.methods)
     embedded = args.model is None and args.data is None
     base = BenchSettings() if embedded else original_profile()

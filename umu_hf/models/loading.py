@@ -107,6 +107,12 @@ def _source(path_or_id: str) -> tuple[str, bool]:
     return str(path_or_id), False
 
 
+def check_model_source(path_or_id: str) -> None:
+    """Refuse, in one line, a model that cannot be loaded from where it is named (a missing folder, a file, a
+    folder without config.json, a Hub id while offline) — before any work that would be wasted on it."""
+    _source(path_or_id)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]

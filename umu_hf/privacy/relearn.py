@@ -252,8 +252,11 @@ def run_relearn(model_path: str, data: str, forget_ratio: int | str, out_dir: st
     under ``baseline``, its folders under ``out_dir/baseline``), and ``excess``: per stream, task and modality, the
     accuracy the attack restored to ``model_path`` beyond what it taught the baseline from scratch — what was
     hidden rather than relearned."""
+    from umu_hf.models.loading import check_model_source
     from umu_hf.utils import write_json
 
+    if baseline is not None:
+        check_model_source(baseline)  # before the attack on the model, not after it
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = relearn_attack(model_path, data, forget_ratio, out, settings, save_models=save_models)
