@@ -169,6 +169,7 @@ def _child(model_dir: str, data: str, out_json: str, mode: str) -> None:
     from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.registry import get_method
     from umu_hf.trainers.run import build_unlearning_dataset
+    from umu_hf.utils import close_process_group
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     trainer_cls, config_cls = get_method("npo")
@@ -208,9 +209,7 @@ def _child(model_dir: str, data: str, out_json: str, mode: str) -> None:
     record = {"mode": mode, "world": world, "rank": rank, "total_params": total, "trainable_params": trainable,
               **found, "state": sum(found.values())}
     Path(f"{out_json}.{mode}.{world}.{rank}").write_text(json.dumps(record), encoding="utf-8")
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    close_process_group()
 
 
 def measure_tiny(model_dir: str, data: str) -> list[dict]:

@@ -61,11 +61,14 @@ def run_method(method: str, model_dir: str, data: str, out: Path, lora: bool) ->
 
 
 def main(argv: list[str]) -> int:
+    from umu_hf.utils import close_process_group
+
     model_dir, data, out_json, mode, *methods = argv
     results = {m: run_method(m, model_dir, data, Path(out_json).parent / f"runs-{mode}", mode == "lora")
                for m in methods}
     if not dist.is_initialized() or dist.get_rank() == 0:
         Path(out_json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    close_process_group()
     return 0
 
 

@@ -68,3 +68,19 @@ def test_one_line_and_check_dtype():
     assert [check_dtype(d) for d in DTYPES] == list(DTYPES)
     with pytest.raises(UmuError, match="unknown --model_dtype 'half'; use one of auto, float32"):
         check_dtype("half", "--model_dtype")
+
+
+def test_close_process_group_destroys_the_group(monkeypatch):
+    """A one-process gloo group is waited on and destroyed; without a group it does nothing."""
+    import torch.distributed as dist
+    from helpers import free_port
+
+    from umu_hf.utils import close_process_group
+
+    close_process_group()  # nothing initialised: a no-op
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    assert dist.is_initialized()
+    close_process_group()
+    assert not dist.is_initialized()

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from umu_hf import __version__
 from umu_hf.errors import UmuError
+from umu_hf.utils import close_process_group
 
 # module path -> each exposes ``register(subparsers)``; order is the order in ``--help``.
 _COMMAND_MODULES = (
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args.command is None else 2
     try:
         result = args.func(args)
+        close_process_group()  # under torchrun / accelerate launch: every rank leaves together
     except UmuError as exc:
         print(f"umu-hf {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -137,3 +137,16 @@ def check_dtype(dtype: str, name: str = "dtype") -> str:
     if dtype not in DTYPES:
         raise UmuError(f"unknown {name} {dtype!r}; use one of {', '.join(DTYPES)}")
     return dtype
+
+
+def close_process_group() -> None:
+    """End a multi-process run (torchrun / accelerate launch) cleanly: wait for every rank, then destroy the default
+    process group. A process that exits with gloo's group alive can abort at interpreter exit ("terminate called
+    without an active exception") while another rank still works. A no-op in one process, or when
+    ``torch.distributed`` was never imported (no torch import for commands that never needed it)."""
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -26,6 +26,7 @@ from transformers import HfArgumentParser
 from umu_hf.errors import UmuError
 from umu_hf.trainers.lora import LoraArguments
 from umu_hf.trainers.names import METHOD_NAMES
+from umu_hf.utils import close_process_group
 
 JOBS = ("finetune", "unlearn")
 _DESCRIPTIONS = {
@@ -179,17 +180,6 @@ def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
         print(f"fine-tuned model: {path}")
     close_process_group()
     return 0
-
-
-def close_process_group() -> None:
-    """Destroy the default process group of a multi-process run (torchrun / accelerate launch), so each process
-    exits cleanly instead of tearing down gloo's threads at interpreter exit (an abort, "terminate called without
-    an active exception", on some runs)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def peek_option(argv: Sequence[str], name: str) -> str | None:
