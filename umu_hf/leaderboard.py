@@ -4,8 +4,8 @@ written as Markdown, JSON and a PNG with error bars.
 Columns follow docs/protocol.md ("Metrics"): on the forget set AccF (classification, cloze) and RLF
 (generation), lower is better; on the retain and real sets AccR and RLR, higher is better. Every header carries
 its direction. A cell (``leaderboard.json``) holds the mean and sample sd over seeds, the per-seed values, the
-number of seeds and questions, a 95 % interval of the mean that resamples seeds *and* questions
-(:mod:`umu_hf.stats`), and — for a method — the paired comparison with vanilla. Pairwise comparisons of the
+number of seeds and questions, a 95 % interval of the mean over seeds *and* people (a t interval with two-way
+cluster-robust variance, :mod:`umu_hf.stats`), and — for a method — the paired comparison with vanilla. Pairwise comparisons of the
 methods are stored per column. In Markdown, ``*`` marks a cell that differs from vanilla beyond its uncertainty;
 "Which gaps are real" lists, per column, the methods from better to worse with ``>`` where the gap to the next is
 significant and ``≈`` where it is not. A value that cannot be computed is ``null`` in JSON and "–" in the table.
@@ -13,7 +13,7 @@ significant and ``≈`` where it is not. A value that cannot be computed is ``nu
 A bench run with ``--privacy`` adds the privacy columns (:data:`PRIVACY_COLUMNS`, per modality): the
 membership-inference AUC of the forget set against the holdout (→ 0.5), forget quality against the retain model
 (↑) and PrivLeak (→ 0) (:mod:`umu_hf.privacy.reference`). Each is one number per seed, so its cell has the mean ±
-sd and a bootstrap interval over seeds only, and no significance mark.
+sd and a t interval over seeds only, and no significance mark.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ PRIVACY_NOTE = (
     "blank). Privacy cells: mean ± sd over seeds, no significance marks (one number per seed)."
 )
 SIGNIFICANCE_NOTE = (
-    "paired hierarchical bootstrap over seeds and questions (2000 resamples): a gap is significant when the 95 % "
-    "interval of the mean per-seed, per-question difference excludes 0"
+    "paired t interval with two-way cluster-robust variance over seeds and people (questions about one person "
+    "are one cluster; df = min(seeds, people) − 1): a gap is significant when the 95 % interval of the mean "
+    "difference excludes 0; with one seed there are no marks (not enough seeds)"
 )
 
 
@@ -157,32 +158,44 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(value, 4)
 
 
-def _matrix(runs: Sequence[Run], set_name: str, task: str) -> Any:
-    """The seeds × questions array of headline terms (questions every seed answered), or None."""
+def _matrix(runs: Sequence[Run], set_name: str, task: str) -> tuple[Any, list[int]] | None:
+    """The seeds × questions array of headline terms (questions every seed answered) and the person (profile ID)
+    each question is about, or None."""
+    return _terms_matrix([r.terms.get((set_name, task)) for r in runs])
+
+
+def _terms_matrix(maps: Sequence[Mapping[tuple[int, int], float] | None]) -> tuple[Any, list[int]] | None:
+    """``(S × Q array, people)`` from one ``{(profile_id, index): value}`` map per seed (the keys all share)."""
     import numpy as np
 
-    maps = [r.terms.get((set_name, task)) for r in runs]
     if not maps or any(not m for m in maps):
         return None
     keys = sorted(set.intersection(*(set(m) for m in maps)))
     if not keys:
         return None
-    return np.array([[m[k] for k in keys] for m in maps], dtype=float)
+    return np.array([[m[k] for k in keys] for m in maps], dtype=float), [k[0] for k in keys]
 
 
 def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) -> dict[str, Any] | None:
-    """Paired comparison a − b over the seeds both have (same seed = same vanilla)."""
+    """Paired comparison a − b over the seeds both have (same seed = same vanilla), clustered by seed and person."""
     from umu_hf.stats import compare
 
     seeds = sorted({r.seed for r in a} & {r.seed for r in b})
     by_a, by_b = {r.seed: r for r in a}, {r.seed: r for r in b}
     ma = _matrix([by_a[s] for s in seeds], set_name, task)
     mb = _matrix([by_b[s] for s in seeds], set_name, task)
-    if ma is None or mb is None or ma.shape != mb.shape:
+    if ma is None or mb is None or ma[0].shape != mb[0].shape or ma[1] != mb[1]:
         return None
-    result = compare(ma, mb)
-    return {"diff": _finite(result["diff"]), "ci": [_finite(v) for v in result["ci"]],
-            "significant": result["significant"], "seeds": seeds}
+    return _rounded(compare(ma[0], mb[0], ma[1]), seeds)
+
+
+def _rounded(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
+    """A :mod:`umu_hf.stats` verdict for leaderboard.json: rounded numbers and the seeds it used."""
+    out = {"diff": _finite(result["diff"]), "ci": [_finite(v) for v in result["ci"]] if result["ci"] else None,
+           "significant": result["significant"], "df": result["df"], "seeds": list(seeds)}
+    if "reason" in result:
+        out["reason"] = result["reason"]
+    return out
 
 
 def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = BASELINE) -> dict[str, Any]:
@@ -201,8 +214,9 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             cell = seed_summary([r.value(s, t) for r in group])
             matrix = _matrix(group, s, t)
             cell["seeds"] = [r.seed for r in group]
-            cell["n_questions"] = int(matrix.shape[1]) if matrix is not None else None
-            cell["ci"] = [_finite(v) for v in mean_ci(matrix)] if matrix is not None else None
+            cell["n_questions"] = int(matrix[0].shape[1]) if matrix is not None else None
+            ci = mean_ci(*matrix) if matrix is not None else None
+            cell["ci"] = [_finite(v) for v in ci] if ci else None
             base = groups.get((ratio, baseline))
             cell["vs_vanilla"] = _comparison(group, base, s, t) if base and model != baseline else None
             cell["mean"], cell["sd"] = _finite(cell["mean"]), _finite(cell["sd"])
@@ -234,14 +248,12 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
 
 
 def _privacy_cell(values: Sequence[float | None], seeds: Sequence[int]) -> dict[str, Any]:
-    """A privacy cell: mean ± sd over seeds, and (several seeds) a bootstrap interval over seeds only."""
-    import numpy as np
-
-    from umu_hf.stats import mean_ci, seed_summary
+    """A privacy cell: mean ± sd over seeds, and (several seeds) a t interval over seeds only."""
+    from umu_hf.stats import seed_interval, seed_summary
 
     cell = seed_summary(values)
-    complete = cell["mean"] is not None and len(values) > 1
-    cell["ci"] = [_significant(v) for v in mean_ci(np.asarray(values, dtype=float)[:, None])] if complete else None
+    ci = seed_interval(values) if cell["mean"] is not None else None
+    cell["ci"] = [_significant(v) for v in ci] if ci else None
     cell.update(seeds=list(seeds), n_questions=None, vs_vanilla=None, mean=_significant(cell["mean"]),
                 sd=_significant(cell["sd"]))
     return cell
