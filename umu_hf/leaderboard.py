@@ -138,6 +138,9 @@ class Run:
     seed: int
     results: Mapping[str, Any]
     terms: Mapping[tuple[str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
+    #: per-question per-modality scores, ``{(set, task, modality): {(profile_id, index): value}}``
+    #: (:func:`umu_hf.evaluation.results.modality_terms`)
+    modality: Mapping[tuple[str, str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
     #: why this run has no results (e.g. the method diverged); its cells are then null
     failed: str | None = None
 
@@ -161,23 +164,14 @@ def _finite(value: float | None) -> float | None:
 def _matrix(runs: Sequence[Run], set_name: str, task: str) -> tuple[Any, list[int]] | None:
     """The seeds × questions array of headline terms (questions every seed answered) and the person (profile ID)
     each question is about, or None."""
-    return _terms_matrix([r.terms.get((set_name, task)) for r in runs])
+    from umu_hf.selectivity import terms_matrix
 
-
-def _terms_matrix(maps: Sequence[Mapping[tuple[int, int], float] | None]) -> tuple[Any, list[int]] | None:
-    """``(S × Q array, people)`` from one ``{(profile_id, index): value}`` map per seed (the keys all share)."""
-    import numpy as np
-
-    if not maps or any(not m for m in maps):
-        return None
-    keys = sorted(set.intersection(*(set(m) for m in maps)))
-    if not keys:
-        return None
-    return np.array([[m[k] for k in keys] for m in maps], dtype=float), [k[0] for k in keys]
+    return terms_matrix([r.terms.get((set_name, task)) for r in runs])
 
 
 def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) -> dict[str, Any] | None:
     """Paired comparison a − b over the seeds both have (same seed = same vanilla), clustered by seed and person."""
+    from umu_hf.selectivity import verdict
     from umu_hf.stats import compare
 
     seeds = sorted({r.seed for r in a} & {r.seed for r in b})
@@ -186,20 +180,12 @@ def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) ->
     mb = _matrix([by_b[s] for s in seeds], set_name, task)
     if ma is None or mb is None or ma[0].shape != mb[0].shape or ma[1] != mb[1]:
         return None
-    return _rounded(compare(ma[0], mb[0], ma[1]), seeds)
-
-
-def _rounded(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
-    """A :mod:`umu_hf.stats` verdict for leaderboard.json: rounded numbers and the seeds it used."""
-    out = {"diff": _finite(result["diff"]), "ci": [_finite(v) for v in result["ci"]] if result["ci"] else None,
-           "significant": result["significant"], "df": result["df"], "seeds": list(seeds)}
-    if "reason" in result:
-        out["reason"] = result["reason"]
-    return out
+    return verdict(compare(ma[0], mb[0], ma[1]), seeds)
 
 
 def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = BASELINE) -> dict[str, Any]:
     """The leaderboard.json payload from every run of a bench."""
+    from umu_hf import selectivity
     from umu_hf.stats import mean_ci, seed_summary
 
     groups: dict[tuple[int, str], list[Run]] = {}
@@ -225,7 +211,12 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             for column in PRIVACY_COLUMNS:
                 cells[column.key] = _privacy_cell([r.privacy(column) for r in group], [r.seed for r in group])
         failed = {str(r.seed): r.failed for r in group if r.failed}
-        rows.append({"model": model, "forget_ratio": ratio, "cells": cells, **({"failed": failed} if failed else {})})
+        row: dict[str, Any] = {"model": model, "forget_ratio": ratio, "cells": cells}
+        if any(r.modality for r in group):
+            base = groups.get((ratio, baseline)) if model != baseline else None
+            row.update(per_modality=selectivity.modality_cells(group, base),
+                       selectivity=selectivity.selectivity(group), misalignment=selectivity.misalignment(group))
+        rows.append({**row, **({"failed": failed} if failed else {})})
     for ratio in sorted({r for r, _ in groups}):
         methods = [m for (r, m) in groups if r == ratio and m not in (baseline, RETAIN_MODEL)]
         per_column = {}
@@ -237,10 +228,12 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
                     if result is not None:
                         pairs.append({"a": a, "b": b, **result})
             per_column[f"{s}/{t}"] = pairs
+        per_column.update(selectivity.method_comparisons({m: groups[(ratio, m)] for m in methods}))
         comparisons[str(ratio)] = per_column
     return {
         "title": title,
         "columns": column_specs(privacy),
+        "modality_columns": selectivity.modality_columns(),
         "rows": rows,
         "comparisons": comparisons,
         "significance": SIGNIFICANCE_NOTE,
@@ -280,7 +273,10 @@ def _cell_text(cell: Mapping[str, Any], fmt: str = ".1f") -> str:
 
 
 def to_markdown(board: Mapping[str, Any]) -> str:
-    """The table (``forget %``, model, one column per headline metric) and the "which gaps are real" lines."""
+    """The table (``forget %``, model, one column per headline metric), the per-modality, selectivity and
+    misalignment tables (:mod:`umu_hf.selectivity`) and the "which gaps are real" lines."""
+    from umu_hf import selectivity
+
     specs = board["columns"]
     headers = ["forget %", "model"] + [c["header"] for c in specs]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * len(specs)) + "|"]
@@ -295,6 +291,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
               f"beyond its uncertainty ({board['significance']})."]
     if any(c.get("set") == "privacy" for c in specs):
         lines += ["", PRIVACY_NOTE]
+    lines += selectivity.markdown(board, _cell_text)
     gaps = _gap_lines(board)
     if gaps:
         lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "
@@ -304,12 +301,15 @@ def to_markdown(board: Mapping[str, Any]) -> str:
 
 def _gap_lines(board: Mapping[str, Any]) -> list[str]:
     lines = []
+    specs = [c for c in board["columns"] if c.get("set") != "privacy"] + list(board.get("modality_columns", []))
     for ratio, per_column in board.get("comparisons", {}).items():
-        for spec in (c for c in board["columns"] if c.get("set") != "privacy"):
+        for spec in specs:
             pairs = per_column.get(spec["key"], [])
             if not pairs:
                 continue
-            means = {row["model"]: row["cells"][spec["key"]]["mean"] for row in board["rows"]
+            where = "per_modality" if "modality" in spec else "cells"
+            means = {row["model"]: ((row.get(where) or {}).get(spec["key"]) or {}).get("mean")
+                     for row in board["rows"]
                      if str(row["forget_ratio"]) == ratio and row["model"] not in REFERENCE_ROWS}
             ordered = sorted((m for m in means if means[m] is not None), key=lambda m: means[m],
                              reverse=spec["direction"] == "higher")

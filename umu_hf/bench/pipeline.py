@@ -304,11 +304,12 @@ class Bench:
 
     # ---- the whole run --------------------------------------------------------------------------------------
     def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path) -> Any:
-        from umu_hf.evaluation.results import headline_terms
+        from umu_hf.evaluation.results import headline_terms, modality_terms
         from umu_hf.evaluation.store import load_records
         from umu_hf.leaderboard import Run
 
-        return Run(name, ratio, seed, results, headline_terms(load_records(file.parent).values()))
+        records = list(load_records(file.parent).values())
+        return Run(name, ratio, seed, results, headline_terms(records), modality_terms(records))
 
     def run(self) -> str:
         """Every stage in order, for every seed and forget ratio, holding the bench folder's lock (a second run

@@ -155,3 +155,25 @@ def headline_terms(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str]
         )
         terms[(set_name, task)] = dict(zip(keys, values.tolist(), strict=True))
     return terms
+
+
+def modality_terms(
+    records: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str, str], dict[tuple[int, int], float]]:
+    """``{(set, task, modality): {(profile_id, index): value}}``: each question's per-modality score in percent
+    (100 × correct for classification and cloze, 100 × ROUGE-L F1 for generation), for the pairs answered in both
+    modalities — the means are results.json's ``unimodal_acc``/``multimodal_acc`` and ``*_rougeL``."""
+    sides: dict[tuple[str, str], dict[str, dict[tuple[int, int], float]]] = {}
+    for record in records:
+        task = record.get("task")
+        if task not in TASKS:
+            continue
+        value = record["score"] if task == "generation" else float(bool(record["correct"]))
+        side = sides.setdefault((record["set"], task), {m: {} for m in MODALITIES})
+        side[record["modality"]][(int(record["profile_id"]), int(record["index"]))] = 100.0 * float(value)
+    terms = {}
+    for (set_name, task), side in sides.items():
+        keys = sorted(k for k in side["unimodal"] if k in side["multimodal"])
+        for modality in MODALITIES:
+            terms[(set_name, task, modality)] = {k: side[modality][k] for k in keys}
+    return terms
