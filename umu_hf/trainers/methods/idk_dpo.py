@@ -13,6 +13,9 @@ from umu_hf.trainers.losses import answer_nll, dpo_loss, sequence_logprob
 
 @dataclass
 class IdkDPOConfig(UnlearnConfig):
+    #: --protocol original trains as TOFU and open-unlearning: labels on the answer and refusal tokens only
+    paper_features = {"label_mode": "answer"}
+
     beta: float = field(default=0.1, metadata={"help": "DPO inverse temperature β (> 0)."})
     refusals: str | None = field(
         default=None, metadata={"help": "File of refusals, one per line (default: the pool shipped with umu-hf)."}

@@ -21,6 +21,9 @@ from umu_hf.trainers.losses import answer_nll, satimp_nll
 class SatImpConfig(UnlearnConfig):
     """``beta1``/``beta2`` are the exponents (open-unlearning: 5 and 1); ``gamma`` weights the retain NLL."""
 
+    #: --protocol original trains as the paper (and open-unlearning): labels on the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     beta1: float = field(default=5.0, metadata={"help": "Saturation exponent β1 (>= 0): weight p^β1."})
     beta2: float = field(default=1.0, metadata={"help": "Importance exponent β2 (>= 0): weight (1 - p)^β2."})
 
