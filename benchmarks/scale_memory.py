@@ -108,6 +108,9 @@ def model_state_bytes(
 ) -> float:
     """Per-rank bytes of the model state (see the module docstring); ``trainable`` of the ``total`` params train.
 
+    ``total`` counts every parameter of the model as trained, a LoRA adapter's included (as the tiny measurement
+    counts them): the frozen part is ``total − trainable``.
+
     >>> model_state_bytes(100, 100, 1, False, FP32, False)
     1600.0
     >>> model_state_bytes(100, 100, 2, True, FP32, True)   # 16 B + a 4 B reference, halved
@@ -126,13 +129,14 @@ def guide_rows(gpus: int, lora_r: int) -> list[dict]:
     """The table: each model × strategy × LoRA / full weights × reference, per-GPU GiB of model state."""
     rows = []
     for spec in (LLAVA_7B, LLAVA_13B):
-        total = spec.total_params()
+        base = spec.total_params()
         for lora in (True, False):
-            trainable = spec.lora_params(lora_r) if lora else total
+            trainable = spec.lora_params(lora_r) if lora else base
+            total = base + trainable if lora else base  # the adapter comes on top of the frozen base
             precision = LORA_BF16 if lora else FULL_MIXED
             for with_ref in (False, True):
                 copy = with_ref and not lora  # with LoRA the reference is the adapter switched off
-                row = {"model": spec.name, "params_B": total / 1e9, "training": f"LoRA r{lora_r}" if lora else "full",
+                row = {"model": spec.name, "params_B": base / 1e9, "training": f"LoRA r{lora_r}" if lora else "full",
                        "reference": ("adapter off" if lora else "frozen copy") if with_ref else "none"}
                 for strategy in STRATEGIES:
                     sharded = strategy != "DDP"
@@ -143,12 +147,18 @@ def guide_rows(gpus: int, lora_r: int) -> list[dict]:
     return rows
 
 
+def _gib(value: float) -> str:
+    """GiB to three significant figures for the usual sizes (15.7, 2.71): a tenth of a GiB hides a LoRA adapter."""
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
 def format_table(rows: list[dict], gpus: int) -> str:
+    """The guide as a Markdown table (the README's "Memory guide")."""
     lines = [f"Model state per GPU in GiB ({gpus} GPUs for FSDP2 / ZeRO-3; activations not included):", "",
              "| model | training | reference (p_ref) | DDP | FSDP2 | ZeRO-3 |", "|---|---|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} ({r['params_B']:.2f}B) | {r['training']} | {r['reference']} | "
-                     f"{r['DDP']:.1f} | {r['FSDP2']:.1f} | {r['ZeRO-3']:.1f} |")
+                     + " | ".join(_gib(r[s]) for s in STRATEGIES) + " |")
     return "\n".join(lines)
 
 

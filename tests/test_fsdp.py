@@ -208,6 +208,19 @@ def test_memory_guide_formula():
     assert full["FSDP2"] < full["DDP"] / 7  # 8 GPUs: an eighth plus two gathered layers
 
 
+def test_memory_guide_lora_rows_keep_the_whole_base():
+    """A LoRA row is the whole bf16 base (2 B/param) plus the fp32 adapter (16 B/param): the adapter is not taken
+    out of the base. The README's table: 7B 15.7 (DDP) / 2.71 (FSDP2), 13B 28.7 / 4.77 GiB."""
+    sm = _scale_memory()
+    rows = {(r["model"], r["training"]): r for r in sm.guide_rows(8, 64) if r["reference"] == "none"}
+    for spec, ddp, fsdp in ((sm.LLAVA_7B, 15.68, 2.714), (sm.LLAVA_13B, 28.74, 4.774)):
+        row = rows[(spec.name, "LoRA r64")]
+        base, adapter = spec.total_params(), spec.lora_params(64)
+        assert row["DDP"] * 2**30 == pytest.approx(2 * base + 16 * adapter)
+        assert row["FSDP2"] * 2**30 == pytest.approx((2 * base + 16 * adapter) / 8 + 2 * 2 * spec.largest_unit())
+        assert (round(row["DDP"], 2), round(row["FSDP2"], 3)) == (ddp, fsdp)
+
+
 def test_memory_guide_matches_the_tiny_measurement():
     """The formula against records of the measured shape (check_tiny): the ratio is computed per rank."""
     sm = _scale_memory()

@@ -156,18 +156,23 @@ def test_wga_first_step(tiny_model_dir, synth_dir, tmp_path):
 
 
 def test_satimp_first_step(tiny_model_dir, synth_dir, tmp_path):
+    """open-unlearning's SatImp.yaml: β1 5, β2 1, forget term weighted 0.1 (its gamma), retain 1 (its alpha)."""
     trainer, inputs = _setup("satimp", tiny_model_dir, synth_dir, tmp_path)
     b1, b2 = trainer.args.beta1, trainer.args.beta2
-    assert (b1, b2, trainer.args.gamma) == (5.0, 1.0, 1.0)
-    assert trainer.args.protocol_record()["beta1"] == 5.0
+    assert (b1, b2, trainer.args.forget_weight, trainer.args.gamma) == (5.0, 1.0, 0.1, 1.0)
+    record = trainer.args.protocol_record()
+    assert (record["beta1"], record["beta2"], record["forget_weight"], record["gamma"]) == (5.0, 1.0, 0.1, 1.0)
 
     def satimp(probs, labels):  # the weighted forget NLL: mean p^β1 · (1 - p)^β2 · (-log p)
         p = _label_p(probs, labels)
         return (p**b1 * (1 - p) ** b2 * -p.log()).mean()
 
-    _check(trainer, inputs, "forget_wnll", satimp, sign=-1.0)
-    with pytest.raises(UmuError, match="beta1"):
-        get_method("satimp")[1](output_dir=str(tmp_path), beta1=-1.0, use_cpu=True)
+    _check(trainer, inputs, "forget_wnll", satimp, sign=-0.1)
+    trainer.args.forget_weight, trainer.args.gamma = 2.0, 0.5  # the weights are the flags'
+    _check(trainer, inputs, "forget_wnll", satimp, sign=-2.0)
+    for name in ("beta1", "forget_weight"):
+        with pytest.raises(UmuError, match=name):
+            get_method("satimp")[1](output_dir=str(tmp_path), use_cpu=True, **{name: -1.0})
 
 
 def test_ce_u_first_step_is_forget_only(tiny_model_dir, synth_dir, tmp_path):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from umu_hf.data.collate import StreamDataset
 from umu_hf.models.loading import load_model
 from umu_hf.trainers.lora import LoraArguments, apply_lora
-from umu_hf.trainers.registry import get_method
+from umu_hf.trainers.registry import METHODS, ORIGINAL_METHODS, get_method
 from umu_hf.trainers.run import build_finetune_dataset, build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
@@ -238,6 +238,62 @@ def test_umu_hf_protocol_switches_every_feature(tmp_path):
     assert c.protocol_record()["protocol"] == "umu-hf"
     mixed = config_cls(output_dir=str(tmp_path), label_mode="answer")
     assert mixed.features()["label_mode"] == "answer" and mixed.protocol_record()["protocol"] == "custom"
+
+
+#: the methods beyond the original five whose papers score the answer tokens only (RMU reads no labels)
+PAPER_ANSWER_LABELS = ("ce_u", "idk_dpo", "pdu", "satimp", "simnpo", "undial", "wga")
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_original_protocol_trains_each_method_as_first_published(method, tmp_path):
+    """``original``: the five as the original scripts (labels on every token), every other method as its paper
+    (answer tokens only); recorded as ``original`` with the paper's features named; an explicit flag wins."""
+    _, config_cls = get_method(method)
+    c = config_cls(output_dir=str(tmp_path))
+    record = c.protocol_record()
+    assert record["protocol"] == "original"
+    if method in PAPER_ANSWER_LABELS:
+        assert c.label_mode == "answer" and record["features"]["label_mode"] == "answer"
+        assert record["paper_features"] == {"label_mode": "answer"}
+    else:
+        assert method in ORIGINAL_METHODS + ("rmu",)
+        assert c.label_mode == "full" and "paper_features" not in record
+    explicit = config_cls(output_dir=str(tmp_path), label_mode="full")
+    assert explicit.label_mode == "full"
+    assert explicit.protocol_record()["protocol"] == ("custom" if method in PAPER_ANSWER_LABELS else "original")
+    umu = config_cls(output_dir=str(tmp_path), protocol="umu-hf")
+    assert umu.label_mode == "answer" and umu.protocol_record()["protocol"] == "umu-hf"
+    assert "paper_features" not in umu.protocol_record()
+
+
+def test_a_paper_method_collates_labels_on_the_answers_only(tiny_model_dir, synth_dir, tmp_path):
+    """WGA under the default protocol: every stream's labels are exactly its answer's tokens."""
+    trainer, dataset, processor = _setup("wga", tiny_model_dir, synth_dir, tmp_path)
+    assert trainer.args.protocol == "original"
+    inputs = _first_batch(trainer)
+    groups = _step_groups(dataset)
+    for stream in ("forget", "retain"):
+        for modality in ("mm", "um"):
+            labels, ids = inputs[f"{stream}_{modality}_labels"], inputs[f"{stream}_{modality}_input_ids"]
+            for row, pair in enumerate(groups[(stream, modality)]):
+                scored = labels[row][labels[row] != -100]
+                assert torch.equal(scored, ids[row][labels[row] != -100])
+                text = processor.tokenizer.decode(scored, skip_special_tokens=True).strip()
+                assert text == pair.answer.strip(), (stream, modality, row)
+
+
+def test_the_leaderboard_names_each_models_label_mode(tmp_path):
+    from umu_hf.leaderboard import Run, write_leaderboard
+
+    records = {name: get_method(name)[1](output_dir=str(tmp_path)).protocol_record() for name in ("gd", "wga")}
+    headline = {"forget": {"classification": {"AccF": 0.0}, "cloze": {"AccF": 0.0}, "generation": {"RLF": 0.0}},
+                **{s: {t: {m: 50.0} for t, m in (("classification", "AccR"), ("cloze", "AccR"),
+                                                 ("generation", "RLR"))} for s in ("retain", "real")}}
+    runs = [Run(name, 5, 0, {"headline": headline}) for name in records]
+    write_leaderboard(runs, tmp_path, training={"models": records})
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "- gd: protocol original, label_mode full," in text
+    assert "- wga: protocol original, label_mode answer," in text
 
 
 def test_npo_clips_the_multimodal_gradient_only(tiny_model_dir, synth_dir, tmp_path):

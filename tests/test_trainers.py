@@ -101,6 +101,23 @@ def test_npo_sequence_logratio_first_step_is_two_over_beta_ln2(protocol, tiny_mo
     assert trainer._terms["forget_npo_mm"][0] == pytest.approx((2 / 0.4) * math.log(2), rel=1e-5)
 
 
+def test_idk_dpo_has_tofus_two_over_beta_scale(tiny_model_dir, synth_dir, tmp_path):
+    """IDK-DPO's forget term is TOFU's / open-unlearning's −(2/β)·log σ(β·margin): (2/β) ln 2 at θ = ref."""
+    from umu_hf.trainers.losses import dpo_loss
+
+    zero = torch.zeros(3)
+    assert float(dpo_loss(zero, zero, zero, zero, beta=0.1)) == pytest.approx(20 * math.log(2), rel=1e-6)
+    chosen = torch.tensor([1.0, 2.0])  # margins 1 and 2 against a zero reference
+    expected = -(2 / 0.5) * (math.log(1 / (1 + math.exp(-0.5))) + math.log(1 / (1 + math.exp(-1.0)))) / 2
+    got = float(dpo_loss(chosen, torch.zeros(2), torch.zeros(2), torch.zeros(2), beta=0.5))
+    assert got == pytest.approx(expected, rel=1e-6)
+    trainer, dataset = _trainer("idk_dpo", tiny_model_dir, synth_dir, tmp_path)
+    assert trainer.args.beta == 0.1
+    trainer.compute_loss(trainer.model, trainer.data_collator([dataset[0]]))
+    for modality in ("mm", "um"):  # the LoRA adapter starts at zero: θ = ref
+        assert trainer._terms[f"forget_dpo_{modality}"][0] == pytest.approx(20 * math.log(2), rel=1e-5)
+
+
 def test_kl_term_is_zero_at_first_step(tiny_model_dir, synth_dir, tmp_path):
     """umu-hf's true KL is 0 at the reference (the original's cross-entropy is tested in test_protocol)."""
     trainer, dataset = _trainer("kl", tiny_model_dir, synth_dir, tmp_path, protocol="umu-hf")

@@ -407,7 +407,8 @@ def write_leaderboard(
     notes = ""
     models = (training or {}).get("models", {})
     if models:
-        lines = [f"- {name}: protocol {rec.get('protocol', '?')}, lr {rec.get('learning_rate', 0):g}, "
+        lines = [f"- {name}: protocol {rec.get('protocol', '?')}, "
+                 f"label_mode {rec.get('features', {}).get('label_mode', '?')}, lr {rec.get('learning_rate', 0):g}, "
                  f"{rec.get('num_train_epochs', 0):g} epochs"
                  + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
                  for name, rec in models.items() if rec]

@@ -22,7 +22,13 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
-from umu_hf.trainers.protocol import DEFAULT_PROTOCOL, FEATURES, protocol_name, resolve_features
+from umu_hf.trainers.protocol import (
+    DEFAULT_PROTOCOL,
+    FEATURES,
+    PAPER_PROTOCOL,
+    protocol_name,
+    resolve_features,
+)
 from umu_hf.trainers.sharding import enable_fsdp, reshard, shard_reference
 from umu_hf.utils import check_dtype, write_json
 
@@ -37,20 +43,27 @@ class TrainingDivergedError(UmuError):
 class UMUConfig(TrainingArguments):
     """Training arguments of fine-tuning and every unlearning method; the defaults are the original scripts'.
 
-    ``protocol`` picks the features (labels, EOS, data streams, …; :mod:`umu_hf.trainers.protocol`); a feature
-    set explicitly wins over the protocol's value. After construction every feature field holds its resolved
-    value. Hyper-parameters (learning rate, epochs, clipping, AdamW settings) are the method's, not the
-    protocol's: each method's Config sets the original values as its defaults.
+    ``protocol`` picks the features (labels, EOS, data streams, …; :mod:`umu_hf.trainers.protocol`); under
+    ``original`` a method's :attr:`paper_features` replace the preset's, and a feature set explicitly wins over
+    both. After construction every feature field holds its resolved value. Hyper-parameters (learning rate,
+    epochs, clipping, AdamW settings) are the method's, not the protocol's: each method's Config sets the original
+    values as its defaults.
     """
+
+    #: the features in which a method beyond the original benchmark's five follows its paper under ``--protocol
+    #: original`` (e.g. ``{"label_mode": "answer"}``); empty for the five, whose ``original`` is the scripts'
+    paper_features: ClassVar[Mapping[str, Any]] = {}
 
     protocol: str = field(
         default=DEFAULT_PROTOCOL,
-        metadata={"help": "'original' (the benchmark's scripts, default) or 'umu-hf' (answer-only labels, EOS, "
-                  "paired streams, per-sequence NPO, true KL); single features can be set on their own."},
+        metadata={"help": "'original' (default: GA, GD, KL, PO, NPO as the benchmark's scripts, every other method "
+                  "as its paper, e.g. answer-only labels) or 'umu-hf' (answer-only labels, EOS, paired streams, "
+                  "per-sequence NPO, true KL); single features can be set on their own."},
     )
     label_mode: str | None = field(
         default=None,
-        metadata={"help": "'full': labels on every non-pad token (original); 'answer': the answer tokens only."},
+        metadata={"help": "'full': labels on every non-pad token (original scripts); 'answer': the answer tokens "
+                  "only (umu-hf, and the papers of the methods beyond the original five)."},
     )
     eos: bool | None = field(
         default=None, metadata={"help": "Append the end-of-sequence token to the training text (original: no)."}
@@ -85,7 +98,7 @@ class UMUConfig(TrainingArguments):
     def __post_init__(self) -> None:
         super().__post_init__()
         explicit = {name: getattr(self, name) for name in FEATURES if hasattr(self, name)}
-        for name, value in resolve_features(self.protocol, explicit).items():
+        for name, value in resolve_features(self.protocol, explicit, self.paper_features).items():
             if name in explicit:
                 setattr(self, name, value)
         for name in ("alpha", "gamma", "multimodal_max_grad_norm"):
@@ -106,10 +119,15 @@ class UMUConfig(TrainingArguments):
         return {name: getattr(self, name) for name in FEATURES if hasattr(self, name)}
 
     def protocol_record(self) -> dict[str, Any]:
-        """What a reader of the results needs to know about how the model was trained."""
+        """What a reader of the results needs to know about how the model was trained. Under ``original`` a
+        method with paper features also records them (``paper_features``): which of its features are its paper's
+        rather than the original scripts'."""
         features = self.features()
+        protocol = protocol_name(features, self.paper_features)
+        paper = dict(self.paper_features) if protocol == PAPER_PROTOCOL else {}
         return {
-            "protocol": protocol_name(features),
+            "protocol": protocol,
+            **({"paper_features": paper} if paper else {}),
             "features": features,
             "learning_rate": self.learning_rate,
             "num_train_epochs": self.num_train_epochs,

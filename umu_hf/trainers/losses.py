@@ -97,9 +97,16 @@ def dpo_loss(
     ref_rejected_logp: torch.Tensor,
     beta: float,
 ) -> torch.Tensor:
-    """DPO: ``−mean log σ(β · ((c − c_ref) − (r − r_ref)))``; ``ln 2`` at θ = ref."""
+    """DPO as TOFU and open-unlearning (``compute_dpo_loss``) scale it: ``−(2/β) · mean log σ(β · ((c − c_ref) −
+    (r − r_ref)))`` over sequences, NPO's scale; ``(2/β) ln 2`` at θ = ref (the plain ``−log σ`` of the DPO paper is
+    β/2 of it: 20× weaker at β = 0.1).
+
+    >>> zero = torch.zeros(2)
+    >>> round(dpo_loss(zero, zero, zero, zero, beta=0.1).item(), 4)  # 20 · ln 2
+    13.8629
+    """
     margin = (chosen_logp - ref_chosen_logp) - (rejected_logp - ref_rejected_logp)
-    return -F.logsigmoid(beta * margin).mean()
+    return -(2.0 / beta) * F.logsigmoid(beta * margin).mean()
 
 
 def kl_on_tokens(ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,9 @@ from umu_hf.trainers.losses import ce_u_loss
 
 @dataclass
 class CEUConfig(UnlearnConfig):
+    #: --protocol original trains as the paper: labels on the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     gamma: float = field(
         default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only, as the paper)."}
     )

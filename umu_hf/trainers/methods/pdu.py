@@ -31,6 +31,9 @@ MODALITIES = ("mm", "um")
 class PDUConfig(UnlearnConfig):
     """ε, η and λ0 of the constrained problem; ``gamma`` is unused (λ weights the retain term)."""
 
+    #: --protocol original trains as the paper: labels on the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     retain_bound: float = field(default=0.3, metadata={"help": "PDU constraint bound ε: retain NLL <= ε."})
     dual_step_size: float = field(default=5.0, metadata={"help": "PDU dual step size η of the ascent on λ."})
     initial_lambda: float = field(default=100.0, metadata={"help": "PDU initial Lagrange multiplier λ0 (>= 0)."})

@@ -7,7 +7,8 @@ where ``h`` is the output of decoder layer ``layer_id`` of the language model, `
 (entries uniform in [0, 1), then normalised, as in the paper) and ``h_ref`` the same network with the LoRA adapter
 switched off. Both distances are the mean squared error over every non-padding token of the input (the paper
 steers all tokens of the forget text, not only the answer; here the image positions of a multimodal input count
-too) and over the hidden units. One vector ``u`` serves both modalities.
+too) and over the hidden units, whatever ``label_mode`` says: RMU reads no labels, so it declares no
+``paper_features``. One vector ``u`` serves both modalities.
 
 Names: the paper's retain weight α is ``gamma`` here (as in every method, the weight of the retain term); ``alpha``
 stays the weight of the unimodal term. The paper's Zephyr-7B values are the defaults: ``steering_coeff`` c = 6.5,

@@ -13,6 +13,9 @@ from umu_hf.trainers.losses import answer_nll, sequence_logprob, simnpo_loss
 
 @dataclass
 class SimNPOConfig(UnlearnConfig):
+    #: --protocol original trains as the paper: labels on (and length-normalised over) the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     beta: float = field(default=2.5, metadata={"help": "SimNPO inverse temperature β (> 0)."})
     delta: float = field(default=0.0, metadata={"help": "SimNPO reward margin δ."})
     gamma: float = field(default=1.0, metadata={"help": "Weight of the retain NLL term."})

@@ -19,6 +19,9 @@ from umu_hf.trainers.losses import undial_loss
 
 @dataclass
 class UNDIALConfig(UnlearnConfig):
+    #: --protocol original trains as the paper: distillation on the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     beta: float = field(default=10.0, metadata={"help": "How much the label's reference logit is lowered (> 0)."})
     gamma: float = field(
         default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only, as the paper)."}

@@ -18,6 +18,9 @@ from umu_hf.trainers.losses import answer_nll, wga_nll
 class WGAConfig(UnlearnConfig):
     """``beta`` is the weight exponent; ``gamma`` weights the retain NLL (open-unlearning: β 1, γ 1)."""
 
+    #: --protocol original trains as the paper (and open-unlearning): labels on the answer tokens only
+    paper_features = {"label_mode": "answer"}
+
     beta: float = field(default=1.0, metadata={"help": "WGA weight exponent β (> 0): forget tokens weigh p^β."})
 
 
