@@ -141,6 +141,8 @@ class Run:
     #: per-question per-modality scores, ``{(set, task, modality): {(profile_id, index): value}}``
     #: (:func:`umu_hf.evaluation.results.modality_terms`)
     modality: Mapping[tuple[str, str, str], Mapping[tuple[int, int], float]] = field(default_factory=dict)
+    #: the unlearning run's probed trajectory (``umu_trajectory.json``), when it was recorded
+    trajectory: Mapping[str, Any] | None = None
     #: why this run has no results (e.g. the method diverged); its cells are then null
     failed: str | None = None
 
@@ -185,13 +187,14 @@ def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) ->
 
 def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = BASELINE) -> dict[str, Any]:
     """The leaderboard.json payload from every run of a bench."""
-    from umu_hf import selectivity
+    from umu_hf import selectivity, trajectory_summary
     from umu_hf.stats import mean_ci, seed_summary
 
     groups: dict[tuple[int, str], list[Run]] = {}
     for run in runs:
         groups.setdefault((run.forget_ratio, run.model), []).append(run)
     rows, comparisons = [], {}
+    trajectories: dict[str, dict[str, Any]] = {}
     privacy = any(isinstance(r.results.get("privacy"), Mapping) for r in runs)
     for (ratio, model), group in groups.items():
         group = sorted(group, key=lambda r: r.seed)
@@ -216,6 +219,10 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             base = groups.get((ratio, baseline)) if model != baseline else None
             row.update(per_modality=selectivity.modality_cells(group, base),
                        selectivity=selectivity.selectivity(group), misalignment=selectivity.misalignment(group))
+        if any(r.trajectory for r in group):
+            paths = {r.seed: r.trajectory for r in group}
+            row["matched_forgetting"] = trajectory_summary.matched_forgetting(paths)
+            trajectories.setdefault(str(ratio), {})[model] = trajectory_summary.mean_trajectory(paths)
         rows.append({**row, **({"failed": failed} if failed else {})})
     for ratio in sorted({r for r, _ in groups}):
         methods = [m for (r, m) in groups if r == ratio and m not in (baseline, RETAIN_MODEL)]
@@ -237,6 +244,7 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
         "rows": rows,
         "comparisons": comparisons,
         "significance": SIGNIFICANCE_NOTE,
+        **({"trajectory": trajectories} if trajectories else {}),
     }
 
 
@@ -275,7 +283,7 @@ def _cell_text(cell: Mapping[str, Any], fmt: str = ".1f") -> str:
 def to_markdown(board: Mapping[str, Any]) -> str:
     """The table (``forget %``, model, one column per headline metric), the per-modality, selectivity and
     misalignment tables (:mod:`umu_hf.selectivity`) and the "which gaps are real" lines."""
-    from umu_hf import selectivity
+    from umu_hf import selectivity, trajectory_summary
 
     specs = board["columns"]
     headers = ["forget %", "model"] + [c["header"] for c in specs]
@@ -292,6 +300,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     if any(c.get("set") == "privacy" for c in specs):
         lines += ["", PRIVACY_NOTE]
     lines += selectivity.markdown(board, _cell_text)
+    lines += trajectory_summary.markdown(board)
     gaps = _gap_lines(board)
     if gaps:
         lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "

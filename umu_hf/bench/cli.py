@@ -98,6 +98,11 @@ def _settings(args: argparse.Namespace) -> Any:
         settings.eval_batch_size = args.eval_batch_size
     if args.min_vanilla_acc is not None:
         settings.min_vanilla_retain_acc = args.min_vanilla_acc
+    if args.eval_every is not None:
+        from umu_hf.trainers.trajectory import parse_eval_every
+
+        parse_eval_every(args.eval_every)
+        settings.eval_every = "" if args.eval_every in ("0", "off") else args.eval_every
     for name, config_field in _VANILLA_FLAGS.items():
         value = getattr(args, f"vanilla_{name}")
         if value is not None:
@@ -175,4 +180,10 @@ def register(sub: Any) -> None:
     g.add_argument("--eval-limit", type=int, help="only the first N question pairs per set and task")
     g.add_argument("--eval-batch-size", type=int)
     g.add_argument("--min-vanilla-acc", type=float, help="vanilla retain AccR needed to go on (default 60)")
+    g.add_argument(
+        "--eval-every",
+        help="probe forget and retain accuracy per modality every N unlearning steps (or 'epoch'; 'off' for none) "
+        "for the trajectory panels and matched forgetting (default: every 5 steps in the embedded run, off for real "
+        "runs)",
+    )
     p.set_defaults(func=_run)

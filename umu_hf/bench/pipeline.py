@@ -201,7 +201,7 @@ class Bench:
 
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
-        fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method))
+        fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method), self.s.eval_every)
         lora_args = tuning.lora()
         key = settings_hash("unlearn", method, vanilla_key, self._data_key, ratio, fields, lora_args, seed,
                             self.s.device)
@@ -303,13 +303,14 @@ class Bench:
         }
 
     # ---- the whole run --------------------------------------------------------------------------------------
-    def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path) -> Any:
+    def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path,
+                trajectory: dict[str, Any] | None = None) -> Any:
         from umu_hf.evaluation.results import headline_terms, modality_terms
         from umu_hf.evaluation.store import load_records
         from umu_hf.leaderboard import Run
 
         records = list(load_records(file.parent).values())
-        return Run(name, ratio, seed, results, headline_terms(records), modality_terms(records))
+        return Run(name, ratio, seed, results, headline_terms(records), modality_terms(records), trajectory)
 
     def run(self) -> str:
         """Every stage in order, for every seed and forget ratio, holding the bench folder's lock (a second run
@@ -323,6 +324,7 @@ class Bench:
     def _run(self) -> str:
         from umu_hf.leaderboard import Run, write_leaderboard
         from umu_hf.trainers.base import TrainingDivergedError
+        from umu_hf.trainers.trajectory import read_trajectory
 
         data, data_key = self.data()
         self._data_key = data_key
@@ -364,7 +366,7 @@ class Bench:
                         runs.append(Run(method, ratio, seed, {}, failed=str(exc)))
                         continue
                     results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio, reference)
-                    runs.append(self._run_of(method, ratio, seed, results, file))
+                    runs.append(self._run_of(method, ratio, seed, results, file, read_trajectory(path)))
                     models.setdefault(method, path)
                     if ratio == ratios[0]:
                         manifest.models.append(ModelEntry(_display(method, seed, seeds), self._relative(path),

@@ -75,6 +75,9 @@ class BenchSettings:
     privacy: bool = False
     #: with ``finetune=False`` (a given vanilla) a retain model cannot be trained: give one
     retain_model: str | None = None
+    #: the accuracy probe's period during unlearning (``--eval_every``: steps, ``epoch``, or "" for none): the
+    #: trajectories and matched forgetting; it changes no weight
+    eval_every: str = "5"
 
 
 def original_profile(**overrides: Any) -> BenchSettings:
@@ -83,6 +86,7 @@ def original_profile(**overrides: Any) -> BenchSettings:
     every linear layer, lr 2e-5, 5 epochs, batch 4). For paper numbers pass the released vanilla checkpoint with
     ``--no-finetune`` instead."""
     settings = BenchSettings(
+        eval_every="",
         vanilla={},
         vanilla_lora=replace(FINETUNE_LORA),
         unlearn=UnlearnTuning(),
@@ -155,9 +159,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def unlearn_fields(tuning: UnlearnTuning, config_cls: type, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The config fields a bench sets for one method: its original lr × ``lr_scale`` and, if set, the epochs."""
-    fields = {"learning_rate": config_default(config_cls, "learning_rate") * tuning.lr_scale}
+def unlearn_fields(tuning: UnlearnTuning, config_cls: type, extra: dict[str, Any] | None = None,
+                   eval_every: str = "") -> dict[str, Any]:
+    """The config fields a bench sets for one method: its original lr × ``lr_scale``, the epochs when set, and the
+    accuracy probe's period when on."""
+    fields: dict[str, Any] = {"learning_rate": config_default(config_cls, "learning_rate") * tuning.lr_scale}
     if tuning.epochs is not None:
         fields["num_train_epochs"] = tuning.epochs
+    if eval_every:
+        fields["eval_every"] = eval_every
     return {**fields, **(extra or {})}

@@ -166,9 +166,18 @@ class UnlearnConfig(UMUConfig):
     lora_l1: float = field(
         default=0.0, metadata={"help": "Add lora_l1 * sum|theta| over the trainable LoRA parameters (0 = off)."}
     )
+    eval_every: str = field(
+        default="",
+        metadata={"help": "Probe forget and retain accuracy in both modalities (classification by option "
+                  "log-likelihood, cloze by a short greedy reply) at step 0, every N steps ('N') or epoch "
+                  "('epoch'), and at the end, into umu_trajectory.json; empty: off. Changes no weight."},
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        from umu_hf.trainers.trajectory import parse_eval_every
+
+        parse_eval_every(self.eval_every)
         if self.modality_weighting not in MODALITY_WEIGHTINGS:
             raise UmuError(f"--modality_weighting must be one of {', '.join(MODALITY_WEIGHTINGS)}, got "
                            f"{self.modality_weighting!r}")

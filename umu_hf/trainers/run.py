@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import TrainingDivergedError, UMUConfig, UnlearnConfig
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraArguments, LoraSettings, apply_lora
+from umu_hf.trainers.trajectory import TrajectoryCallback, parse_eval_every
 from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def train(
     *,
     overwrite: bool = False,
     source: Mapping[str, Any] | None = None,
+    probe: Callable[[Any], Callable[[Any], dict[str, float]]] | None = None,
 ) -> Path:
     """Load the model, (optionally) wrap it in LoRA, train, save to ``config.output_dir``.
 
@@ -126,7 +128,9 @@ def train(
     ``umu-hf eval`` loads directly goes to ``output_dir/merged``. ``source`` describes the training data (e.g.
     ``{"data": ..., "forget_ratio": 5}``). A checkpoint of the same run (method, model, data, settings: recorded
     in ``output_dir/umu_run.json`` when training starts) is resumed; another run's folder is refused unless
-    ``overwrite``, which discards it (:func:`umu_hf.trainers.checkpoints.prepare_output`).
+    ``overwrite``, which discards it (:func:`umu_hf.trainers.checkpoints.prepare_output`). With
+    ``config.eval_every`` set, ``probe(adapter)`` builds the accuracy probe the run is measured with every so many
+    steps (:mod:`umu_hf.trainers.trajectory`).
     """
     from umu_hf.models.loading import load_model
     from umu_hf.trainers.checkpoints import prepare_output, source_id
@@ -165,6 +169,14 @@ def train(
     model.train()
     kwargs = {"ref_model": ref_model} if ref_model is not None else {}
     trainer = trainer_cls(model=model, args=config, train_dataset=dataset, adapter=adapter, **kwargs)
+    every = parse_eval_every(getattr(config, "eval_every", None))
+    if every is not None:
+        if probe is None:
+            raise UmuError(f"--eval_every: {trainer_cls.method} has no accuracy probe (unlearning methods have one)")
+        from umu_hf.evaluation.probe import SCORING
+
+        trainer.add_callback(TrajectoryCallback(probe(adapter), every, out_dir, SCORING,
+                                                main_process=config.process_index == 0))
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     except TrainingDivergedError as exc:
@@ -232,7 +244,19 @@ def unlearn(
     ratio = check_forget_ratio(forget_ratio)
     dataset = build_unlearning_dataset(data, ratio, streams=config.streams)
     return train(trainer_cls, config, model_path, dataset, lora=lora, merge=merge, resume=resume,
-                 overwrite=overwrite, source={"data": data, "forget_ratio": ratio})
+                 overwrite=overwrite, source={"data": data, "forget_ratio": ratio},
+                 probe=lambda adapter: forget_retain_probe(adapter, data, ratio))
+
+
+def forget_retain_probe(adapter: Any, data: str | Path, forget_ratio: int) -> Any:
+    """The accuracy probe of an unlearning run: the forget and retain sets at ``forget_ratio``."""
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.schema import forget_config, retain_config
+    from umu_hf.evaluation.probe import AccuracyProbe
+
+    splits = {"forget": load_umu_split(data, forget_config(forget_ratio), as_dataset=False),
+              "retain": load_umu_split(data, retain_config(forget_ratio), as_dataset=False)}
+    return AccuracyProbe(adapter, splits)
 
 
 def finetune(
