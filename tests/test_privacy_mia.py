@@ -247,7 +247,7 @@ def test_vanilla_recognises_the_forget_set_and_the_retain_model_does_not(tiny_mo
         # the retain model against itself: the same truth ratios (KS p = 1) and no leak
         assert blocks["retain"]["forget_quality"][modality]["forget_quality"] == 1.0
         assert blocks["retain"]["privleak"]["loss"][modality] == 0.0
-        assert blocks["vanilla"]["privleak"]["loss"][modality] > 30.0
+        assert blocks["vanilla"]["privleak"]["loss"][modality] < -30.0  # MUSE: negative = recognised
     print({n: {a: b["mia"][a] for a in ATTACKS} for n, b in blocks.items()},
           {n: b["forget_quality"] for n, b in blocks.items()})
 

@@ -8,9 +8,11 @@ Against a retain model's block (:func:`compare_with_retain`) two numbers follow,
 
 - **forget quality** (TOFU): the KS-test p-value between the model's and the retain model's forget truth ratios;
   1 = indistinguishable from a model that never saw the forget people, near 0 = clearly not. Higher is better.
-- **PrivLeak** (MUSE): ``(AUC_model − AUC_retain) / AUC_retain × 100`` of the headline attack
-  (:data:`HEADLINE_ATTACK`, Min-K %, as MUSE); 0 = the forget set is exactly as recognisable as to the retain
-  model, > 0 under-unlearning (still recognised), < 0 over-unlearning (a tell of its own). Closer to 0 is better.
+- **PrivLeak** (MUSE): the relative gap between the model's and the retain model's AUC of the headline attack
+  (:data:`HEADLINE_ATTACK`, Min-K % at k = 0.4, as MUSE), in MUSE's convention (:func:`privleak`). 0 = the forget
+  set is exactly as recognisable as to the retain model; negative = under-unlearning (still recognised; a model
+  that memorised the forget set is near −100); positive = over-unlearning (the forget set looks *less* familiar
+  than to a model that never saw it, a tell of its own). Closer to 0 is better.
 
 Where the retain model comes from: ``umu-hf finetune --config_name retain85+real`` (the training of vanilla on
 every part of ``full`` but the forget set, :func:`umu_hf.data.schema.retain_model_config`), or ``umu-hf bench
@@ -36,17 +38,24 @@ REFERENCE_FILE = "retain_reference.json"
 
 
 def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
-    """MUSE's PrivLeak in percent: the relative AUC gap to the retain model; None when either AUC is missing or
-    the retain AUC is 0.
+    """MUSE's PrivLeak in percent, from two AUCs in umu-hf's convention (:func:`umu_hf.privacy.auc.auc`:
+    P(member score > non-member score)); None when either AUC is missing or not finite, or the retain AUC is 1.
 
-    >>> privleak(0.9, 0.5), privleak(0.5, 0.5), privleak(0.25, 0.5)
-    (80.0, 0.0, -50.0)
+    MUSE (``swj0419/muse_bench``, ``metrics/privleak.py``) labels the *non*-members 1, so its AUC is
+    ``1 − ours``, and PrivLeak is ``(AUC_model − AUC_retain) / AUC_retain × 100`` on *its* AUCs; open-unlearning's
+    ``privleak`` (``src/evals/metrics/privacy.py``) converts its AUCs (ours) with ``1 − auc`` for the same reason.
+    On our AUCs ``x`` (the model's) and ``r`` (the retain model's) that is ``(r − x) / (1 − r) × 100``: negative
+    while the forget set is still recognised (near −100 for a model that memorised it), 0 at the retain model's
+    AUC, positive when it looks less familiar than to a model that never saw it (over-unlearning).
+
+    >>> privleak(0.99, 0.5), privleak(0.5, 0.5), privleak(0.25, 0.5)
+    (-98.0, 0.0, 50.0)
     """
     if auc_model is None or auc_retain is None or not (math.isfinite(auc_model) and math.isfinite(auc_retain)):
         return None
-    if auc_retain == 0:
+    if auc_retain == 1:
         return None
-    return (auc_model - auc_retain) / auc_retain * 100.0
+    return (auc_retain - auc_model) / (1.0 - auc_retain) * 100.0
 
 
 def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int | None = None,
@@ -137,5 +146,6 @@ def format_comparison(block: Mapping[str, Any]) -> str:
              + "  ".join(f"{m} {fq[m]['forget_quality']:.3g}" for m in MODALITIES if m in fq)]
     leak = block["privleak"].get(HEADLINE_ATTACK, {})
     shown = "  ".join(f"{m} {leak[m]:+.1f}%" if leak.get(m) is not None else f"{m} –" for m in MODALITIES)
-    lines.append(f"PrivLeak ({HEADLINE_ATTACK} AUC relative to the retain model's; 0 = same as never trained): {shown}")
+    lines.append(f"PrivLeak (MUSE's, {HEADLINE_ATTACK} AUC against the retain model's; 0 = as never trained, "
+                 f"< 0 still recognised, > 0 over-unlearned): {shown}")
     return "\n".join(lines)
