@@ -3,9 +3,9 @@ two-sample Kolmogorov-Smirnov p-value between an unlearned model's truth ratios 
 
 **Truth ratio.** Each of an item's four options is scored as the model's answer to the item's evaluation prompt,
 exactly as ``--classification-scoring loglik`` scores it (:func:`umu_hf.evaluation.loglik.option_logliks`: the
-prompt, the option and the end-of-turn marker laid out by :meth:`ModelAdapter.task_example`; the score ``s`` is
-the *mean* log-probability of the option's tokens, so ``exp(s) = P(option)^(1/len)``, its length-normalised
-likelihood). With ``r`` the right option and ``W`` the three wrong ones::
+prompt and the option laid out by :meth:`ModelAdapter.task_example`; the score ``s`` is the *mean* log-probability
+of the option's own tokens, the end-of-turn marker left out, so ``exp(s) = P(option)^(1/len)``, its
+length-normalised likelihood). With ``r`` the right option and ``W`` the three wrong ones::
 
     R = mean_{w in W} P(w)^(1/len w) / P(r)^(1/len r) = mean_{w in W} exp(s_w) / exp(s_r)
 
