@@ -72,6 +72,19 @@ def test_attack_scores_by_hand():
     assert list(scores) == list(ATTACKS)
 
 
+def test_min_k_attacks_default_to_muses_k():
+    """The headline attack is MUSE's Min-40%: by default Min-K% and Min-K%++ average the lowest 40 % of the answer
+    tokens (4 of 10), as MUSE's PrivLeak and open-unlearning's configs do."""
+    from umu_hf.privacy.reference import HEADLINE_ATTACK
+
+    log_probs = tuple(-float(i) for i in range(10))  # 0, -1, ..., -9
+    stats = TokenStats(log_probs=log_probs, mu=(0.0,) * 10, sigma=(1.0,) * 10)
+    scores = attack_scores(stats, "an answer")
+    assert HEADLINE_ATTACK == "min_k"
+    assert scores["min_k"] == pytest.approx((-9 - 8 - 7 - 6) / 4)
+    assert scores["min_k_plus_plus"] == pytest.approx((-9 - 8 - 7 - 6) / 4)
+
+
 # -- the holdout config --------------------------------------------------------------------------------------
 
 
@@ -199,6 +212,7 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
         assert aucs["gap"] == pytest.approx(aucs["multimodal"] - aucs["unimodal"])
     assert (block["n_forget"], block["n_holdout"]) == (6, 4)
     assert block["n_pairs"] == {m: {"forget": 1, "holdout": 1} for m in ("unimodal", "multimodal")}  # --limit 1
+    assert block["k"] == 0.4  # Min-K%'s fraction, recorded
     assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
 
 

@@ -224,7 +224,9 @@ class Bench:
 
         spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
         if self.s.privacy:
-            spec["privacy"] = {"retain_model": reference[0] if reference else None}
+            from umu_hf.privacy.reference import MEASUREMENT
+
+            spec["privacy"] = {"retain_model": reference[0] if reference else None, **MEASUREMENT}
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
         if self._done(folder, spec) and results_file.is_file():

@@ -9,12 +9,14 @@ model's training template, no end-of-sequence token), and only its **answer toke
 - ``loss`` (Yeom et al. 2018): minus the mean answer NLL;
 - ``zlib`` (Carlini et al. 2021): minus the mean answer NLL divided by the zlib-compressed length in bytes of the
   answer text (NLL relative to how predictable the text is in itself);
-- ``min_k`` (Min-K%, Shi et al. 2024): the mean of the lowest k % token log-probabilities (``k = 0.2``; at
-  least one token);
+- ``min_k`` (Min-K%, Shi et al. 2024): the mean of the lowest k % token log-probabilities (``k = 0.4``, at
+  least one token: MUSE's PrivLeak reads its ``Min-40%`` AUC, ``swj0419/muse_bench`` ``eval.py``, and
+  open-unlearning's MUSE and TOFU configs set ``k: 0.4``); the headline attack
+  (:data:`umu_hf.privacy.reference.HEADLINE_ATTACK`);
 - ``min_k_plus_plus`` (Min-K%++, Zhang et al. 2024): per token ``(log p(x_t) − μ_t) / σ_t`` with ``μ_t`` and
   ``σ_t`` the mean and standard deviation of ``log p(v)`` over the model's own next-token distribution
-  ``v ~ p(· | x_<t)`` at that position; the mean of the lowest k % (σ floored at 1e-6 for a one-hot
-  distribution).
+  ``v ~ p(· | x_<t)`` at that position; the mean of the lowest k % (the same ``k = 0.4``, open-unlearning's
+  ``mia_min_k_plus_plus`` configs; MUSE has no Min-K%++; σ floored at 1e-6 for a one-hot distribution).
 
 The AUC (:func:`umu_hf.privacy.auc.auc`) of the forget pairs (members: the vanilla model was fine-tuned on
 them) against the holdout pairs (non-members: in no fine-tuning) is reported per attack and modality, with the
@@ -37,8 +39,8 @@ from umu_hf.data.schema import MODALITIES
 
 #: the attacks, in report order
 ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
-#: the fraction of lowest-scoring tokens Min-K% and Min-K%++ average
-DEFAULT_K = 0.2
+#: the fraction of lowest-scoring tokens Min-K% and Min-K%++ average: MUSE's 0.4 (module docstring)
+DEFAULT_K = 0.4
 #: the training pairs of each modality: column, asked with the portrait
 QA_COLUMNS: dict[str, tuple[str, bool]] = {"unimodal": ("UM_QA", False), "multimodal": ("MM_QA", True)}
 _MIN_VARIANCE = 1e-12
@@ -166,7 +168,8 @@ def membership_report(
 ) -> dict[str, Any]:
     """The ``privacy`` block of ``results.json``: ``{"mia": {attack: {"unimodal": auc, "multimodal": auc,
     "gap": multimodal − unimodal}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
-    {"forget": n, "holdout": n}}, "min_k": k}`` for the splits ``members`` (forget) and ``nonmembers``
+    {"forget": n, "holdout": n}}, "k": k}`` (``k``: Min-K%'s and Min-K%++'s fraction) for the splits ``members``
+    (forget) and ``nonmembers``
     (holdout); ``limit``: only the first ``limit`` pairs of each split and modality."""
     from umu_hf.privacy.auc import modality_aucs
 
@@ -192,7 +195,7 @@ def membership_report(
         "n_forget": members.num_rows,
         "n_holdout": nonmembers.num_rows,
         "n_pairs": counts,
-        "min_k": k,
+        "k": k,
     }
 
 
@@ -202,7 +205,7 @@ def format_privacy(block: Mapping[str, Any]) -> str:
     if "unavailable" in block:
         return f"privacy: unavailable ({block['unavailable']})"
     lines = [f"privacy: membership-inference AUC, forget ({block['n_forget']}) vs holdout ({block['n_holdout']}) "
-             "profiles (0.5 = chance, higher = forget set recognised)"]  # fmt: skip
+             f"profiles (0.5 = chance, higher = forget set recognised; Min-K% k = {block.get('k', '?')})"]  # fmt: skip
     for attack, aucs in block["mia"].items():
         lines.append(
             f"  {attack:<16} unimodal {aucs['unimodal']:.3f}  multimodal {aucs['multimodal']:.3f}  "

@@ -30,11 +30,17 @@ from typing import Any
 
 from umu_hf.data.schema import MODALITIES
 from umu_hf.errors import UmuError
+from umu_hf.privacy.mia import DEFAULT_K
 
-#: the attack PrivLeak and the leaderboard's AUC columns use (MUSE's choice)
+#: the attack PrivLeak and the leaderboard's AUC columns use: MUSE's, Min-K % at k = 0.4
+#: (:data:`umu_hf.privacy.mia.DEFAULT_K`; MUSE's ``privleak_auc_key`` is ``forget_holdout_Min-40%``)
 HEADLINE_ATTACK = "min_k"
 #: the cache of a retain model's block in an evaluation folder (``umu-hf eval --retain-model``)
 REFERENCE_FILE = "retain_reference.json"
+#: how the numbers of a privacy block are measured, beyond the model and the data: part of the identity of a
+#: cached retain-model block (:func:`retain_reference`) and of a bench's privacy evaluations, so a block measured
+#: otherwise (Min-K% at 0.2, truth ratios with the end-of-turn token) is measured again, never reused
+MEASUREMENT: dict[str, Any] = {"k": DEFAULT_K, "option_scores": "option tokens only"}
 
 
 def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
@@ -103,14 +109,14 @@ def compare_with_retain(block: Mapping[str, Any], reference: Mapping[str, Any],
 def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str | Path, identity: Mapping[str, Any],
                      *, limit: int | None, batch_size: int | str, device: str, dtype: str) -> dict[str, Any]:
     """The retain model's block, measured once per evaluation folder: cached in ``out_dir/`` :data:`REFERENCE_FILE`
-    with ``identity`` (model, data, ratio, limit) and reused when that matches. The retain model is loaded, measured
+    with ``identity`` (model, data, ratio, limit) and :data:`MEASUREMENT`, and reused when that matches. The retain model is loaded, measured
     and released before the evaluated model is loaded (never two models at once)."""
     from umu_hf.evaluation.runner import resolve_batch_size
     from umu_hf.models.loading import load_model
     from umu_hf.utils import write_json
 
     path = Path(out_dir) / REFERENCE_FILE
-    expected = json.loads(json.dumps(dict(identity), default=str))
+    expected = json.loads(json.dumps({**identity, "measurement": MEASUREMENT}, default=str))
     if path.is_file():
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
