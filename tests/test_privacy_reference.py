@@ -94,6 +94,19 @@ def test_compare_with_retain_by_hand():
         compare_with_retain(_block(0.9, [1.0]), {"mia": {}})
 
 
+def test_privleak_compares_the_same_pairs_only():
+    """A retain model block whose UM_QA pairs were laid out otherwise gives no unimodal PrivLeak (and says so);
+    the multimodal one, the same pairs, stays."""
+    model, retain = _block(0.9, [0.1, 0.2]), _block(0.5, [0.1, 0.2])
+    model["layout"] = {"unimodal": "UM_QA with portrait"}
+    retain["layout"] = {"unimodal": "UM_QA text only"}
+    out = compare_with_retain(model, retain)
+    assert out["privleak"]["min_k"]["unimodal"] is None and out["privleak"]["min_k"]["multimodal"] == -80.0
+    assert "UM_QA with portrait" in out["privleak_note"] and out["retain_model"]["layout"] == retain["layout"]
+    retain["layout"] = dict(model["layout"])
+    assert "privleak_note" not in compare_with_retain(model, retain)
+
+
 def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, capsys):
     """A model compared with itself as the retain model: forget quality 1 and PrivLeak 0 in both modalities; the
     retain model's measurement is cached in the evaluation folder and reused by a rerun."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from umu_hf.data.schema import MODALITIES
 from umu_hf.errors import UmuError
-from umu_hf.privacy.mia import DEFAULT_K
+from umu_hf.privacy.mia import DEFAULT_K, Layout
 
 #: the attack PrivLeak and the leaderboard's AUC columns use: MUSE's, Min-K % at k = 0.4
 #: (:data:`umu_hf.privacy.mia.DEFAULT_K`; MUSE's ``privleak_auc_key`` is ``forget_holdout_Min-40%``)
@@ -65,15 +65,16 @@ def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
 
 
 def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int | None = None,
-            batch_size: int = 16) -> dict[str, Any]:
-    """One model's privacy block: :func:`umu_hf.privacy.mia.membership_report` plus ``truth_ratios``
-    (``{modality: [...]}``, the forget set's classification items in canonical order) and their medians."""
+            batch_size: int = 16, layout: Layout | None = None) -> dict[str, Any]:
+    """One model's privacy block: :func:`umu_hf.privacy.mia.membership_report` (its pairs laid out as ``layout``
+    says) plus ``truth_ratios`` (``{modality: [...]}``, the forget set's classification items in canonical order)
+    and their medians."""
     import statistics
 
     from umu_hf.privacy.mia import membership_report
     from umu_hf.privacy.truth_ratio import split_truth_ratios
 
-    block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit)
+    block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit, layout=layout)
     per_modality = split_truth_ratios(model, adapter, forget, limit=limit, batch_size=batch_size)
     block["truth_ratios"] = per_modality
     block["median_truth_ratio"] = {m: statistics.median(v) if v else None for m, v in per_modality.items()}
@@ -83,40 +84,53 @@ def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int |
 def compare_with_retain(block: Mapping[str, Any], reference: Mapping[str, Any],
                         retain_model: str | None = None) -> dict[str, Any]:
     """``block`` with ``forget_quality`` (``{modality: {"forget_quality", "ks_statistic", ...}}``), ``privleak``
-    (``{attack: {"unimodal", "multimodal", "gap"}}``) and ``retain_model`` (its MIA AUCs and where it came from)
-    added; ``reference`` is the retain model's own :func:`measure` block."""
+    (``{attack: {"unimodal", "multimodal", "gap"}}``) and ``retain_model`` (its MIA AUCs, layout and where it came
+    from) added; ``reference`` is the retain model's own :func:`measure` block. PrivLeak compares AUCs of the same
+    pairs: when the two blocks scored ``UM_QA`` in different layouts, the unimodal PrivLeak is None and
+    ``privleak_note`` says why."""
     from umu_hf.privacy.truth_ratio import forget_quality_by_modality
 
     for name, source in (("model", block), ("retain model", reference)):
         if "mia" not in source or "truth_ratios" not in source:
             raise UmuError(f"the {name}'s privacy block has no mia/truth_ratios; rerun `umu-hf eval --privacy`")
+    ours, theirs = (b.get("layout", {}).get("unimodal") for b in (block, reference))
+    unlike = ours is not None and theirs is not None and ours != theirs
     leak = {}
     for attack, aucs in block["mia"].items():
         ref = reference["mia"].get(attack, {})
-        row = {m: privleak(aucs.get(m), ref.get(m)) for m in MODALITIES}
+        row = {m: None if unlike and m == "unimodal" else privleak(aucs.get(m), ref.get(m)) for m in MODALITIES}
         both = row["unimodal"] is not None and row["multimodal"] is not None
         row["gap"] = row["multimodal"] - row["unimodal"] if both else None
         leak[attack] = row
-    return {
+    out = {
         **block,
         "forget_quality": forget_quality_by_modality(block["truth_ratios"], reference["truth_ratios"]),
         "privleak": leak,
-        "retain_model": {"model": retain_model, "mia": reference["mia"],
+        "retain_model": {"model": retain_model, "mia": reference["mia"], "layout": reference.get("layout"),
                          "median_truth_ratio": reference.get("median_truth_ratio")},
     }
+    if unlike:
+        out["privleak_note"] = (f"no unimodal PrivLeak: the model's unimodal pairs were scored as {ours}, the retain "
+                                f"model's as {theirs}")
+    return out
 
 
 def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str | Path, identity: Mapping[str, Any],
-                     *, limit: int | None, batch_size: int | str, device: str, dtype: str) -> dict[str, Any]:
+                     *, limit: int | None, batch_size: int | str, device: str, dtype: str,
+                     layout: Layout | None = None) -> dict[str, Any]:
     """The retain model's block, measured once per evaluation folder: cached in ``out_dir/`` :data:`REFERENCE_FILE`
-    with ``identity`` (model, data, ratio, limit) and :data:`MEASUREMENT`, and reused when that matches. The retain model is loaded, measured
-    and released before the evaluated model is loaded (never two models at once)."""
+    with ``identity`` (model, data, ratio, limit), :data:`MEASUREMENT` and the layout, and reused when that
+    matches. ``layout`` is the *evaluated* model's (:func:`umu_hf.privacy.mia.training_layout`), so both AUCs of
+    PrivLeak score the same pairs. The retain model is loaded, measured and released before the evaluated model
+    is loaded (never two models at once)."""
     from umu_hf.evaluation.runner import resolve_batch_size
     from umu_hf.models.loading import load_model
     from umu_hf.utils import write_json
 
     path = Path(out_dir) / REFERENCE_FILE
-    expected = json.loads(json.dumps({**identity, "measurement": MEASUREMENT}, default=str))
+    layout = layout or Layout()
+    expected = json.loads(json.dumps({**identity, "measurement": MEASUREMENT, "layout": layout.to_dict()},
+                                     default=str))
     if path.is_file():
         try:
             cached = json.loads(path.read_text(encoding="utf-8"))
@@ -127,7 +141,7 @@ def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str 
     model, _processor, adapter = load_model(retain_model, device, dtype)
     try:
         block = measure(model, adapter, forget, holdout, limit=limit,
-                        batch_size=resolve_batch_size(batch_size, model))
+                        batch_size=resolve_batch_size(batch_size, model), layout=layout)
     finally:
         del model
         gc.collect()
@@ -154,4 +168,6 @@ def format_comparison(block: Mapping[str, Any]) -> str:
     shown = "  ".join(f"{m} {leak[m]:+.1f}%" if leak.get(m) is not None else f"{m} –" for m in MODALITIES)
     lines.append(f"PrivLeak (MUSE's, {HEADLINE_ATTACK} AUC against the retain model's; 0 = as never trained, "
                  f"< 0 still recognised, > 0 over-unlearned): {shown}")
+    if "privleak_note" in block:
+        lines.append(f"  {block['privleak_note']}")
     return "\n".join(lines)
