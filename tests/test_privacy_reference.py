@@ -171,7 +171,7 @@ def test_no_privacy_no_privacy_columns():
     assert all(c["set"] != "privacy" for c in build_board(runs)["columns"])
 
 
-def test_bench_privacy_refuses_early(tmp_path):
+def test_bench_privacy_refuses_early(tmp_path, tiny_model_dir):
     from umu_hf.bench.pipeline import Bench
     from umu_hf.bench.settings import BenchSettings
     from umu_hf.data.synth import generate_dataset
@@ -185,7 +185,14 @@ def test_bench_privacy_refuses_early(tmp_path):
     assert main(["bench", "--out", str(tmp_path / "b4"), "--privacy", "--no-finetune", "--model", "m"]) == 2
     assert main(["bench", "--out", str(tmp_path / "b5"), "--no-finetune", "--model", "m",
                  "--retain-model", str(tmp_path / "missing")]) == 2
-    assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5"))
+    assert main(["bench", "--out", str(tmp_path / "b6"), "--privacy", "--unimodal-layout", "text-only"]) == 2
+    assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5", "b6"))
+    from umu_hf.bench.cli import _settings
+    from umu_hf.cli import build_parser
+
+    argv = ["bench", "--no-finetune", "--model", "m", "--retain-model", str(tiny_model_dir), "--unimodal-layout",
+            "with-portrait"]  # fmt: skip
+    assert _settings(build_parser().parse_args(argv)).unimodal_layout == "with-portrait"
     given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
     with pytest.raises(UmuError, match="needs --retain-model"):
         Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

@@ -75,6 +75,9 @@ class BenchSettings:
     privacy: bool = False
     #: with ``finetune=False`` (a given vanilla) a retain model cannot be trained: give one
     retain_model: str | None = None
+    #: with ``finetune=False``: how the given vanilla's fine-tuning asked UM_QA (``umu_hf.privacy.mia.UNIMODAL_LAYOUTS``)
+    #: for membership inference; None: each model's training records say (the bench's own fine-tuning writes them)
+    unimodal_layout: str | None = None
 
 
 def original_profile(**overrides: Any) -> BenchSettings:
