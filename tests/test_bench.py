@@ -105,6 +105,9 @@ def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_pa
     for results in (tmp_path / "evals").glob("ga-*/results.json"):
         block = json.loads(results.read_text())["privacy"]
         assert block["retain_model"]["mia"] and set(block["forget_quality"]) == {"unimodal", "multimodal"}
+        # the bench's vanilla (paired streams) asked UM_QA in text only: found through ga's record and vanilla's
+        assert block["layout"]["unimodal"] == "UM_QA text only" and block["layout"]["source"] == "umu_training.json"
+        assert block["retain_model"]["layout"]["unimodal"] == "UM_QA text only" and "privleak_note" not in block
     table = (tmp_path / "leaderboard.md").read_text()
     assert "FQ uni ↑" in table and "PrivLeak % mm →0" in table and "Privacy (min_k" in table
     with Image.open(tmp_path / "leaderboard.png") as image:  # a second row of panels: taller than without

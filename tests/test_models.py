@@ -265,6 +265,19 @@ def test_chat_template_family_gemma3_generates_both_modalities():
     assert (batch["input_ids"] == processor.tokenizer.bos_token_id).sum() == 1  # template's bos, not doubled
 
 
+def test_task_example_ends_with_the_option_for_every_family(tiny):
+    """Option log-likelihoods and truth ratios average the option's own tokens: the text that scores an option ends
+    with it, without the end-of-turn marker training appends (EOS for LLaVA, the chat template's end of turn)."""
+    model, processor = tiny_gemma3()
+    options = ["Paris", "Lyon", "Rome", "Oslo"]
+    for adapter in (tiny[2], get_adapter(processor, model.config)):
+        for with_image in (False, True):
+            prompt, text = adapter.task_example("classification", "Where?", "Lyon", with_image, options)
+            assert prompt == adapter.prompt("classification", "Where?", with_image, options)
+            assert text.startswith(prompt) and text.endswith("Lyon"), text[-40:]
+            assert text[len(prompt) :].strip() == "Lyon"
+
+
 def test_chat_template_family_qwen2_vl_generates_both_modalities():
     model, processor = tiny_qwen2_vl()
     # 40x30 portraits are resized to 84x56 pixels (~56*56 area, multiples of 28) -> 6x4 patches -> 3x2 merged

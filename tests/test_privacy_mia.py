@@ -72,6 +72,19 @@ def test_attack_scores_by_hand():
     assert list(scores) == list(ATTACKS)
 
 
+def test_min_k_attacks_default_to_muses_k():
+    """The headline attack is MUSE's Min-40%: by default Min-K% and Min-K%++ average the lowest 40 % of the answer
+    tokens (4 of 10), as MUSE's PrivLeak and open-unlearning's configs do."""
+    from umu_hf.privacy.reference import HEADLINE_ATTACK
+
+    log_probs = tuple(-float(i) for i in range(10))  # 0, -1, ..., -9
+    stats = TokenStats(log_probs=log_probs, mu=(0.0,) * 10, sigma=(1.0,) * 10)
+    scores = attack_scores(stats, "an answer")
+    assert HEADLINE_ATTACK == "min_k"
+    assert scores["min_k"] == pytest.approx((-9 - 8 - 7 - 6) / 4)
+    assert scores["min_k_plus_plus"] == pytest.approx((-9 - 8 - 7 - 6) / 4)
+
+
 # -- the holdout config --------------------------------------------------------------------------------------
 
 
@@ -199,7 +212,73 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
         assert aucs["gap"] == pytest.approx(aucs["multimodal"] - aucs["unimodal"])
     assert (block["n_forget"], block["n_holdout"]) == (6, 4)
     assert block["n_pairs"] == {m: {"forget": 1, "holdout": 1} for m in ("unimodal", "multimodal")}  # --limit 1
+    assert block["k"] == 0.4  # Min-K%'s fraction, recorded
     assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
+
+
+def test_finetune_records_how_it_asked_um_qa(synth_dir):
+    """The decision the training record carries: the original's one stream asks UM_QA with the portrait, the
+    paired streams without."""
+    from umu_hf.trainers.run import FINETUNE_UM_QA_PORTRAIT, build_finetune_dataset
+
+    assert FINETUNE_UM_QA_PORTRAIT == {"independent": True, "paired": False}
+    paired = build_finetune_dataset(synth_dir, streams="paired")
+    assert all(mm.with_image and not um.with_image for mm, um in paired.pairs)
+    independent = build_finetune_dataset(synth_dir, streams="independent")
+    assert all(p.with_image for p in independent.all_streams[("train", "mm")])
+
+
+def test_eval_privacy_scores_um_qa_as_the_vanilla_was_fine_tuned(
+    tiny_model_dir, synth_dir, tmp_path, capsys, monkeypatch
+):
+    """Members are members through the fine-tuning: an original-protocol vanilla asked UM_QA with the portrait, so
+    the unimodal attack of a model unlearned from it scores UM_QA with the portrait, found through the unlearned
+    model's record (which names the vanilla it started from) and the vanilla's; --unimodal-layout overrides it;
+    without any record the pairs are text only, and results.json says which and why."""
+    import shutil
+
+    import umu_hf.privacy.mia as mia
+    from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.run import TRAINING_RECORD, finetune
+
+    config = FinetuneConfig(output_dir=str(tmp_path / "vanilla"), max_steps=1, per_device_train_batch_size=2,
+                            save_strategy="no", use_cpu=True, disable_tqdm=True, report_to="none")  # fmt: skip
+    vanilla = finetune(str(tiny_model_dir), synth_dir, config)  # the original protocol: one stream
+    record = json.loads((vanilla / TRAINING_RECORD).read_text(encoding="utf-8"))
+    assert record["method"] == "finetune" and record["um_qa_with_portrait"] is True
+    unlearned = tmp_path / "ga"
+    shutil.copytree(vanilla, unlearned)
+    (unlearned / TRAINING_RECORD).write_text(json.dumps({"method": "ga", "model": str(vanilla)}), encoding="utf-8")
+
+    scored: list[set[bool]] = []  # per token_stats call: with_image of the pairs scored
+    original = mia.token_stats
+
+    def spy(model, adapter, pairs, images, batch_size=16):
+        scored.append({p.with_image for p in pairs})
+        return original(model, adapter, pairs, images, batch_size)
+
+    monkeypatch.setattr(mia, "token_stats", spy)
+
+    def layout(model: Path, *flags: str) -> dict:
+        scored.clear()
+        out = tmp_path / f"eval-{model.name}-{len(flags)}"
+        argv = ["eval", "--model", str(model), "--data", str(synth_dir), "--out", str(out), *_EVAL, "--privacy"]
+        assert main([*argv, *flags]) == 0
+        block = json.loads((out / "results.json").read_text(encoding="utf-8"))["privacy"]
+        return block["layout"]
+
+    found = layout(unlearned)
+    assert found == {"unimodal": "UM_QA with portrait", "multimodal": "MM_QA with portrait",
+                     "source": "umu_training.json", "detail": str(vanilla / TRAINING_RECORD)}  # fmt: skip
+    assert scored == [{True}] * 4  # forget and holdout, each modality: every pair with the portrait
+    assert "unimodal pairs: UM_QA with portrait (umu_training.json" in capsys.readouterr().out
+    flagged = layout(unlearned, "--unimodal-layout", "text-only")
+    assert (flagged["unimodal"], flagged["source"]) == ("UM_QA text only", "flag")
+    assert scored == [{False}, {True}] * 2  # unimodal text only, multimodal with the portrait
+    default = layout(tiny_model_dir)
+    assert (default["unimodal"], default["source"]) == ("UM_QA text only", "default")
+    assert "no umu_training.json" in default["detail"]
+    assert scored == [{False}, {True}] * 2
 
 
 def test_eval_privacy_without_a_holdout_is_unavailable(tiny_model_dir, tmp_path, capsys):
@@ -247,7 +326,7 @@ def test_vanilla_recognises_the_forget_set_and_the_retain_model_does_not(tiny_mo
         # the retain model against itself: the same truth ratios (KS p = 1) and no leak
         assert blocks["retain"]["forget_quality"][modality]["forget_quality"] == 1.0
         assert blocks["retain"]["privleak"]["loss"][modality] == 0.0
-        assert blocks["vanilla"]["privleak"]["loss"][modality] > 30.0
+        assert blocks["vanilla"]["privleak"]["loss"][modality] < -30.0  # MUSE: negative = recognised
     print({n: {a: b["mia"][a] for a in ATTACKS} for n, b in blocks.items()},
           {n: b["forget_quality"] for n, b in blocks.items()})
 

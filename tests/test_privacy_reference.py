@@ -58,19 +58,53 @@ def _block(auc: float, ratios: list[float]) -> dict:
     return {"mia": mia, "truth_ratios": {m: list(ratios) for m in MODALITIES}}
 
 
+def test_privleak_is_muses_convention():
+    """MUSE scores members *low* (its AUC labels the holdout 1: ``1 − ours``) and divides by the retain AUC on that
+    scale; a model that memorised the forget set is near −100, an over-unlearned one positive."""
+    from umu_hf.privacy.auc import auc
+
+    def muse_auc(forget: list[float], holdout: list[float]) -> float:  # the holdout is MUSE's positive class
+        return auc(holdout, forget)
+
+    memorised = ([-0.1, -0.2, -0.3, -0.4], [-2.0, -2.5, -3.0, -0.35])  # (forget, holdout) Min-K scores
+    retain = ([-2.0, -1.0, -3.0, -0.5], [-2.5, -1.5, -0.2, -1.8])
+    broken = ([-4.0, -5.0, -1.0, -6.0], [-2.0, -2.5, -3.0, -0.35])
+    expected = lambda m, r: (muse_auc(*m) - muse_auc(*r)) / muse_auc(*r) * 100  # noqa: E731
+    for model in (memorised, retain, broken):
+        assert privleak(auc(*model), auc(*retain)) == pytest.approx(expected(model, retain))
+    assert -100 < privleak(auc(*memorised), auc(*retain)) < -80  # still recognised: negative, near -100
+    assert privleak(auc(*broken), auc(*retain)) > 0  # over-unlearned: positive
+    assert privleak(0.99, 0.48) == pytest.approx(-98.08, abs=0.01)  # the README's vanilla against its retain model
+    assert privleak(None, 0.5) is None and privleak(0.5, 1.0) is None
+
+
 def test_compare_with_retain_by_hand():
-    assert privleak(0.75, 0.5) == 50.0 and privleak(None, 0.5) is None and privleak(0.5, 0.0) is None
+    assert privleak(0.75, 0.5) == -50.0 and privleak(0.5, 0.0) == -50.0
     same = compare_with_retain(_block(0.6, [0.1, 0.5, 0.9]), _block(0.6, [0.1, 0.5, 0.9]), "m")
     assert {m: same["forget_quality"][m]["forget_quality"] for m in MODALITIES} == dict.fromkeys(MODALITIES, 1.0)
     assert same["privleak"]["min_k"] == {"unimodal": 0.0, "multimodal": 0.0, "gap": 0.0}
     leak = compare_with_retain(_block(0.9, [0.01, 0.02, 0.03, 0.04]), _block(0.5, [0.9, 1.0, 1.1, 1.2]))
-    assert leak["privleak"]["loss"]["unimodal"] == pytest.approx(80.0)
-    assert leak["privleak"]["loss"]["gap"] == pytest.approx(0.0)  # 0.45 vs 0.25: also +80 %
+    assert leak["privleak"]["loss"]["unimodal"] == pytest.approx(-80.0)
+    # multimodal 0.45 against 0.25: MUSE's 0.55 against 0.75, −26.7 %
+    assert leak["privleak"]["loss"]["gap"] == pytest.approx(-20 / 0.75 + 80.0)
     assert leak["forget_quality"]["unimodal"]["ks_statistic"] == 1.0
     assert leak["forget_quality"]["unimodal"]["forget_quality"] < 0.05
     assert leak["retain_model"]["mia"]["loss"]["unimodal"] == 0.5
     with pytest.raises(UmuError, match="retain model's privacy block"):
         compare_with_retain(_block(0.9, [1.0]), {"mia": {}})
+
+
+def test_privleak_compares_the_same_pairs_only():
+    """A retain model block whose UM_QA pairs were laid out otherwise gives no unimodal PrivLeak (and says so);
+    the multimodal one, the same pairs, stays."""
+    model, retain = _block(0.9, [0.1, 0.2]), _block(0.5, [0.1, 0.2])
+    model["layout"] = {"unimodal": "UM_QA with portrait"}
+    retain["layout"] = {"unimodal": "UM_QA text only"}
+    out = compare_with_retain(model, retain)
+    assert out["privleak"]["min_k"]["unimodal"] is None and out["privleak"]["min_k"]["multimodal"] == -80.0
+    assert "UM_QA with portrait" in out["privleak_note"] and out["retain_model"]["layout"] == retain["layout"]
+    retain["layout"] = dict(model["layout"])
+    assert "privleak_note" not in compare_with_retain(model, retain)
 
 
 def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, capsys):
@@ -137,7 +171,7 @@ def test_no_privacy_no_privacy_columns():
     assert all(c["set"] != "privacy" for c in build_board(runs)["columns"])
 
 
-def test_bench_privacy_refuses_early(tmp_path):
+def test_bench_privacy_refuses_early(tmp_path, tiny_model_dir):
     from umu_hf.bench.pipeline import Bench
     from umu_hf.bench.settings import BenchSettings
     from umu_hf.data.synth import generate_dataset
@@ -151,7 +185,14 @@ def test_bench_privacy_refuses_early(tmp_path):
     assert main(["bench", "--out", str(tmp_path / "b4"), "--privacy", "--no-finetune", "--model", "m"]) == 2
     assert main(["bench", "--out", str(tmp_path / "b5"), "--no-finetune", "--model", "m",
                  "--retain-model", str(tmp_path / "missing")]) == 2
-    assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5"))
+    assert main(["bench", "--out", str(tmp_path / "b6"), "--privacy", "--unimodal-layout", "text-only"]) == 2
+    assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5", "b6"))
+    from umu_hf.bench.cli import _settings
+    from umu_hf.cli import build_parser
+
+    argv = ["bench", "--no-finetune", "--model", "m", "--retain-model", str(tiny_model_dir), "--unimodal-layout",
+            "with-portrait"]  # fmt: skip
+    assert _settings(build_parser().parse_args(argv)).unimodal_layout == "with-portrait"
     given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
     with pytest.raises(UmuError, match="needs --retain-model"):
         Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

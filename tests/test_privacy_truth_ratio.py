@@ -28,6 +28,29 @@ def test_truth_ratio_on_hand_made_logliks():
         truth_ratio([-1.0, -2.0], 2)
 
 
+def test_truth_ratio_never_overflows_and_stays_strict_json():
+    """A diverged model's options (right option e^-720, wrong ones e^-1) give R = e^719, beyond float range: it is
+    reported as the largest float, a number in strict JSON, and the KS test sees the same ranks."""
+    import json
+    import sys
+
+    from umu_hf.utils import finite_json
+
+    huge = truth_ratio([-1.0, -720.0, -1.0, -1.0], 1)  # OverflowError before log space
+    assert huge == sys.float_info.max
+    from umu_hf.privacy.truth_ratio import log_truth_ratio
+
+    assert log_truth_ratio([-1.0, -720.0, -1.0, -1.0], 1) == pytest.approx(719.0)
+    assert truth_ratio([-1.0, -1e6, -1e6, -1e6], 0) == 0.0  # the other way: below the smallest float
+    assert truth_ratio([-1.0, -math.inf, -1.0, -1.0], 1) == sys.float_info.max  # the right option impossible
+    assert truth_ratio([-math.inf] * 4, 0) == 1.0  # no option has any likelihood: cannot tell them apart
+    assert json.loads(json.dumps(finite_json([huge]), allow_nan=False)) == [huge]
+    retain = [0.4, 0.6, 1.0, 2.0]
+    assert forget_quality([huge, 0.5, 3.0], retain) == forget_quality([1e300, 0.5, 3.0], retain)
+    with pytest.raises(UmuError, match="not finite"):
+        truth_ratio([math.nan, -1.0, -1.0, -1.0], 0)
+
+
 def test_ks_p_value_of_an_array_against_itself_is_one():
     sample = [0.3, 1.2, 0.7, 0.7, 2.5, 0.1]
     assert ks_statistic(sample, list(reversed(sample))) == 0.0

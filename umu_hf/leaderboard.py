@@ -32,10 +32,13 @@ from umu_hf.utils import atomic_write_bytes, atomic_write_text, write_json
 _TASK_LABEL = {"classification": "Cls", "cloze": "Cloze", "generation": "Gen"}
 BASELINE = "vanilla"
 PRIVACY_NOTE = (
-    "Privacy (min_k = Min-K% attack, per modality): MIA AUC of the forget set against never-trained holdout "
-    "profiles (0.5 = not recognised); FQ = forget quality, the KS-test p-value between the model's and the retain "
-    "model's forget truth ratios (1 = indistinguishable from a model that never saw the forget people); PrivLeak = "
-    "(AUC − AUC of the retain model) / AUC of the retain model, in % (0 = no leak; < 0 over-unlearned). "
+    "Privacy (min_k = Min-K% attack at k = 0.4, MUSE's, per modality): MIA AUC of the forget set against "
+    "never-trained holdout profiles (0.5 = not recognised); FQ = forget quality, the KS-test p-value between the "
+    "model's and the retain model's forget truth ratios (1 = indistinguishable from a model that never saw the "
+    "forget people); "
+    "PrivLeak = MUSE's, in % (its AUC scores members low, 1 − ours: (AUC_retain − AUC) / "
+    "(1 − AUC_retain)): 0 = no leak, < 0 under-unlearned (still recognised; about −100 = memorised), > 0 "
+    "over-unlearned. "
     "retain_model = vanilla's fine-tuning without the forget people, the reference (its FQ and PrivLeak are "
     "blank). Privacy cells: mean ± sd over seeds, no significance marks (one number per seed)."
 )

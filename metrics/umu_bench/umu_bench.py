@@ -33,7 +33,8 @@ better).
 Config "privacy" (membership inference, beyond accuracy): the ROC AUC (0-1) of per-example attack scores of
 members (the forget set) against non-members (profiles never trained on), "member when the score is high"; 0.5 is
 chance, and after unlearning closer to 0.5 is better. `umu-hf eval --privacy` computes the scores. With the retain
-model's AUC (`retain_auc`) it adds PrivLeak, the relative AUC gap to it in percent (closer to 0 is better).
+model's AUC (`retain_auc`) it adds MUSE's PrivLeak, the relative AUC gap to it in percent in MUSE's convention
+(closer to 0 is better; negative: still recognised, positive: over-unlearned).
 
 Config "forget_quality": the KS-test p-value between an unlearned model's and a retain model's truth ratios on the
 forget set (1 = indistinguishable from a model that never saw the forget people; higher is better).
@@ -79,14 +80,16 @@ Args (config "privacy"):
         pair). The two lists may differ in length.
     Equivalently, `scores` (`list` of `float`) with `labels` (`list` of `int`, 1 member, 0 non-member), also
     through add/add_batch.
-    retain_auc (`float`, optional): the same attack's AUC on the retain model (fine-tuned without the members).
+    retain_auc (`float`, optional): the same attack's AUC on the retain model (fine-tuned without the members),
+        in this config's convention (member score high), in [0, 1).
 
 Returns (config "privacy"):
     auc (`float`): P(member score > non-member score) + 0.5 P(equal), the area under the ROC curve (Mann-Whitney
         U / (n_members * n_nonmembers)); 0.5 is chance, 1.0 every member above every non-member.
     n_members, n_nonmembers (`int`): the counts.
-    privleak (`float`, with retain_auc): (auc - retain_auc) / retain_auc * 100; 0 = no leak beyond the retain
-        model, > 0 the members are still recognised, < 0 over-unlearned.
+    privleak (`float`, with retain_auc): MUSE's PrivLeak in percent, (retain_auc - auc) / (1 - retain_auc) * 100:
+        MUSE's (AUC - AUC_retain) / AUC_retain on MUSE's AUC, which scores members low (1 - auc). 0 = no leak
+        beyond the retain model; < 0 the members are still recognised (near -100: memorised); > 0 over-unlearned.
 
 Args (config "forget_quality"):
     unlearned_truth_ratios (`list` of `float`): the unlearned model's truth ratio of each forget-set
@@ -169,7 +172,7 @@ Examples:
     1.0
     >>> leak = privacy.compute(member_scores=[-0.1, -0.3, -2.0], nonmember_scores=[-2.0, -3.5], retain_auc=0.5)
     >>> round(leak["privleak"], 2)
-    83.33
+    -83.33
 
     Forget quality: a model against itself is indistinguishable; against a retain model whose truth ratios are
     all higher (the right answer no longer stands out), the KS test tells them apart.
@@ -321,8 +324,8 @@ class UmuBench(evaluate.Metric):
                 "n_nonmembers": len(nonmembers),
             }
             if retain_auc is not None:
-                if isinstance(retain_auc, bool) or not isinstance(retain_auc, (int, float)) or not 0 < retain_auc <= 1:
-                    raise ValueError(f"retain_auc must be a number in (0, 1], got {retain_auc!r}")
+                if isinstance(retain_auc, bool) or not isinstance(retain_auc, (int, float)) or not 0 <= retain_auc < 1:
+                    raise ValueError(f"retain_auc must be a number in [0, 1), got {retain_auc!r}")
                 result["privleak"] = reference.privleak(result["auc"], float(retain_auc))
             return result
         if self.config_name == "forget_quality":

@@ -69,6 +69,9 @@ def _settings(args: argparse.Namespace) -> Any:
     if args.privacy and args.no_finetune and args.retain_model is None:
         raise UmuError("--privacy with --no-finetune needs --retain-model: a model fine-tuned like the given vanilla "
                        "but without the forget people (umu-hf finetune --config_name retain95+real)")
+    if args.unimodal_layout is not None and not args.no_finetune:
+        raise UmuError("--unimodal-layout goes with --no-finetune (a given vanilla); the bench's own fine-tuning "
+                       "records its layout: drop --unimodal-layout")
     if args.retain_model is not None:
         from umu_hf.models.loading import check_model_source
 
@@ -87,6 +90,7 @@ def _settings(args: argparse.Namespace) -> Any:
         device=args.device,
         privacy=args.privacy or args.retain_model is not None,
         retain_model=args.retain_model,
+        unimodal_layout=args.unimodal_layout,
     )
     if args.fictitious is not None:
         settings.n_fictitious = args.fictitious
@@ -127,6 +131,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``bench`` to the ``umu-hf`` parser."""
+    from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
+
     p = sub.add_parser(
         "bench",
         help="the whole benchmark end to end: data, vanilla, unlearning, evaluation, leaderboard",
@@ -165,6 +171,12 @@ def register(sub: Any) -> None:
         "with a holdout config; the synthetic data has one)",
     )
     p.add_argument("--retain-model", help="with --no-finetune: the retain model to compare against (implies --privacy)")
+    p.add_argument(
+        "--unimodal-layout", choices=tuple(UNIMODAL_LAYOUTS),
+        help="with --no-finetune: how the given vanilla's fine-tuning asked UM_QA (with-portrait: the original "
+        "protocol, as the released vanilla), for every model's unimodal membership inference (default: read from "
+        "its umu_training.json, else text-only)",
+    )
     g = p.add_argument_group("sizes and training (defaults depend on embedded vs real run)")
     g.add_argument("--fictitious", type=int, help="synthetic fictitious profiles")
     g.add_argument("--real", type=int, help="synthetic real-set profiles")

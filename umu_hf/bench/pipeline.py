@@ -224,7 +224,11 @@ class Bench:
 
         spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
         if self.s.privacy:
-            spec["privacy"] = {"retain_model": reference[0] if reference else None}
+            from umu_hf.privacy.reference import MEASUREMENT
+
+            spec["privacy"] = {"retain_model": reference[0] if reference else None, **MEASUREMENT}
+            if self.s.unimodal_layout is not None:
+                spec["privacy"]["unimodal_layout"] = self.s.unimodal_layout
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
         if self._done(folder, spec) and results_file.is_file():
@@ -233,7 +237,7 @@ class Bench:
             results = evaluate_model(EvalRequest(
                 model, data, ratio, folder, batch_size=self.s.eval_batch_size,
                 limit=self.s.eval_limit, device=self.s.device, overwrite=self.force, privacy=self.s.privacy,
-                retain_reference=reference[1] if reference else None,
+                retain_reference=reference[1] if reference else None, unimodal_layout=self.s.unimodal_layout,
             ))
             self._mark_done(folder, spec)
         return results, results_file

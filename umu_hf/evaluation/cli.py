@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``umu-hf`` parser."""
     from umu_hf.data.schema import SETS
     from umu_hf.evaluation.items import CLASSIFICATION_SCORINGS
+    from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
 
     parser = subparsers.add_parser(
         "eval",
@@ -92,6 +93,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "retain85+real`): adds forget quality (KS p-value of forget truth ratios) and PrivLeak (relative MIA AUC "
         "gap) against it, per modality; implies --privacy",
     )
+    parser.add_argument(
+        "--unimodal-layout",
+        choices=tuple(UNIMODAL_LAYOUTS),
+        default=None,
+        help="how the fine-tuning that made the forget set members asked UM_QA, for the unimodal attacks: "
+        "with-portrait (the original vanilla fine-tuning) or text-only (umu-hf's paired streams). Default: read "
+        "from the model's umu_training.json (an unlearned model's record leads to its vanilla's); a model without "
+        "one (a Hub checkpoint) is scored text-only, and results.json's privacy.layout says which and why",
+    )
     parser.add_argument("--overwrite", action="store_true", help="discard results of another run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=_eval)
@@ -117,6 +127,7 @@ def _eval(args: argparse.Namespace) -> int:
         max_new_tokens=dict(args.max_new_tokens) if args.max_new_tokens else None,
         privacy=args.privacy,
         retain_model=args.retain_model,
+        unimodal_layout=args.unimodal_layout,
     )
     results = evaluate_model(request, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -5,8 +5,14 @@ it differently ("B", "B. Paris", "Paris.") scores as wrong. Here each of the fou
 model's answer to the same classification prompt, and the option with the highest *length-normalised*
 log-likelihood (mean log-probability per answer token) is the choice. One forward pass per batch (4 sequences
 per question), no generation. Each option follows the question's evaluation prompt laid out as in training
-(:meth:`ModelAdapter.task_example`: the prompt, the option, then the end-of-turn marker), so the end marker
-is scored too: a prefix of a longer option is not a complete answer.
+(:meth:`ModelAdapter.task_example`: the prompt, then the option), and only the **option's own tokens** are
+averaged — the end-of-turn marker (EOS, a chat template's end of turn) that training may append is not scored.
+
+Why: this is the definition the docs give (the mean log-probability per option token), and the truth ratio
+(:mod:`umu_hf.privacy.truth_ratio`) uses the same scores, so one code path serves both. Original-protocol models
+never trained an end marker (no EOS in the training text), so for a short option ("1990": two or three tokens)
+one untrained token would dominate the mean and blur the comparison between options. The cost: an option that is
+a prefix of a longer one is not penalised for the text that would follow it (the options of one item rarely are).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio, set_config
 from umu_hf.errors import ResultsConflictError, UmuError
@@ -29,6 +29,9 @@ from umu_hf.evaluation.items import OPTION_MATCHING, RECORD_TASKS, Question, ite
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
 from umu_hf.lock import folder_lock
+
+if TYPE_CHECKING:
+    from umu_hf.privacy.mia import Layout
 
 #: ``batch_size="auto"``: questions per ``generate`` call for a model of fewer than ``AUTO_SMALL_PARAMETERS``
 #: parameters (the embedded tiny LLaVA: its time goes to the per-call overhead of ``generate``, and 64 prompts
@@ -94,7 +97,10 @@ class EvalRequest:
     identity: a finished run can be rerun with it. ``retain_model``: a retain model (vanilla fine-tuned without
     the forget people) to compare against: forget quality and PrivLeak join the ``privacy`` block
     (:mod:`umu_hf.privacy.reference`; implies ``privacy``). ``retain_reference``: that model's own privacy block
-    when already measured (the bench measures it once for every method).
+    when already measured (the bench measures it once for every method). ``unimodal_layout``: how the fine-tuning
+    that made the forget set members asked ``UM_QA`` (``"with-portrait"`` or ``"text-only"``,
+    :data:`umu_hf.privacy.mia.UNIMODAL_LAYOUTS`); None: read from the model's training records
+    (:func:`umu_hf.privacy.mia.training_layout`; text only without one). Recorded as ``layout`` in the block.
     """
 
     model: str
@@ -113,6 +119,7 @@ class EvalRequest:
     privacy: bool = False
     retain_model: str | None = None
     retain_reference: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    unimodal_layout: str | None = None
 
     def __post_init__(self) -> None:
         from umu_hf.utils import check_dtype
@@ -129,6 +136,12 @@ class EvalRequest:
         _check_positive(self.limit, "limit", allow_none=True)
         for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):
             object.__setattr__(self, name, value)
+        if self.unimodal_layout is not None:
+            from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
+
+            if self.unimodal_layout not in UNIMODAL_LAYOUTS:
+                raise UmuError(f"unimodal_layout must be one of {', '.join(UNIMODAL_LAYOUTS)} (how fine-tuning "
+                               f"asked UM_QA), got {self.unimodal_layout!r}")
         if self.retain_model is not None or self.retain_reference is not None:
             object.__setattr__(self, "privacy", True)  # the comparison is part of the privacy block
 
@@ -457,6 +470,11 @@ def _evaluate(
     if not request.overwrite:
         store.check_run(out, identity, [key for key in identity if key != "dtype"])
     shard = current_shard(request.device)
+    layout = None
+    if privacy_data is not None:
+        from umu_hf.privacy.mia import training_layout
+
+        layout = training_layout(request.model, request.unimodal_layout)
     reference = request.retain_reference
     if reference is None and request.retain_model and not isinstance(privacy_data, str | None) and shard.is_main:
         from umu_hf.privacy.reference import retain_reference
@@ -466,6 +484,7 @@ def _evaluate(
             {"retain_model": _source_id(request.retain_model), "data": identity["data"],
              "forget_ratio": request.forget_ratio, "limit": request.limit, "dtype": request.dtype},
             limit=request.limit, batch_size=request.batch_size, device=request.device, dtype=request.dtype,
+            layout=layout,
         )
     if loaded is None:
         from umu_hf.models.loading import load_model
@@ -499,7 +518,8 @@ def _evaluate(
     )
     privacy = None
     if privacy_data is not None:
-        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size, reference)
+        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size, reference,
+                                    layout)
     return _finish(out, header, plan, request.classification_scoring, shard, privacy)
 
 
@@ -525,15 +545,16 @@ def _privacy_block(
     adapter: Any,
     batch_size: int,
     reference: Mapping[str, Any] | None = None,
+    layout: Layout | None = None,
 ) -> dict[str, Any]:
-    """``results["privacy"]``: the attacks' AUCs and forget truth ratios per modality, compared with the retain
-    model's when there is one (``reference``), or ``{"unavailable": why}``."""
+    """``results["privacy"]``: the attacks' AUCs (pairs laid out as ``layout`` says) and forget truth ratios per
+    modality, compared with the retain model's when there is one (``reference``), or ``{"unavailable": why}``."""
     if isinstance(data, str):
         return {"unavailable": data}
     from umu_hf.privacy.reference import compare_with_retain, measure
 
     forget, holdout = data
-    block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit)
+    block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit, layout=layout)
     if reference is None:
         return block
     retain = _source_id(request.retain_model) if request.retain_model else None

@@ -72,12 +72,22 @@ class ModelAdapter:
     def task_example(
         self, task: str, question: str, answer: str, with_image: bool, options: Sequence[str] | None = None
     ) -> tuple[str, str]:
-        """``(prompt, full_text)`` of a benchmark question answered with ``answer``: ``prompt`` is exactly
-        :meth:`prompt`'s, ``full_text`` continues it with the answer laid out as in :meth:`train_example`."""
+        """``(prompt, text)`` of a benchmark question answered with ``answer``: ``prompt`` is exactly
+        :meth:`prompt`'s, ``text`` continues it with the answer laid out as in :meth:`train_example`, up to the
+        answer's last character: the end-of-turn marker after it is left out, so the tokens after the prompt are
+        the answer's own (what option log-likelihoods and truth ratios average: :mod:`umu_hf.evaluation.loglik`)."""
         try:
-            return self.train_example(task_instruction(task, question, options), answer, with_image)
+            prompt, full = self.train_example(task_instruction(task, question, options), answer, with_image)
         except ValueError as exc:
             raise UmuError(str(exc)) from exc
+        written = answer.strip()
+        at = full.find(written, len(prompt))
+        if not written or at < 0:
+            raise ModelError(
+                f"the chat template of {type(self.processor).__name__} does not write the answer {answer!r} "
+                "verbatim after the prompt, so its tokens cannot be located"
+            )
+        return prompt, full[: at + len(written)]
 
     # -- tensors -------------------------------------------------------------------------------------------
     def encode(
@@ -159,10 +169,10 @@ class LlavaAdapter(ModelAdapter):
         self, task: str, question: str, answer: str, with_image: bool, options: Sequence[str] | None = None
     ) -> tuple[str, str]:
         # the evaluation prompt itself (not always the training template: USER:\n…, a trailing space), then
-        # one space and the answer as in training
+        # one space and the answer as in training (without the eos after it: see ModelAdapter.task_example)
         prompt = self.prompt(task, question, with_image, options)
         separator = "" if prompt.endswith(" ") else " "
-        return prompt, f"{prompt}{separator}{answer}{self.tokenizer.eos_token}"
+        return prompt, f"{prompt}{separator}{answer}"
 
 
 class ChatTemplateAdapter(ModelAdapter):

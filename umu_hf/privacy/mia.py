@@ -1,20 +1,29 @@
 """Membership inference on the forget set against the ``holdout`` config, per modality (``umu-hf eval --privacy``).
 
-Every example is one training pair (``MM_QA`` asked with the portrait: *multimodal*; ``UM_QA`` in text only:
-*unimodal*), laid out exactly as training lays it out (:meth:`umu_hf.data.collate.UMUCollator.encode`, the
-model's training template, no end-of-sequence token), and only its **answer tokens** are scored
+Every example is one training pair (``MM_QA`` asked with the portrait: *multimodal*; ``UM_QA``: *unimodal*),
+laid out as training lays it out (:meth:`umu_hf.data.collate.UMUCollator.encode`, the model's training template,
+no end-of-sequence token), and only its **answer tokens** are scored
 (``label_mode="answer"``), as ``benchmarks/label_nll.py`` does. From each answer token's log-probability
 ``log p(x_t | x_<t)`` four attacks score the example, each oriented so that **higher = more likely a member**:
 
 - ``loss`` (Yeom et al. 2018): minus the mean answer NLL;
 - ``zlib`` (Carlini et al. 2021): minus the mean answer NLL divided by the zlib-compressed length in bytes of the
   answer text (NLL relative to how predictable the text is in itself);
-- ``min_k`` (Min-K%, Shi et al. 2024): the mean of the lowest k % token log-probabilities (``k = 0.2``; at
-  least one token);
+- ``min_k`` (Min-K%, Shi et al. 2024): the mean of the lowest k % token log-probabilities (``k = 0.4``, at
+  least one token: MUSE's PrivLeak reads its ``Min-40%`` AUC, ``swj0419/muse_bench`` ``eval.py``, and
+  open-unlearning's MUSE and TOFU configs set ``k: 0.4``); the headline attack
+  (:data:`umu_hf.privacy.reference.HEADLINE_ATTACK`);
 - ``min_k_plus_plus`` (Min-K%++, Zhang et al. 2024): per token ``(log p(x_t) − μ_t) / σ_t`` with ``μ_t`` and
   ``σ_t`` the mean and standard deviation of ``log p(v)`` over the model's own next-token distribution
-  ``v ~ p(· | x_<t)`` at that position; the mean of the lowest k % (σ floored at 1e-6 for a one-hot
-  distribution).
+  ``v ~ p(· | x_<t)`` at that position; the mean of the lowest k % (the same ``k = 0.4``, open-unlearning's
+  ``mia_min_k_plus_plus`` configs; MUSE has no Min-K%++; σ floored at 1e-6 for a one-hot distribution).
+
+**The unimodal layout** is the one of the fine-tuning that made the forget set members (:func:`training_layout`,
+recorded as ``layout`` in the block): the original vanilla fine-tuning asks ``UM_QA`` *with* the portrait, umu-hf's
+paired streams (the embedded bench's vanilla) without. It is read from the model's ``umu_training.json`` (an
+unlearned model's record names the model it started from, whose record is read in turn), or given
+(``umu-hf eval --unimodal-layout``); a model without a record (a Hub checkpoint) is scored in text only, and the
+block says so (``"source": "default"``).
 
 The AUC (:func:`umu_hf.privacy.auc.auc`) of the forget pairs (members: the vanilla model was fine-tuned on
 them) against the holdout pairs (non-members: in no fine-tuning) is reported per attack and modality, with the
@@ -34,13 +43,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from umu_hf.data.schema import MODALITIES
+from umu_hf.errors import UmuError
 
 #: the attacks, in report order
 ATTACKS: tuple[str, ...] = ("loss", "zlib", "min_k", "min_k_plus_plus")
-#: the fraction of lowest-scoring tokens Min-K% and Min-K%++ average
-DEFAULT_K = 0.2
-#: the training pairs of each modality: column, asked with the portrait
-QA_COLUMNS: dict[str, tuple[str, bool]] = {"unimodal": ("UM_QA", False), "multimodal": ("MM_QA", True)}
+#: the fraction of lowest-scoring tokens Min-K% and Min-K%++ average: MUSE's 0.4 (module docstring)
+DEFAULT_K = 0.4
+#: how the unimodal training pairs (``UM_QA``) were asked in fine-tuning: name -> with the portrait
+UNIMODAL_LAYOUTS: dict[str, bool] = {"with-portrait": True, "text-only": False}
+#: the layout of a model whose fine-tuning is unknown (no training record: a Hub checkpoint)
+DEFAULT_UNIMODAL_LAYOUT = "text-only"
+#: a record's starting model is followed at most this many times (an unlearned model of an unlearned model ...)
+_MAX_RECORD_HOPS = 8
 _MIN_VARIANCE = 1e-12
 
 
@@ -84,6 +98,72 @@ def attack_scores(stats: TokenStats, answer: str, k: float = DEFAULT_K) -> dict[
         "min_k": _lowest_mean(stats.log_probs, k),
         "min_k_plus_plus": _lowest_mean(z, k),
     }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the membership pairs are laid out: ``unimodal`` (a key of :data:`UNIMODAL_LAYOUTS`; ``MM_QA`` is always
+    asked with the portrait), where that came from (``source``: ``"umu_training.json"``, ``"flag"`` or
+    ``"default"``) and, for a record, which file, or why there was none (``detail``)."""
+
+    unimodal: str = DEFAULT_UNIMODAL_LAYOUT
+    source: str = "default"
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.unimodal not in UNIMODAL_LAYOUTS:
+            raise UmuError(f"the unimodal layout must be one of {', '.join(UNIMODAL_LAYOUTS)}, got {self.unimodal!r}")
+
+    def columns(self) -> dict[str, tuple[str, bool]]:
+        """``{modality: (column, asked with the portrait)}``."""
+        return {"unimodal": ("UM_QA", UNIMODAL_LAYOUTS[self.unimodal]), "multimodal": ("MM_QA", True)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``layout`` entry of the privacy block.
+
+        >>> Layout("with-portrait", "flag").to_dict()
+        {'unimodal': 'UM_QA with portrait', 'multimodal': 'MM_QA with portrait', 'source': 'flag'}
+        """
+        unimodal = "UM_QA with portrait" if UNIMODAL_LAYOUTS[self.unimodal] else "UM_QA text only"
+        out: dict[str, Any] = {"unimodal": unimodal, "multimodal": "MM_QA with portrait", "source": self.source}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+def training_layout(model: str, unimodal: str | None = None) -> Layout:
+    """The layout of the fine-tuning that made ``model``'s members members: ``unimodal`` when given (a flag);
+    else the nearest fine-tuning record (``method: finetune``) along ``model``'s ``umu_training.json`` and the
+    models each record started from (an unlearned model's record names its vanilla); else
+    :data:`DEFAULT_UNIMODAL_LAYOUT`, with the reason in ``detail``."""
+    import json
+    from pathlib import Path
+
+    from umu_hf.trainers.run import FINETUNE_UM_QA_PORTRAIT, TRAINING_RECORD
+
+    if unimodal is not None:
+        return Layout(unimodal, "flag")
+    folder = Path(model)
+    for _ in range(_MAX_RECORD_HOPS):
+        file = folder / TRAINING_RECORD
+        if not file.is_file():
+            why = f"no {TRAINING_RECORD} in {folder}" if folder.is_dir() else f"{folder} is not a local folder"
+            return Layout(detail=why)
+        try:
+            record = json.loads(file.read_text(encoding="utf-8"))
+        except ValueError:
+            return Layout(detail=f"{file} is not valid JSON")
+        if record.get("method") == "finetune":
+            portrait = record.get("um_qa_with_portrait")
+            if portrait is None:  # written before the layout was recorded: the same decision, from its streams
+                portrait = FINETUNE_UM_QA_PORTRAIT.get((record.get("features") or {}).get("streams"))
+            if portrait is None:
+                return Layout(detail=f"{file} does not say how UM_QA was laid out")
+            return Layout("with-portrait" if portrait else "text-only", "umu_training.json", str(file))
+        if not record.get("model"):
+            return Layout(detail=f"{file} names no model it started from")
+        folder = Path(record["model"])
+    return Layout(detail=f"no fine-tuning record within {_MAX_RECORD_HOPS} records of {model}")
 
 
 def token_stats(
@@ -143,13 +223,17 @@ def example_scores(
     return {attack: [scores[attack] for scores in per_pair] for attack in ATTACKS}
 
 
-def split_pairs(split: Any, name: str, limit: int | None = None) -> tuple[dict[str, list[Any]], dict[int, Any]]:
-    """A split's training pairs per modality (the first ``limit`` of each when given) and its portraits."""
+def split_pairs(
+    split: Any, name: str, limit: int | None = None, layout: Layout | None = None
+) -> tuple[dict[str, list[Any]], dict[int, Any]]:
+    """A split's training pairs per modality laid out as ``layout`` says (default :class:`Layout`: ``UM_QA`` in
+    text only), the first ``limit`` of each when given, and its portraits."""
     from umu_hf.data.collate import decode_images, flat_qa
 
+    columns = (layout or Layout()).columns()
     pairs = {}
     for modality in MODALITIES:
-        column, with_image = QA_COLUMNS[modality]
+        column, with_image = columns[modality]
         pairs[modality] = flat_qa(split, column, with_image, name)[:limit]
     return pairs, decode_images(split)
 
@@ -163,17 +247,20 @@ def membership_report(
     k: float = DEFAULT_K,
     batch_size: int = 16,
     limit: int | None = None,
+    layout: Layout | None = None,
 ) -> dict[str, Any]:
     """The ``privacy`` block of ``results.json``: ``{"mia": {attack: {"unimodal": auc, "multimodal": auc,
     "gap": multimodal − unimodal}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
-    {"forget": n, "holdout": n}}, "min_k": k}`` for the splits ``members`` (forget) and ``nonmembers``
+    {"forget": n, "holdout": n}}, "k": k, "layout": ...}`` (``k``: Min-K%'s and Min-K%++'s fraction; ``layout``:
+    :meth:`Layout.to_dict`, default :class:`Layout`) for the splits ``members`` (forget) and ``nonmembers``
     (holdout); ``limit``: only the first ``limit`` pairs of each split and modality."""
     from umu_hf.privacy.auc import modality_aucs
 
+    layout = layout or Layout()
     scores: dict[str, dict[str, dict[str, list[float]]]] = {}
     counts: dict[str, dict[str, int]] = {m: {} for m in MODALITIES}
     for role, split in (("forget", members), ("holdout", nonmembers)):
-        pairs, images = split_pairs(split, role, limit)
+        pairs, images = split_pairs(split, role, limit, layout)
         scores[role] = {}
         for modality in MODALITIES:
             scores[role][modality] = example_scores(
@@ -192,7 +279,8 @@ def membership_report(
         "n_forget": members.num_rows,
         "n_holdout": nonmembers.num_rows,
         "n_pairs": counts,
-        "min_k": k,
+        "k": k,
+        "layout": layout.to_dict(),
     }
 
 
@@ -202,7 +290,11 @@ def format_privacy(block: Mapping[str, Any]) -> str:
     if "unavailable" in block:
         return f"privacy: unavailable ({block['unavailable']})"
     lines = [f"privacy: membership-inference AUC, forget ({block['n_forget']}) vs holdout ({block['n_holdout']}) "
-             "profiles (0.5 = chance, higher = forget set recognised)"]  # fmt: skip
+             f"profiles (0.5 = chance, higher = forget set recognised; Min-K% k = {block.get('k', '?')})"]  # fmt: skip
+    layout = block.get("layout")
+    if layout:
+        why = f": {layout['detail']}" if layout.get("detail") else ""
+        lines.append(f"  unimodal pairs: {layout['unimodal']} ({layout['source']}{why})")
     for attack, aucs in block["mia"].items():
         lines.append(
             f"  {attack:<16} unimodal {aucs['unimodal']:.3f}  multimodal {aucs['multimodal']:.3f}  "

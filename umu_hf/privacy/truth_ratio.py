@@ -3,9 +3,9 @@ two-sample Kolmogorov-Smirnov p-value between an unlearned model's truth ratios 
 
 **Truth ratio.** Each of an item's four options is scored as the model's answer to the item's evaluation prompt,
 exactly as ``--classification-scoring loglik`` scores it (:func:`umu_hf.evaluation.loglik.option_logliks`: the
-prompt, the option and the end-of-turn marker laid out by :meth:`ModelAdapter.task_example`; the score ``s`` is
-the *mean* log-probability of the option's tokens, so ``exp(s) = P(option)^(1/len)``, its length-normalised
-likelihood). With ``r`` the right option and ``W`` the three wrong ones::
+prompt and the option laid out by :meth:`ModelAdapter.task_example`; the score ``s`` is the *mean* log-probability
+of the option's own tokens, the end-of-turn marker left out, so ``exp(s) = P(option)^(1/len)``, its
+length-normalised likelihood). With ``r`` the right option and ``W`` the three wrong ones::
 
     R = mean_{w in W} P(w)^(1/len w) / P(r)^(1/len r) = mean_{w in W} exp(s_w) / exp(s_r)
 
@@ -14,6 +14,10 @@ TOFU's paraphrased answer). ``R`` is below 1 when the model prefers the right an
 cannot tell it from the wrong ones. TOFU's reference code takes the geometric mean instead; a KS test compares
 ranks, so any transform applied to both samples alike (``1/R``, ``log R``) gives the same p-value, but the
 geometric and arithmetic means are not such a transform: here it is the arithmetic one.
+
+``R`` is computed in log space (log-sum-exp), so a diverged model's ratios never overflow: one beyond the float
+range (``log R > 709.78``) is stored as the largest float, which keeps results.json strict JSON and leaves the KS
+test, which only compares ranks across the two samples, unchanged (:func:`truth_ratio`).
 
 **Forget quality** of a modality is the two-sided two-sample KS p-value between the unlearned model's truth
 ratios and the retain model's (a model never trained on the forget profiles) on the forget set: near 1 when the
@@ -26,6 +30,7 @@ Kolmogorov distribution for samples too large to count.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,11 +41,43 @@ from umu_hf.errors import UmuError
 EXACT_KS_MAX_CELLS = 1_000_000
 #: classification questions per forward pass when scoring options (4 sequences each)
 DEFAULT_BATCH_SIZE = 8
+#: a truth ratio beyond the float range is stored as the largest float (:func:`truth_ratio`) ...
+MAX_RATIO = sys.float_info.max
+#: ... which is what a log ratio above this gives
+LOG_MAX_RATIO = math.log(MAX_RATIO)
+
+
+def log_truth_ratio(logliks: Sequence[float], right: int) -> float:
+    """``log R`` (:func:`truth_ratio`) of any size, by log-sum-exp relative to the largest wrong option: never
+    overflows. ``-inf`` when no wrong option has any likelihood; 0 (R = 1, cannot tell them apart) when no option
+    has any. A NaN or +inf log-likelihood (not a log-probability) is refused.
+
+    >>> round(log_truth_ratio([-1.0, -720.0, -1.0, -1.0], 1), 6)   # R = e^719, beyond float range
+    719.0
+    """
+    scores = [float(s) for s in logliks]
+    if not 0 <= right < len(scores) or len(scores) < 2:
+        raise UmuError(f"truth_ratio needs the right option's index among >= 2 options; got {right} of {len(scores)}")
+    for i, score in enumerate(scores):
+        if math.isnan(score) or score == math.inf:
+            raise UmuError(f"option {i}'s mean log-likelihood is {score}; the model's outputs are not finite "
+                           "log-probabilities (a diverged model?)")
+    wrong = [s for i, s in enumerate(scores) if i != right]
+    top = max(wrong)
+    if top == -math.inf:
+        return 0.0 if scores[right] == -math.inf else -math.inf
+    log_mean = top + math.log(math.fsum(math.exp(s - top) for s in wrong) / len(wrong))
+    return log_mean - scores[right]  # +inf when only the right option has no likelihood
 
 
 def truth_ratio(logliks: Sequence[float], right: int) -> float:
     """``mean_{wrong} exp(s_wrong) / exp(s_right)`` from the options' mean per-token log-likelihoods ``s``
-    (``logliks``) and the index of the right option.
+    (``logliks``) and the index of the right option, computed in log space (:func:`log_truth_ratio`).
+
+    A ratio beyond the float range (``log R`` above :data:`LOG_MAX_RATIO`, e.g. a diverged model) is stored as
+    :data:`MAX_RATIO`, the largest float: it stays a number in strict JSON (``inf`` would be written as null), and
+    the KS test, which only sees how the two samples' values interleave, is unchanged unless both models have
+    ratios beyond float range (they then tie). A ratio below the smallest float is 0.0.
 
     >>> import math
     >>> round(truth_ratio([math.log(0.5), math.log(0.25), math.log(0.125), math.log(0.125)], 0), 6)
@@ -49,13 +86,11 @@ def truth_ratio(logliks: Sequence[float], right: int) -> float:
     1.0
     >>> round(truth_ratio([-3.0, -1.0, -1.0, -1.0], 0), 4)  # prefers the wrong ones: e^2
     7.3891
+    >>> truth_ratio([-1.0, -720.0, -1.0, -1.0], 1) == MAX_RATIO   # e^719: huge, reported, no OverflowError
+    True
     """
-    scores = [float(s) for s in logliks]
-    if not 0 <= right < len(scores) or len(scores) < 2:
-        raise UmuError(f"truth_ratio needs the right option's index among >= 2 options; got {right} of {len(scores)}")
-    wrong = [s for i, s in enumerate(scores) if i != right]
-    # exp(s_w - s_r), computed relative to the right option: no underflow for long answers
-    return sum(math.exp(s - scores[right]) for s in wrong) / len(wrong)
+    log_ratio = log_truth_ratio(logliks, right)
+    return MAX_RATIO if log_ratio > LOG_MAX_RATIO else math.exp(log_ratio)
 
 
 # -- the two-sample Kolmogorov-Smirnov test ------------------------------------------------------------------

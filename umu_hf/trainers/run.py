@@ -22,6 +22,11 @@ DEFAULT_LORA = LoraArguments().settings()
 TRAINING_RECORD = "umu_training.json"
 #: written next to every trained model: the Trainer's log history (losses and terms per logged step, full precision)
 TRAINING_LOG = "umu_train_log.json"
+#: whether vanilla fine-tuning asks the ``UM_QA`` pairs with the portrait, per ``streams``: the original's one stream
+#: does (as the released vanilla was trained), umu-hf's paired streams do not (:func:`build_finetune_dataset`).
+#: Recorded as ``um_qa_with_portrait`` in a fine-tuned model's :data:`TRAINING_RECORD`: membership inference scores
+#: the pairs as the fine-tuning that made them members laid them out (:func:`umu_hf.privacy.mia.training_layout`)
+FINETUNE_UM_QA_PORTRAIT: dict[str, bool] = {"independent": True, "paired": False}
 
 
 def model_dtype(config: UMUConfig, lora: bool = True) -> str:
@@ -45,12 +50,14 @@ def build_finetune_dataset(data: str | Path, config_name: str = "full", streams:
     """
     from umu_hf.data.collate import QADataset, StreamDataset, decode_images, flat_qa, paired_qa
 
+    if streams not in FINETUNE_UM_QA_PORTRAIT:
+        raise UmuError(f"streams must be one of {', '.join(FINETUNE_UM_QA_PORTRAIT)}, got {streams!r}")
     split = load_training_split(data, config_name)
     images = decode_images(split)
-    if streams == "paired":
+    if streams == "paired":  # paired_qa: each MM_QA pair with the portrait beside a UM_QA pair without
         return QADataset(("train", paired_qa(split, config_name)), images)
-    pairs = flat_qa(split, "MM_QA", True, config_name) + flat_qa(split, "UM_QA", True, config_name)
-    return StreamDataset({("train", "mm"): pairs}, images)
+    um_qa = flat_qa(split, "UM_QA", FINETUNE_UM_QA_PORTRAIT[streams], config_name)
+    return StreamDataset({("train", "mm"): flat_qa(split, "MM_QA", True, config_name) + um_qa}, images)
 
 
 def load_training_split(data: str | Path, config_name: str) -> Any:
@@ -120,17 +127,19 @@ def train(
     *,
     overwrite: bool = False,
     source: Mapping[str, Any] | None = None,
+    record: Mapping[str, Any] | None = None,
     probe: Callable[[Any], Callable[[Any], dict[str, float]]] | None = None,
 ) -> Path:
     """Load the model, (optionally) wrap it in LoRA, train, save to ``config.output_dir``.
 
     The adapter (or full model) and processor land in ``output_dir``; with ``merge`` a merged model that
     ``umu-hf eval`` loads directly goes to ``output_dir/merged``. ``source`` describes the training data (e.g.
-    ``{"data": ..., "forget_ratio": 5}``). A checkpoint of the same run (method, model, data, settings: recorded
-    in ``output_dir/umu_run.json`` when training starts) is resumed; another run's folder is refused unless
-    ``overwrite``, which discards it (:func:`umu_hf.trainers.checkpoints.prepare_output`). With
-    ``config.eval_every`` set, ``probe(adapter)`` builds the accuracy probe the run is measured with every so many
-    steps (:mod:`umu_hf.trainers.trajectory`).
+    ``{"data": ..., "forget_ratio": 5}``); ``record``: more entries for the training record only (what a reader of
+    the model needs, derived from the run's settings, so not part of its identity). A checkpoint of the same run
+    (method, model, data, settings: recorded in ``output_dir/umu_run.json`` when training starts) is resumed;
+    another run's folder is refused unless ``overwrite``, which discards it
+    (:func:`umu_hf.trainers.checkpoints.prepare_output`). With ``config.eval_every`` set, ``probe(adapter)`` builds
+    the accuracy probe the run is measured with every so many steps (:mod:`umu_hf.trainers.trajectory`).
     """
     from umu_hf.models.loading import load_model
     from umu_hf.trainers.checkpoints import prepare_output, source_id
@@ -187,8 +196,9 @@ def train(
         raise
     trainer.save_model(str(out_dir))
     processor.save_pretrained(str(out_dir))
+    extra = dict(record or {})
     record = {"method": trainer_cls.method, "model": str(model_path), **config.protocol_record(),
-              "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None}
+              "model_dtype": dtype, "lora": lora.to_dict() if lora is not None else None, **extra}
     if trainer.is_world_process_zero():
         write_json(out_dir / TRAINING_RECORD, record)
         write_json(out_dir / TRAINING_LOG, trainer.state.log_history)
@@ -269,9 +279,11 @@ def finetune(
     config_name: str = "full",
     overwrite: bool = False,
 ) -> Path:
-    """Vanilla fine-tuning on every profile; returns the folder to evaluate (resuming as :func:`unlearn`)."""
+    """Vanilla fine-tuning on every profile; returns the folder to evaluate (resuming as :func:`unlearn`). Its
+    training record says whether ``UM_QA`` was asked with the portrait (``um_qa_with_portrait``)."""
     from umu_hf.trainers.finetune import FinetuneTrainer
 
     dataset = build_finetune_dataset(data, config_name, streams=config.streams)
     return train(FinetuneTrainer, config, model_path, dataset, lora=lora, merge=merge, resume=resume,
-                 overwrite=overwrite, source={"data": data, "config": config_name})
+                 overwrite=overwrite, source={"data": data, "config": config_name},
+                 record={"um_qa_with_portrait": FINETUNE_UM_QA_PORTRAIT[config.streams]})
