@@ -35,14 +35,14 @@ def _reduced(**overrides) -> BenchSettings:
 
 
 def _assert_plot_shows_every_model(path, n_models: int) -> None:
-    """leaderboard.png decodes as a PNG, wider than tall (the three sets side by side), and each model's colour
-    (matplotlib's tab10, in row order) is drawn: its bars and its legend patch."""
+    """leaderboard.png decodes as a PNG with the three sets side by side, and each model's colour (matplotlib's
+    tab10, in row order) is drawn: its bars and its legend patch."""
     from matplotlib import colormaps
     from PIL import Image
 
     with Image.open(path) as image:
         assert image.format == "PNG"
-        assert image.width > image.height >= 300, image.size
+        assert image.width >= 1200 and image.height >= 300, image.size
         colours = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 24)}
     for i in range(n_models):
         rgb = tuple(round(255 * c) for c in colormaps["tab10"](i)[:3])

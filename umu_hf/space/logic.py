@@ -282,12 +282,12 @@ class Leaderboard:
     def table(self) -> list[list[Any]]:
         """Rows as lists in :meth:`headers` order: ``mean ± sd`` over seeds, ``*`` where the cell differs from
         vanilla beyond its uncertainty, ``"–"`` where it could not be computed."""
-        from umu_hf.leaderboard import _cell_text
+        from umu_hf.leaderboard import cell_text
 
         formats = self.formats or [".1f"] * len(self.keys)
         return [
             [row.get("forget_ratio", "–"), row.get("model", "–")]
-            + [_cell_text(row["cells"].get(k) or {}, f) for k, f in zip(self.keys, formats, strict=True)]
+            + [cell_text(row["cells"].get(k) or {}, f) for k, f in zip(self.keys, formats, strict=True)]
             for row in self.rows
         ]
 
