@@ -77,6 +77,12 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
     # one line per stage with its elapsed time
     assert any(line.startswith("[bench] fine-tune vanilla") and "done in" in line for line in lines)
     assert any(line.startswith("[bench] unlearn npo") and "done in" in line for line in lines)
+    # read per modality, with each method's trajectory (probed every 10 steps by default) and matched forgetting
+    assert "per_modality/forget/classification/multimodal" not in table and "Per modality, forget set" in table
+    assert all({"per_modality", "selectivity", "misalignment"} <= set(r) for r in rows)
+    assert set(board["trajectory"]["5"]) == {"ga", "npo"} and "matched_forgetting" in rows[1]
+    path = board["trajectory"]["5"]["npo"]
+    assert path["steps"][0] == 0 and len(path["mean"]["forget/cloze/multimodal"]) == len(path["steps"])
 
 
 @pytest.mark.slow
@@ -183,6 +189,19 @@ def test_cli_rejects_bad_settings(capsys, tmp_path):
     assert len(err) == 1 and "known methods" in err[0]
     assert cli_main(["bench", "--out", str(tmp_path), "--forget-ratio", "20"]) == 2
     assert "forget ratio" in capsys.readouterr().err
+    assert cli_main(["bench", "--out", str(tmp_path), "--eval-every", "sometimes"]) == 2
+    assert "--eval_every must be a positive number of steps or 'epoch'" in capsys.readouterr().err
+
+
+def test_bench_eval_every_flag():
+    from umu_hf.bench.cli import _settings
+    from umu_hf.cli import build_parser
+
+    def parsed(*flags: str) -> str:
+        return _settings(build_parser().parse_args(["bench", *flags])).eval_every
+
+    assert parsed() == "10" and parsed("--eval-every", "off") == "" and parsed("--eval-every", "epoch") == "epoch"
+    assert parsed("--model", "m", "--data", "d") == ""  # real runs: off unless asked
 
 
 def test_second_bench_into_a_busy_folder_is_refused(tmp_path):

@@ -36,7 +36,7 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny but complete bench folder (read-only for the tests)."""
     from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
     from umu_hf.data.synth import generate_dataset
-    from umu_hf.evaluation.results import headline_terms
+    from umu_hf.evaluation.results import headline_terms, modality_terms
     from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.evaluation.store import load_records
     from umu_hf.leaderboard import Run, write_leaderboard
@@ -58,7 +58,8 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         results[name] = evaluate_model(request, progress=False)
         entries.append(ModelEntry(name, f"models/{name}", f"evals/{name}/results.json", method))
-    runs = [Run(name, 5, 0, res, headline_terms(load_records(root / "evals" / name).values()))
+    records = {name: list(load_records(root / "evals" / name).values()) for name in results}
+    runs = [Run(name, 5, 0, res, headline_terms(records[name]), modality_terms(records[name]))
             for name, res in results.items()]
     write_leaderboard(runs, root)
     write_manifest(root, Manifest(forget_ratio=5, data="data", models=entries))
@@ -512,8 +513,9 @@ def test_every_event_is_scriptable(served: str, space, bench_dir: Path) -> None:
 
     profiles = client.predict("retain", api_name="/profiles")
     assert profiles["value"] == space.profile_choices("retain")[0][1]
-    table, plot, note = client.predict(api_name="/leaderboard")
+    table, plot, note, details, _figure = client.predict(api_name="/leaderboard")
     assert [row[1] for row in table["data"]] == ["vanilla", "ga"] and plot and "lower is better" in note
+    assert "Per modality, forget set" in details and "Selectivity" in details
 
 
 @pytest.mark.slow

@@ -105,8 +105,7 @@ def _settings(args: argparse.Namespace) -> Any:
     if args.eval_every is not None:
         from umu_hf.trainers.trajectory import parse_eval_every
 
-        parse_eval_every(args.eval_every)
-        settings.eval_every = "" if args.eval_every in ("0", "off") else args.eval_every
+        settings.eval_every = "" if parse_eval_every(args.eval_every) is None else args.eval_every.strip().lower()
     for name, config_field in _VANILLA_FLAGS.items():
         value = getattr(args, f"vanilla_{name}")
         if value is not None:
@@ -195,7 +194,7 @@ def register(sub: Any) -> None:
     g.add_argument(
         "--eval-every",
         help="probe forget and retain accuracy per modality every N unlearning steps (or 'epoch'; 'off' for none) "
-        "for the trajectory panels and matched forgetting (default: every 5 steps in the embedded run, off for real "
+        "for the trajectory panels and matched forgetting (default: every 10 steps in the embedded run, off for real "
         "runs)",
     )
     p.set_defaults(func=_run)

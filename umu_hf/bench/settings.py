@@ -77,7 +77,7 @@ class BenchSettings:
     retain_model: str | None = None
     #: the accuracy probe's period during unlearning (``--eval_every``: steps, ``epoch``, or "" for none): the
     #: trajectories and matched forgetting; it changes no weight
-    eval_every: str = "5"
+    eval_every: str = "10"
     #: with ``finetune=False``: how the given vanilla's fine-tuning asked UM_QA (``umu_hf.privacy.mia.UNIMODAL_LAYOUTS``)
     #: for membership inference; None: each model's training records say (the bench's own fine-tuning writes them)
     unimodal_layout: str | None = None

@@ -148,3 +148,27 @@ def _plot_trajectories(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], p
         ax.set_xlabel("forget accuracy (%) — forgetting →", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("retain accuracy (%)")
+
+
+def trajectory_figure(board: Mapping[str, Any]) -> Any:
+    """The trajectory panels alone (one row per forget ratio) as a matplotlib figure, for the Space; None when the
+    board has no trajectories."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = board.get("trajectory") or {}
+    if not paths:
+        return None
+    ratios = sorted(int(r) for r in paths)
+    fig, axes = plt.subplots(len(ratios), 3, figsize=(13.8, 3.6 * len(ratios)), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for r_i, ratio in enumerate(ratios):
+        rows = [row for row in board["rows"] if row["forget_ratio"] == ratio]
+        _plot_trajectories(axes[r_i], rows, paths[str(ratio)], ratio, cmap)
+    handles = [matplotlib.lines.Line2D([], [], color=cmap(i % 10), label=row["model"])
+               for i, row in enumerate(r for r in board["rows"] if r["forget_ratio"] == ratios[0])]
+    axes[0][-1].legend(handles=handles, loc="lower left", fontsize=8, title="model")
+    fig.tight_layout()
+    return fig

@@ -86,14 +86,15 @@ def _guard(gr: Any, fn: Callable[..., Any], public: Callable[[str], str] = str) 
 
 def _leaderboard_values(
     bench_dir: Path, public: Callable[[str], str] = str
-) -> tuple[list[list[Any]] | None, list[str] | None, Any, str]:
-    """(rows, headers, plot image or None, note) of the bench's leaderboard; the note says what is missing."""
+) -> tuple[list[list[Any]] | None, list[str] | None, Any, str, str, Any]:
+    """(rows, headers, plot image or None, note, per-modality tables as Markdown, trajectory figure or None) of the
+    bench's leaderboard; the note says what is missing."""
     from PIL import Image
 
     try:
         board = read_leaderboard(bench_dir)
     except UmuError as exc:
-        return None, None, None, public(str(exc))
+        return None, None, None, public(str(exc)), "", None
     plot = None
     if board.plot is not None:
         with Image.open(board.plot) as image:
@@ -106,7 +107,7 @@ def _leaderboard_values(
         from umu_hf.leaderboard import PRIVACY_NOTE
 
         note += f"\n\n{PRIVACY_NOTE}"
-    return board.table(), board.headers(), plot, note
+    return board.table(), board.headers(), plot, note, board.details(), board.trajectory_figure()
 
 
 def _missing_app(gr: Any, bench_dir: Path, message: str) -> gr.Blocks:
@@ -284,11 +285,11 @@ def build_app(
     def alignment(model_a: str, model_b: str) -> tuple[Any, ...]:
         return tuple(_alignment_values(space, (model_a, model_b)))
 
-    def leaderboard() -> tuple[Any, Any, str]:
-        rows, headers, plot, note = _leaderboard_values(bench_dir, public)
-        return {"headers": headers or ["model"], "data": rows or []}, plot, note
+    def leaderboard() -> tuple[Any, Any, str, str, Any]:
+        rows, headers, plot, note, details, figure = _leaderboard_values(bench_dir, public)
+        return {"headers": headers or ["model"], "data": rows or []}, plot, note, details, figure
 
-    rows, headers, plot, note = _leaderboard_values(bench_dir, public)
+    rows, headers, plot, note, details, figure = _leaderboard_values(bench_dir, public)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {TITLE}\n\nBench `{bench_dir.resolve().name}`: {len(names)} model(s), forget ratio "
@@ -359,6 +360,10 @@ def build_app(
             board = gr.Dataframe(
                 rows, headers=headers, label="Leaderboard", interactive=False, elem_id="leaderboard-table"
             )
+            board_details = gr.Markdown(details, elem_id="leaderboard-details")
+            board_trajectory = gr.Plot(figure, label="Trajectories: forget vs retain accuracy during unlearning "
+                                       "(mean over seeds; forgetting to the right, the ideal path along the top)",
+                                       elem_id="trajectory-plot")
             board_plot = gr.Image(
                 plot, type="pil", label="Leaderboard plot", interactive=False, elem_id="leaderboard-plot"
             )
@@ -387,7 +392,8 @@ def build_app(
             alignment_outputs,
             api_name="alignment",
         )
-        reload_btn.click(guard(leaderboard), None, [board, board_plot, board_note], api_name="leaderboard")
+        reload_btn.click(guard(leaderboard), None, [board, board_plot, board_note, board_details, board_trajectory],
+                         api_name="leaderboard")
     return demo
 
 

@@ -275,9 +275,26 @@ class Leaderboard:
     note: str = ""
     #: each column's number format (``.1f`` for accuracies; privacy columns carry their own)
     formats: list[str] = field(default_factory=list)
+    #: the whole leaderboard.json (per-modality cells, selectivity, trajectories, …)
+    payload: dict[str, Any] = field(default_factory=dict)
 
     def headers(self) -> list[str]:
         return ["forget %", "model", *self.columns]
+
+    def details(self) -> str:
+        """The per-modality, selectivity/misalignment and matched-forgetting tables as Markdown ("" when the bench
+        predates them)."""
+        from umu_hf.leaderboard import cell_text, modality, trajectory
+
+        if not self.payload.get("rows"):
+            return ""
+        return "\n".join(modality.markdown(self.payload, cell_text) + trajectory.markdown(self.payload)).strip()
+
+    def trajectory_figure(self) -> Any:
+        """A matplotlib figure of the trajectories (forget vs retain accuracy per method), or None without them."""
+        from umu_hf.leaderboard.plot import trajectory_figure
+
+        return trajectory_figure(self.payload)
 
     def table(self) -> list[list[Any]]:
         """Rows as lists in :meth:`headers` order: ``mean ± sd`` over seeds, ``*`` where the cell differs from
@@ -313,7 +330,7 @@ def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
     plot = resolve_inside(root, "leaderboard.png")
     return Leaderboard(
         str(payload.get("title", "UMU-Bench")), headers, rows, plot if plot.is_file() else None, keys,
-        str(payload.get("significance", "")), formats,
+        str(payload.get("significance", "")), formats, payload,
     )
 
 

@@ -26,12 +26,12 @@ TRAJECTORY_FILE = "umu_trajectory.json"
 
 
 def parse_eval_every(value: str | int | None) -> int | str | None:
-    """``--eval_every``: None/"" (off), a positive number of steps, or ``"epoch"``.
+    """``--eval_every``: None, "" or ``"off"`` (off), a positive number of steps, or ``"epoch"``.
 
-    >>> parse_eval_every("5"), parse_eval_every("epoch"), parse_eval_every("")
-    (5, 'epoch', None)
+    >>> parse_eval_every("5"), parse_eval_every("epoch"), parse_eval_every(""), parse_eval_every("off")
+    (5, 'epoch', None, None)
     """
-    if value is None or value == "" or value == 0:
+    if value is None or value == 0 or str(value).strip().lower() in ("", "off"):
         return None
     if str(value).strip().lower() == "epoch":
         return "epoch"
