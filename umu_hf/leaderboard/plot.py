@@ -167,8 +167,9 @@ def trajectory_figure(board: Mapping[str, Any]) -> Any:
     for r_i, ratio in enumerate(ratios):
         rows = [row for row in board["rows"] if row["forget_ratio"] == ratio]
         _plot_trajectories(axes[r_i], rows, paths[str(ratio)], ratio, cmap)
+    first = [r for r in board["rows"] if r["forget_ratio"] == ratios[0]]
     handles = [matplotlib.lines.Line2D([], [], color=cmap(i % 10), label=row["model"])
-               for i, row in enumerate(r for r in board["rows"] if r["forget_ratio"] == ratios[0])]
+               for i, row in enumerate(first) if row["model"] in paths[str(ratios[0])]]
     axes[0][-1].legend(handles=handles, loc="lower left", fontsize=8, title="model")
     fig.tight_layout()
     return fig

@@ -168,9 +168,10 @@ class UnlearnConfig(UMUConfig):
     )
     eval_every: str = field(
         default="",
-        metadata={"help": "Probe forget and retain accuracy in both modalities (classification by option "
-                  "log-likelihood, cloze by a short greedy reply) at step 0, every N steps ('N') or epoch "
-                  "('epoch'), and at the end, into umu_trajectory.json; empty: off. Changes no weight."},
+        metadata={"help": "Probe forget and retain accuracy of classification and cloze in both modalities (the "
+                  "evaluation's prompts and rules on short greedy replies) at step 0, every N steps ('N') or "
+                  "epoch ('epoch'), and at the end, into umu_trajectory.json; empty or 'off': none. Changes no "
+                  "weight."},
     )
 
     def __post_init__(self) -> None:
