@@ -354,3 +354,39 @@ def test_a_retain_subsample_of_zero_pairs_stops_only_methods_that_read_it():
     assert len(data.configure(batch_size=2, seed=0, keys={"forget"})) == 2  # GA never reads retain
     with pytest.raises(DataError, match="no 'retain' multimodal training pairs.*zero pairs"):
         data.configure(batch_size=2, seed=0, keys={"forget", "retain"})
+
+
+@pytest.mark.parametrize("family", ["llava", "gemma3", "qwen2_vl"])
+@pytest.mark.parametrize("with_image", [True, False])
+def test_cached_collation_is_the_processors_batch(family, with_image, tiny_model_dir, synth_dir):
+    """The collator encodes each (text, portrait) once and assembles batches from the cache: the tensors equal the
+    processor's own batch of the same texts and portraits, whatever order the examples come in."""
+    import torch
+    from helpers import tiny_gemma3, tiny_qwen2_vl
+
+    from umu_hf.data.collate import UMUCollator, decode_images, flat_qa
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.models.adapters import get_adapter
+
+    if family == "llava":
+        adapter = load_model(str(tiny_model_dir), "cpu")[2]
+    else:
+        model, processor = {"gemma3": tiny_gemma3, "qwen2_vl": tiny_qwen2_vl}[family]()
+        adapter = get_adapter(processor, model.config)
+    split = load_umu_split(synth_dir, "forget10", as_dataset=False)
+    pairs = flat_qa(split, "MM_QA" if with_image else "UM_QA", with_image)[:7]
+    collator = UMUCollator(adapter, decode_images(split), {}, label_mode="answer", refusals=[], eos=True)
+    for chunk in (pairs[:4], pairs[2:7], pairs[3:5][::-1]):
+        texts = [adapter.train_example(p.question, p.answer, with_image, eos=True)[1] for p in chunk]
+        images = [collator.images[p.profile_id] for p in chunk] if with_image else None
+        expected = dict(adapter.encode(texts, images, padding_side="right"))
+        got = collator._encode(texts, [p.profile_id for p in chunk] if with_image else None)
+        assert set(got) == set(expected)
+        for name, value in expected.items():
+            assert torch.equal(got[name], value), name
+    assert len(collator._cache) == 7
+    calls = []
+    encode = adapter.encode
+    adapter.encode = lambda *args, **kwargs: calls.append(args) or encode(*args, **kwargs)
+    collator._encode(texts, [p.profile_id for p in chunk] if with_image else None)
+    assert not calls  # a warm cache: the batch is assembled without the processor

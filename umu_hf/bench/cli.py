@@ -185,7 +185,7 @@ def register(sub: Any) -> None:
     g.add_argument("--unlearn-epochs", type=float, help="epochs of every method (default: each method's original)")
     g.add_argument(
         "--unlearn-lr-scale", type=float,
-        help="x each method's original learning rate (embedded default 6000; real runs 1)",
+        help="x each method's original learning rate (embedded default 400, chosen on tuning seeds: docs/protocol.md; real runs 1)",
     )
     g.add_argument("--unlearn-lora-r", type=int, help="LoRA rank of unlearning (embedded 16; original 64)")
     g.add_argument("--eval-limit", type=int, help="only the first N question pairs per set and task")

@@ -26,6 +26,8 @@ from typing import Any
 from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
 from umu_hf.bench.settings import (
     RUN_FIELDS,
+    STEP_SIZE_RULE,
+    STEP_SIZE_SWEEP,
     BenchSettings,
     config_default,
     content_fingerprint,
@@ -297,8 +299,15 @@ class Bench:
             file = Path(path) / TRAINING_RECORD
             per_model[name] = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
         return {
-            "unlearning_tuning": {**asdict(self.s.unlearn), "note": "only step size (lr_scale x each method's "
-                                  "original lr), epochs and LoRA rank differ from the original protocol"},
+            "unlearning_tuning": {
+                **asdict(self.s.unlearn),
+                "note": "only step size (lr_scale x each method's original lr), epochs and LoRA rank differ from the "
+                        "original protocol",
+                **({"rule": STEP_SIZE_RULE, "sweep": {"tuning_seeds": [100, 101, 102],
+                                                      "mean_multimodal_selectivity": STEP_SIZE_SWEEP}}
+                   if self.s.model is None and self.s.unlearn == BenchSettings().unlearn else {}),
+                **({"eval_every": self.s.eval_every} if self.s.eval_every else {}),
+            },
             "vanilla": {
                 "config": self.s.vanilla, "lora": asdict(self.s.vanilla_lora) if self.s.vanilla_lora.lora else None,
                 "note": "config: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)",

@@ -30,6 +30,8 @@ IGNORE_INDEX = -100
 #: unimodal (text only); not :data:`umu_hf.data.schema.MODALITIES`, the dataset's names in the dataset's order
 STREAM_MODALITIES: tuple[str, ...] = ("mm", "um")
 LABEL_MODES = ("answer", "full")
+#: processor outputs laid out along the token sequence (padded when batched); every other tensor is stacked
+SEQUENCE_KEYS = frozenset({"input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids"})
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,8 @@ class UMUCollator:
         self.refusals = list(refusals) if refusals is not None else load_refusals()
         self.eos = eos
         self.seed = seed
+        #: each (text, profile) encoded once: training asks the same pairs every epoch (see :meth:`_encode`)
+        self._cache: dict[tuple[str, int | None], dict[str, Any]] = {}
 
     @staticmethod
     def _groups(examples: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], list[QAPair]], str]:
@@ -311,20 +315,52 @@ class UMUCollator:
             self.adapter.train_example(p.question, a, with_image, eos=self.eos)
             for p, a in zip(pairs, answers, strict=True)
         ]
-        images = [self.images[p.profile_id] for p in pairs] if with_image else None
-        full = dict(self.adapter.encode([t[1] for t in texts], images, padding_side="right"))
+        full = self._encode([t[1] for t in texts], [p.profile_id for p in pairs] if with_image else None)
         input_ids, attention = full["input_ids"], full["attention_mask"]
         labels = input_ids.masked_fill(attention == 0, IGNORE_INDEX)
         image_token = getattr(self.adapter.processor, "image_token_id", None)
         if image_token is not None:
             labels = labels.masked_fill(input_ids == image_token, IGNORE_INDEX)
         if self.label_mode == "answer":
-            prompt = self.adapter.encode([t[0] for t in texts], images, padding_side="right")
+            prompt = self._encode([t[0] for t in texts], [p.profile_id for p in pairs] if with_image else None)
             prompt_len = prompt["attention_mask"].sum(-1)
             positions = self._arange_like(input_ids)
             labels = labels.masked_fill(positions < prompt_len.unsqueeze(-1), IGNORE_INDEX)
         full["labels"] = labels
         return full
+
+    def _encode(self, texts: Sequence[str], profiles: Sequence[int] | None) -> dict[str, Any]:
+        """``adapter.encode(texts, portraits, padding_side="right")``, assembled from per-example encodings that are
+        computed once per (text, profile) and cached: tokenising and preprocessing the same portraits every step was
+        a tenth of a training step. Sequence tensors (as long as ``input_ids``) are right-padded (``input_ids``
+        with the pad token, others with 0), the rest concatenated along the batch, exactly as the processor batches
+        them (:data:`SEQUENCE_KEYS` padded, the rest concatenated); a processor whose per-example tensors do not
+        stack that way (images padded to the batch's largest) is called on the whole batch instead."""
+        import torch
+
+        keys = [(text, profiles[i] if profiles is not None else None) for i, text in enumerate(texts)]
+        for key in keys:
+            if key not in self._cache:
+                image = None if key[1] is None else [self.images[key[1]]]
+                self._cache[key] = dict(self.adapter.encode([key[0]], image, padding_side="right"))
+        single = [self._cache[key] for key in keys]
+        length = max(one["input_ids"].shape[1] for one in single)
+        pad_id = getattr(self.adapter.tokenizer, "pad_token_id", None)
+        batch: dict[str, Any] = {}
+        for name in single[0]:
+            parts = [one[name] for one in single]
+            if name in SEQUENCE_KEYS:
+                value = pad_id if name == "input_ids" else 0
+                if value is None:
+                    break
+                parts = [torch.nn.functional.pad(p, (0, length - p.shape[1]), value=value) for p in parts]
+            elif len({tuple(p.shape[1:]) for p in parts}) > 1:
+                break
+            batch[name] = torch.cat(parts, dim=0)
+        else:
+            return batch
+        images = None if profiles is None else [self.images[pid] for pid in profiles]
+        return dict(self.adapter.encode(list(texts), images, padding_side="right"))
 
     @staticmethod
     def _arange_like(ids: Any) -> Any:
