@@ -65,7 +65,7 @@ class BenchSettings:
     unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=400.0, epochs=None, lora_r=16))
     #: per method, Config fields set on top of the tuning (e.g. ``{"npo": {"beta": 0.2}}``)
     method_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval_batch_size: int = 32
+    eval_batch_size: int = 128
     eval_limit: int | None = None
     min_vanilla_retain_acc: float = 60.0
     device: str = "auto"
