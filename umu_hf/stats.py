@@ -206,6 +206,18 @@ def contrast(
     return _verdict(estimate([Component(1.0, *plus), Component(-1.0, *minus)], confidence))
 
 
+def clipped(ci: Sequence[float] | None, low: float, high: float) -> list[float] | None:
+    """An interval intersected with the range its quantity lives in (a percentage: 0–100; a difference of two:
+    −100–100). The true value lies in that range, so the intersection keeps the interval's coverage.
+
+    >>> clipped([-12.5, 40.0], 0.0, 100.0), clipped(None, 0.0, 100.0)
+    ([0.0, 40.0], None)
+    """
+    if ci is None:
+        return None
+    return [max(float(ci[0]), low), min(float(ci[1]), high)]
+
+
 def seed_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> list[float] | None:
     """A t interval of the mean of one number per seed (``mean ± t_{S−1} · sd / √S``); None below
     :data:`MIN_SEEDS` seeds or when a value is missing.

@@ -80,7 +80,7 @@ def _comparison(a: Sequence[Run], b: Sequence[Run], set_name: str, task: str) ->
 
 def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = BASELINE) -> dict[str, Any]:
     """The leaderboard.json payload from every run of a bench."""
-    from umu_hf.stats import mean_ci, seed_summary
+    from umu_hf.stats import clipped, mean_ci, seed_summary
 
     groups: dict[tuple[int, str], list[Run]] = {}
     for run in runs:
@@ -96,7 +96,7 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             matrix = _matrix(group, s, t)
             cell["seeds"] = [r.seed for r in group]
             cell["n_questions"] = int(matrix[0].shape[1]) if matrix is not None else None
-            ci = mean_ci(*matrix) if matrix is not None else None
+            ci = clipped(mean_ci(*matrix), 0.0, 100.0) if matrix is not None else None
             cell["ci"] = [_finite(v) for v in ci] if ci else None
             base = groups.get((ratio, baseline))
             cell["vs_vanilla"] = _comparison(group, base, s, t) if base and model != baseline else None

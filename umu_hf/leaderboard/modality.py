@@ -68,8 +68,12 @@ def finite(value: float | None, digits: int = 4) -> float | None:
 
 
 def verdict(result: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
-    """A :mod:`umu_hf.stats` comparison for leaderboard.json: rounded numbers and the seeds it used."""
-    out = {"diff": finite(result["diff"]), "ci": [finite(v) for v in result["ci"]] if result["ci"] else None,
+    """A :mod:`umu_hf.stats` comparison of two percentages for leaderboard.json: rounded numbers, the interval
+    within −100–100, and the seeds it used."""
+    from umu_hf.stats import clipped
+
+    ci = clipped(result["ci"], -100.0, 100.0)
+    out = {"diff": finite(result["diff"]), "ci": [finite(v) for v in ci] if ci else None,
            "significant": result["significant"], "df": result["df"], "seeds": list(seeds)}
     if "reason" in result:
         out["reason"] = result["reason"]
@@ -83,7 +87,7 @@ def _modality_maps(runs: Sequence[Any], key: tuple[str, str, str]) -> list[TermM
 def modality_cells(runs: Sequence[Any], baseline: Sequence[Any] | None) -> dict[str, dict[str, Any]]:
     """``{"set/task/modality": cell}`` of one model's runs (sorted by seed): mean ± sd over seeds, per-seed values,
     the interval over seeds and people and, given the baseline's runs, the paired comparison with it."""
-    from umu_hf.stats import compare, mean_ci, seed_summary
+    from umu_hf.stats import clipped, compare, mean_ci, seed_summary
 
     cells = {}
     for spec in modality_columns():
@@ -91,7 +95,7 @@ def modality_cells(runs: Sequence[Any], baseline: Sequence[Any] | None) -> dict[
         maps = _modality_maps(runs, key)
         cell = seed_summary([sum(m.values()) / len(m) if m else None for m in maps])
         matrix = terms_matrix(maps)
-        ci = mean_ci(*matrix) if matrix is not None else None
+        ci = clipped(mean_ci(*matrix), 0.0, 100.0) if matrix is not None else None
         cell.update(mean=finite(cell["mean"]), sd=finite(cell["sd"]), seeds=[r.seed for r in runs],
                     n_questions=int(matrix[0].shape[1]) if matrix is not None else None,
                     ci=[finite(v) for v in ci] if ci else None, vs_vanilla=None)

@@ -49,7 +49,7 @@ def matched_point(points: Sequence[Mapping[str, Any]], task: str, modality: str,
 def matched_forgetting(trajectories: Mapping[int, Mapping[str, Any] | None]) -> dict[str, dict[str, Any]]:
     """``{"task/modality": {"values": per seed (None = not reached), "reached", "n", "mean", "sd", "ci"}}`` from
     ``{seed: trajectory}``; mean, sd and interval (over seeds) only when every seed reached the target."""
-    from umu_hf.stats import seed_interval, seed_summary
+    from umu_hf.stats import clipped, seed_interval, seed_summary
 
     out = {}
     for task in PROBED:
@@ -60,7 +60,7 @@ def matched_forgetting(trajectories: Mapping[int, Mapping[str, Any] | None]) -> 
                                     "reached": reached, "n": len(values), "mean": None, "sd": None, "ci": None}
             if values and reached == len(values):
                 summary = seed_summary(values)
-                ci = seed_interval(values)
+                ci = clipped(seed_interval(values), 0.0, 100.0)
                 cell.update(mean=_round(summary["mean"]), sd=_round(summary["sd"]),
                             ci=[_round(v) for v in ci] if ci else None)
             out[f"{task}/{modality}"] = cell
