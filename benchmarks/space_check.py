@@ -6,7 +6,7 @@ show) and the Leaderboard tab's per-modality tables and trajectory plot; screens
 
 Needs Debian's Chromium (``apt-get install chromium``) and playwright (a dev dependency). Prints, per model, the
 forget-set 2x2 rows as the page shows them, and whether any off-diagonal cell ("only unimodal", "only multimodal")
-is non-zero; writes ``alignment.png``, ``leaderboard.png`` and ``check.json`` into ``--out``. Exits 1 when no
+is non-zero; writes ``alignment.png``, ``leaderboard.png`` and ``check.json`` into ``--out`` (the Alignment picture shows the first model with a misaligned pair). Exits 1 when no
 method shows a non-zero off-diagonal cell.
 """
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "alignment.png").unlink(missing_ok=True)
     space = BenchSpace(args.bench_dir, device="cpu")
     methods = [e.name for e in space.manifest.models if e.method]
     demo = build_app(args.bench_dir, device="cpu")
@@ -53,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                 table = page.locator("#alignment-b")
                 expect(table).to_contain_text("only multimodal")
                 seen[method] = _rows(table.inner_text())
-                if method == methods[0]:
+                if _off_diagonal(seen[method]) and not (out / "alignment.png").exists():
+                    page.keyboard.press("Escape")
+                    page.wait_for_timeout(800)  # let the dropdown close before the picture
                     page.screenshot(path=str(out / "alignment.png"), full_page=True)
             page.get_by_role("tab", name="Leaderboard").click()
             expect(page.locator("#leaderboard-details")).to_contain_text("Selectivity")
@@ -61,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         demo.close()
-    off_diagonal = {m: any(_count(r[3]) > 0 or _count(r[4]) > 0 for r in rows if len(r) >= 6)
-                    for m, rows in seen.items()}
+    off_diagonal = {m: _off_diagonal(rows) for m, rows in seen.items()}
     report = {"bench": str(args.bench_dir), "alignment_rows": seen, "non_zero_off_diagonal": off_diagonal}
     (out / "check.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     for method, rows in seen.items():
@@ -76,6 +78,11 @@ def _rows(text: str) -> list[list[str]]:
     cells = [c.strip() for c in text.splitlines() if c.strip()]
     body = cells[cells.index("both wrong") + 1 :] if "both wrong" in cells else []
     return [body[i : i + 6] for i in range(0, len(body) - 5, 6)]
+
+
+def _off_diagonal(rows: list[list[str]]) -> bool:
+    """Whether any "only unimodal" or "only multimodal" cell of the rows holds a question pair."""
+    return any(_count(r[3]) > 0 or _count(r[4]) > 0 for r in rows if len(r) >= 6)
 
 
 def _count(cell: str) -> int:
