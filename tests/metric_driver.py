@@ -228,6 +228,27 @@ def run_app(metric_dir: Path, config: str | None) -> dict:
     }
 
 
+def held_cache_locks(modules: dict) -> list[str]:
+    """The cache-file locks of ``modules`` that are still held (flock from a fresh descriptor fails): a compute
+    that raised after evaluate wrote its cache file would leave one, and every later compute of that config in
+    the process would wait a second for it."""
+    import fcntl
+    import os
+
+    held = []
+    for module in modules.values():
+        for lock in sorted(Path(module.data_dir).glob("*.lock")):
+            fd = os.open(lock, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError:
+                held.append(lock.name)
+            finally:
+                os.close(fd)
+    return held
+
+
 def main(out_path: str, metric_dir: str) -> None:
     import evaluate
     from evaluate.loading import get_imports
@@ -246,6 +267,7 @@ def main(out_path: str, metric_dir: str) -> None:
     out["results"] = compute_everything(modules)
     out["empty"], out["empty_warnings"] = empty_inputs(modules)
     out["errors"] = bad_inputs(modules)
+    out["held_locks_after_errors"] = held_cache_locks(modules)
     out["privacy"] = privacy_configs(evaluate)
     try:
         evaluate.load("umu_bench", config_name="default")

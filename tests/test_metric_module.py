@@ -151,6 +151,12 @@ def test_module_bad_input_raises_value_error_naming_argument(offline_run, case, 
     assert re.search(message, text), text
 
 
+def test_bad_compute_arguments_leave_no_cache_lock_held(offline_run):
+    """The argument errors above are raised before evaluate writes its cache file: none leaves its lock held
+    (a held lock cost every later compute of the config a second, one more per error)."""
+    assert offline_run["held_locks_after_errors"] == []
+
+
 def test_privacy_configs_match_the_library(offline_run):
     """forget_quality and PrivLeak through evaluate.load give the library's numbers, in one call or streamed."""
     run = offline_run["privacy"]

@@ -259,7 +259,27 @@ class UmuBench(evaluate.Metric):
                     raise ValueError(f"give {first} and {second}, or {column} and labels, not both")
                 kwargs[column] = ones + zeros
                 kwargs["labels"] = [1] * len(ones) + [0] * len(zeros)
+        self._check_compute_arguments(kwargs)
         return super().compute(predictions=predictions, references=references, **kwargs)
+
+    def _check_compute_arguments(self, kwargs) -> None:
+        """Refuse a bad ``option_matching``/``confidence_level``/``retain_auc`` before anything is written: an
+        error raised later, inside ``_compute``, leaves evaluate's cache-file lock held, and every later
+        ``compute`` of this config in the process then waits a second for it (one more second per such error)."""
+        matching, level = kwargs.get("option_matching"), kwargs.get("confidence_level")
+        if self.config_name != "classification":
+            for name in ("options", "option_matching"):
+                if kwargs.get(name) is not None:
+                    raise ValueError(f"{name} is only for classification; the {self.config_name} config takes none")
+        elif matching is not None:
+            scoring.check_option_matching(matching)
+        if level is not None:
+            scoring.check_confidence_level(level)
+        retain_auc = kwargs.get("retain_auc")
+        if self.config_name == "privacy" and retain_auc is not None and (
+            isinstance(retain_auc, bool) or not isinstance(retain_auc, (int, float)) or not 0 <= retain_auc < 1
+        ):
+            raise ValueError(f"retain_auc must be a number in [0, 1), got {retain_auc!r}")
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch (``unimodal_predictions``, ``multimodal_predictions``, ``references``[, ``options``]; the
@@ -323,9 +343,7 @@ class UmuBench(evaluate.Metric):
                 "n_members": len(members),
                 "n_nonmembers": len(nonmembers),
             }
-            if retain_auc is not None:
-                if isinstance(retain_auc, bool) or not isinstance(retain_auc, (int, float)) or not 0 <= retain_auc < 1:
-                    raise ValueError(f"retain_auc must be a number in [0, 1), got {retain_auc!r}")
+            if retain_auc is not None:  # checked by compute, before anything was written
                 result["privleak"] = reference.privleak(result["auc"], float(retain_auc))
             return result
         if self.config_name == "forget_quality":
@@ -351,11 +369,6 @@ class UmuBench(evaluate.Metric):
                 confidence_level=confidence_level,
                 seed=seed,
             )
-        for name, value in (("options", options), ("option_matching", option_matching)):
-            if value is not None:
-                raise ValueError(
-                    f"{name} is only for classification; the {self.config_name} config takes none"
-                )
         if self.config_name == "cloze":
             return scoring.cloze_scores(
                 unimodal_predictions, multimodal_predictions, references, confidence_level, seed=seed
