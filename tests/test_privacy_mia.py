@@ -341,7 +341,7 @@ _DRIVER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[3])  # tests/: metric_driver's helpers
 import evaluate
-from metric_driver import card_examples, kwargs_doctests
+from metric_driver import card_examples, held_cache_locks, kwargs_doctests
 from umu_hf.metrics_install import install_metric
 from umu_hf.privacy.auc import auc
 
@@ -350,15 +350,16 @@ install_metric(source=metric_dir)  # into this process's private HF_MODULES_CACH
 members, nonmembers = [0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1]
 by_path = evaluate.load(metric_dir, "privacy")
 bare = evaluate.load("umu_bench", "privacy")
-streamed = evaluate.load("umu_bench", "privacy")
+streamed = evaluate.load("umu_bench", "privacy", experiment_id="streamed")  # its pending rows hold their own lock
 for score in members:
     streamed.add(scores=score, labels=1)
 streamed.add_batch(scores=nonmembers, labels=[0] * len(nonmembers))
 errors = {}
+failing = evaluate.load("umu_bench", "privacy")  # kept alive: a lock its failed compute held would stay held
 for name, kwargs in {"labels": dict(scores=[1.0, 2.0], labels=[1, 2]),
                      "empty": dict(member_scores=[], nonmember_scores=[1.0])}.items():
     try:
-        evaluate.load("umu_bench", "privacy").compute(**kwargs)
+        failing.compute(**kwargs)
     except ValueError as exc:
         errors[name] = str(exc)
 module = sys.modules[type(bare).__module__]
@@ -372,6 +373,7 @@ out = {
     "doctest": kwargs_doctests(module),
     "card": [e for e in card_examples(__import__("pathlib").Path(metric_dir) / "README.md") if '"privacy")' in e["code"]],
 }
+out["held_locks"] = held_cache_locks({"failing": failing})
 json.dump(out, open(sys.argv[1], "w"))
 """
 
@@ -393,6 +395,7 @@ def test_evaluate_privacy_config_is_the_library_auc(tmp_path):
     assert result["library"] == _brute_auc([0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1])
     assert result["by_path"] == result["bare"] == result["labels"] == result["streamed"] == expected
     assert "labels[1]" in result["errors"]["labels"] and "member_scores is empty" in result["errors"]["empty"]
+    assert result["held_locks"] == []  # the error inside _compute released evaluate's cache lock
     assert result["doctest"]["failed"] == 0 and result["doctest"]["attempted"] > 0, result["doctest"]["report"]
     (card,) = result["card"]
     assert card["shown"] == card["claimed"]

@@ -260,7 +260,18 @@ class UmuBench(evaluate.Metric):
                 kwargs[column] = ones + zeros
                 kwargs["labels"] = [1] * len(ones) + [0] * len(zeros)
         self._check_compute_arguments(kwargs)
-        return super().compute(predictions=predictions, references=references, **kwargs)
+        try:
+            return super().compute(predictions=predictions, references=references, **kwargs)
+        except Exception:
+            self._release_cache_locks()
+            raise
+
+    def _release_cache_locks(self) -> None:
+        """After an error inside ``_compute`` (e.g. a privacy AUC with no non-member score): release the cache
+        files' locks that evaluate took for this compute and releases only on success."""
+        for lock in getattr(self, "filelocks", None) or []:
+            lock.release()
+        self.filelocks = None
 
     def _check_compute_arguments(self, kwargs) -> None:
         """Refuse a bad ``option_matching``/``confidence_level``/``retain_auc`` before anything is written: an
