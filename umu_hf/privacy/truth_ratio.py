@@ -22,9 +22,9 @@ test, which only compares ranks across the two samples, unchanged (:func:`truth_
 **Forget quality** of a modality is the two-sided two-sample KS p-value between the unlearned model's truth
 ratios and the retain model's (a model never trained on the forget profiles) on the forget set: near 1 when the
 two are indistinguishable, small when the unlearned model still behaves differently from one that never saw the
-forget profiles. scipy is not a dependency: :func:`ks_2samp_pvalue` computes the exact p-value (scipy's
-``ks_2samp(..., method="exact")``, which assumes no ties) by counting lattice paths, and the asymptotic
-Kolmogorov distribution for samples too large to count.
+forget profiles. The p-value is ``scipy.stats.ks_2samp``'s with its default method, the call TOFU's
+``forget_quality`` and open-unlearning's ``ks_test`` make: exact for samples of up to 10,000 values, asymptotic
+beyond (:func:`ks_2samp_pvalue`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ from typing import Any
 from umu_hf.data.schema import MODALITIES
 from umu_hf.errors import UmuError
 
-#: the exact KS p-value counts lattice paths over (m+1)·(n+1) points; above this many, the asymptotic one
-EXACT_KS_MAX_CELLS = 1_000_000
 #: classification questions per forward pass when scoring options (4 sequences each)
 DEFAULT_BATCH_SIZE = 8
 #: a truth ratio beyond the float range is stored as the largest float (:func:`truth_ratio`) ...
@@ -105,86 +103,32 @@ def _clean(sample: Iterable[float], name: str) -> list[float]:
     return values
 
 
-def _ks_scaled(x: Sequence[float], y: Sequence[float]) -> int:
-    """``D · m · n`` as an integer: the largest ``|i·n − j·m|`` over the points where either ECDF steps
-    (``i`` of the ``m`` x-values and ``j`` of the ``n`` y-values are ≤ the point)."""
-    xs, ys = sorted(x), sorted(y)
-    m, n = len(xs), len(ys)
-    i = j = best = 0
-    while i < m or j < n:
-        value = min(xs[i] if i < m else math.inf, ys[j] if j < n else math.inf)
-        while i < m and xs[i] == value:
-            i += 1
-        while j < n and ys[j] == value:
-            j += 1
-        best = max(best, abs(i * n - j * m))
-    return best
-
-
 def ks_statistic(x: Iterable[float], y: Iterable[float]) -> float:
-    """The two-sample KS statistic ``D = sup |F_x − F_y|``.
+    """The two-sample KS statistic ``D = sup |F_x − F_y|`` (``scipy.stats.ks_2samp``'s).
 
     >>> ks_statistic([1, 2, 3], [1, 2, 3]), ks_statistic([1, 2], [3, 4]), ks_statistic([1, 3], [2, 4])
     (0.0, 1.0, 0.5)
     """
-    xs, ys = _clean(x, "first"), _clean(y, "second")
-    return _ks_scaled(xs, ys) / (len(xs) * len(ys))
+    from scipy.stats import ks_2samp
 
-
-def _exact_pvalue(m: int, n: int, d_scaled: int) -> float:
-    """``P(D ≥ d)`` under the null for continuous data: 1 − (monotone lattice paths from (0,0) to (m,n) whose
-    every point has ``|i·n − j·m| < d_scaled``) / C(m+n, m), in exact integers."""
-    row = [0] * (n + 1)  # row[j]: paths to (i, j) that stayed inside
-    for i in range(m + 1):
-        for j in range(n + 1):
-            if abs(i * n - j * m) >= d_scaled:
-                row[j] = 0
-            elif i == 0 and j == 0:
-                row[j] = 1
-            else:
-                row[j] = (row[j] if i > 0 else 0) + (row[j - 1] if j > 0 else 0)
-    inside = row[n]
-    total = math.comb(m + n, m)
-    return (total - inside) / total  # int / int: the exact ratio rounded once to the nearest float
-
-
-def kolmogorov_sf(t: float) -> float:
-    """The Kolmogorov distribution's survival function ``Q(t) = 2 Σ_{k≥1} (−1)^(k−1) exp(−2k²t²)``.
-
-    >>> round(kolmogorov_sf(1.3581), 3)
-    0.05
-    """
-    if t <= 0:
-        return 1.0
-    if t < 0.2:  # the series converges slowly there and Q(t) is 1 to double precision
-        return 1.0
-    total = sum((-1) ** (k - 1) * math.exp(-2 * k * k * t * t) for k in range(1, 101))
-    return min(1.0, max(0.0, 2 * total))
+    return float(ks_2samp(_clean(x, "first"), _clean(y, "second")).statistic)
 
 
 def ks_2samp_pvalue(x: Iterable[float], y: Iterable[float]) -> float:
-    """Two-sided p-value of the two-sample KS test (as ``scipy.stats.ks_2samp``): exact (lattice-path count,
-    continuous-data null) while ``(m+1)(n+1) ≤`` :data:`EXACT_KS_MAX_CELLS`, else the asymptotic
-    ``Q(D·sqrt(mn/(m+n)))`` (:func:`kolmogorov_sf`).
+    """Two-sided p-value of the two-sample KS test: ``scipy.stats.ks_2samp(x, y).pvalue``, the default method
+    (exact while both samples hold at most 10,000 values, else asymptotic), as TOFU and open-unlearning call it.
 
     >>> ks_2samp_pvalue([0.1, 0.5, 0.9], [0.9, 0.1, 0.5])   # a sample against itself
     1.0
     >>> p = ks_2samp_pvalue(range(10), range(10, 20))     # well separated: 2 / C(20, 10)
     >>> round(p * 184756, 9)
     2.0
-    >>> round(ks_2samp_pvalue([1, 3, 5, 7], [2, 4, 6, 8]), 6)  # D = 1/4, the smallest possible: p = 1
-    1.0
-    >>> round(ks_2samp_pvalue([1, 2, 3, 4, 5], [3.5, 6, 7, 8, 9]), 6)  # scipy: 0.079365
+    >>> round(ks_2samp_pvalue([1, 2, 3, 4, 5], [3.5, 6, 7, 8, 9]), 6)
     0.079365
     """
-    xs, ys = _clean(x, "first"), _clean(y, "second")
-    m, n = len(xs), len(ys)
-    d_scaled = _ks_scaled(xs, ys)
-    if d_scaled == 0:
-        return 1.0
-    if (m + 1) * (n + 1) <= EXACT_KS_MAX_CELLS:
-        return min(1.0, max(0.0, _exact_pvalue(m, n, d_scaled)))
-    return kolmogorov_sf(d_scaled / (m * n) * math.sqrt(m * n / (m + n)))
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(_clean(x, "first"), _clean(y, "second")).pvalue)
 
 
 def forget_quality(unlearned: Iterable[float], retain: Iterable[float]) -> float:
