@@ -23,8 +23,8 @@ test, which only compares ranks across the two samples, unchanged (:func:`truth_
 ratios and the retain model's (a model never trained on the forget profiles) on the forget set: near 1 when the
 two are indistinguishable, small when the unlearned model still behaves differently from one that never saw the
 forget profiles. The p-value is ``scipy.stats.ks_2samp``'s with its default method, the call TOFU's
-``forget_quality`` and open-unlearning's (``src/evals/metrics/privacy.py``) make: exact for samples of up to 10,000 values, asymptotic
-beyond (:func:`ks_2samp_pvalue`).
+``forget_quality`` and open-unlearning's (``src/evals/metrics/privacy.py``) make: exact for samples of up to
+10,000 values, asymptotic beyond (:func:`ks_2samp_pvalue`).
 """
 
 from __future__ import annotations
