@@ -10,7 +10,7 @@ import torch
 
 from umu_hf.cli import build_parser, main
 from umu_hf.errors import UmuError
-from umu_hf.evaluation import runner, store
+from umu_hf.evaluation import batching, runner, store
 
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 8}
 
@@ -24,12 +24,12 @@ class _Sized(torch.nn.Module):
 
 
 def test_auto_batch_size_depends_on_the_model_size():
-    assert runner.resolve_batch_size("auto", _Sized(5_000_000)) == runner.AUTO_BATCH_SMALL == 64
-    assert runner.resolve_batch_size("auto", _Sized(7_000_000_000)) == runner.AUTO_BATCH_DEFAULT == 8
-    assert runner.resolve_batch_size(3, _Sized(7_000_000_000)) == 3
+    assert batching.resolve_batch_size("auto", _Sized(5_000_000)) == batching.AUTO_BATCH_SMALL == 64
+    assert batching.resolve_batch_size("auto", _Sized(7_000_000_000)) == batching.AUTO_BATCH_DEFAULT == 8
+    assert batching.resolve_batch_size(3, _Sized(7_000_000_000)) == 3
     for bad in (0, -2, 1.5, "big", True):
         with pytest.raises(UmuError, match="batch_size"):
-            runner.resolve_batch_size(bad, _Sized(1))
+            batching.resolve_batch_size(bad, _Sized(1))
 
 
 def test_cli_batch_size(capsys):

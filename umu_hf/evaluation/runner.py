@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio, set_config
 from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
+from umu_hf.evaluation.batching import check_batch_size, check_positive, resolve_batch_size
 from umu_hf.evaluation.items import OPTION_MATCHING, RECORD_TASKS, Question, iter_items, task_scorings
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
@@ -32,40 +33,6 @@ from umu_hf.lock import folder_lock
 
 if TYPE_CHECKING:
     from umu_hf.privacy.mia import Layout
-
-#: ``batch_size="auto"``: questions per ``generate`` call for a model of fewer than ``AUTO_SMALL_PARAMETERS``
-#: parameters (the embedded tiny LLaVA: its time goes to the per-call overhead of ``generate``, and 64 prompts
-#: need little memory) ...
-AUTO_BATCH_SMALL = 64
-AUTO_SMALL_PARAMETERS = 100_000_000
-#: ... and for anything larger (the original default: sensible for a 7B model on one GPU)
-AUTO_BATCH_DEFAULT = 8
-
-
-def _check_positive(value: Any, name: str, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UmuError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_batch_size(batch_size: Any) -> int | str:
-    """``"auto"`` or a positive integer."""
-    if batch_size == "auto":
-        return batch_size
-    return _check_positive(batch_size, "batch_size (a positive integer or 'auto')")
-
-
-def resolve_batch_size(batch_size: int | str, model: Any) -> int:
-    """The questions per ``generate`` call: ``batch_size`` itself, or for ``"auto"``
-    :data:`AUTO_BATCH_SMALL` for a model of fewer than :data:`AUTO_SMALL_PARAMETERS` parameters, else
-    :data:`AUTO_BATCH_DEFAULT`. Batching never changes a reply (greedy decoding, left padding)."""
-    if _check_batch_size(batch_size) != "auto":
-        return int(batch_size)
-    parameters = sum(p.numel() for p in model.parameters())
-    return AUTO_BATCH_SMALL if parameters < AUTO_SMALL_PARAMETERS else AUTO_BATCH_DEFAULT
-
 
 def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
     """Every task's ``max_new_tokens``: docs/protocol.md's, with ``overrides`` checked and applied."""
@@ -75,7 +42,7 @@ def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
     for task, tokens in (overrides or {}).items():
         if task not in TASKS:
             raise UmuError(f"max_new_tokens: unknown task {task!r}; tasks are {', '.join(TASKS)}")
-        budgets[task] = _check_positive(tokens, f"max_new_tokens[{task}]")
+        budgets[task] = check_positive(tokens, f"max_new_tokens[{task}]")
     return budgets
 
 
@@ -85,8 +52,9 @@ class EvalRequest:
     ``forget_ratio`` into ``out_dir``. Checked when made (:class:`UmuError` names a bad value) and normalised:
     ``forget_ratio`` an int, ``sets`` a tuple without repeats, ``max_new_tokens`` every task's budget.
 
-    ``batch_size``: questions per ``generate`` call, or ``"auto"`` (:func:`resolve_batch_size`); it never
-    changes a reply. ``limit``: only the first ``limit`` question pairs of each set and task.
+    ``batch_size``: questions per ``generate`` call, or ``"auto"``
+    (:func:`umu_hf.evaluation.batching.resolve_batch_size`); it never changes a reply. ``limit``: only the
+    first ``limit`` question pairs of each set and task.
     ``device``/``dtype``: where and how the model is loaded. ``classification_scoring``: ``"loglik"`` also
     scores the classification questions by option log-likelihood (``results["loglik"]``; the headline stays
     the original protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
@@ -132,8 +100,8 @@ class EvalRequest:
         task_scorings("classification", self.classification_scoring)  # raises on an unknown scoring
         check_dtype(self.dtype)
         budgets = _budgets(self.max_new_tokens)
-        _check_batch_size(self.batch_size)
-        _check_positive(self.limit, "limit", allow_none=True)
+        check_batch_size(self.batch_size)
+        check_positive(self.limit, "limit", allow_none=True)
         for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):
             object.__setattr__(self, name, value)
         if self.unimodal_layout is not None:

@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from umu_hf.leaderboard import modality, trajectory
+import umu_hf.leaderboard.modality as modality
+import umu_hf.leaderboard.trajectory as trajectory
 from umu_hf.leaderboard.columns import (
     BASELINE,
     PRIVACY_COLUMNS,

@@ -22,8 +22,9 @@ def cell_text(cell: Mapping[str, Any], fmt: str = ".1f") -> str:
 
 def to_markdown(board: Mapping[str, Any]) -> str:
     """The table (``forget %``, model, one column per headline metric), the per-modality, selectivity and
-    misalignment tables (:mod:`umu_hf.selectivity`) and the "which gaps are real" lines."""
-    from umu_hf.leaderboard import modality, trajectory
+    misalignment tables (:mod:`umu_hf.leaderboard.modality`) and the "which gaps are real" lines."""
+    import umu_hf.leaderboard.modality as modality
+    import umu_hf.leaderboard.trajectory as trajectory
 
     specs = board["columns"]
     headers = ["forget %", "model"] + [c["header"] for c in specs]

@@ -123,7 +123,7 @@ def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str 
     matches. ``layout`` is the *evaluated* model's (:func:`umu_hf.privacy.mia.training_layout`), so both AUCs of
     PrivLeak score the same pairs. The retain model is loaded, measured and released before the evaluated model
     is loaded (never two models at once)."""
-    from umu_hf.evaluation.runner import resolve_batch_size
+    from umu_hf.evaluation.batching import resolve_batch_size
     from umu_hf.models.loading import load_model
     from umu_hf.utils import write_json
 

@@ -25,6 +25,9 @@ from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
 
+#: written next to every trained model: method, protocol features, hyper-parameters, LoRA (here, where a folder's
+#: identity is checked; :mod:`umu_hf.trainers.run` writes it)
+TRAINING_RECORD = "umu_training.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = (
     "adapter_model.safetensors",
@@ -113,7 +116,6 @@ def prepare_output(
     ``main_process`` writes or deletes; ``inputs`` (``(label, path)``) must lie outside ``out_dir``.
     """
     from umu_hf.outputs import check_out_apart
-    from umu_hf.trainers.run import TRAINING_RECORD
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -11,6 +11,7 @@ from typing import Any
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.base import TrainingDivergedError, UMUConfig, UnlearnConfig
+from umu_hf.trainers.checkpoints import TRAINING_RECORD
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraArguments, LoraSettings, apply_lora
 from umu_hf.trainers.trajectory import TrajectoryCallback, parse_eval_every
 from umu_hf.utils import write_json
@@ -18,8 +19,6 @@ from umu_hf.utils import write_json
 logger = logging.getLogger(__name__)
 #: the original unlearning LoRA (:class:`LoraArguments`' defaults)
 DEFAULT_LORA = LoraArguments().settings()
-#: written next to every trained model: method, protocol features, hyper-parameters, LoRA
-TRAINING_RECORD = "umu_training.json"
 #: written next to every trained model: the Trainer's log history (losses and terms per logged step, full precision)
 TRAINING_LOG = "umu_train_log.json"
 #: whether vanilla fine-tuning asks the ``UM_QA`` pairs with the portrait, per ``streams``: the original's one stream
