@@ -162,9 +162,9 @@ FULL_WEIGHT_METHODS = ("ga", "npo", "kl", "idk_dpo", "rmu", "undial")
 def test_every_method_trains_under_fsdp2(mode, tiny_model_dir, synth_dir, tmp_path):
     """Two FSDP2 steps of each method on 2 ranks: with LoRA the reference is the adapter switched off on the
     sharded model; full-weight methods with a reference get a frozen copy sharded the same way."""
-    from umu_hf.trainers.registry import METHODS, get_method
+    from umu_hf.trainers.registry import METHOD_NAMES, get_method
 
-    methods = sorted(METHODS) if mode == "lora" else list(FULL_WEIGHT_METHODS)
+    methods = sorted(METHOD_NAMES) if mode == "lora" else list(FULL_WEIGHT_METHODS)
     out = tmp_path / "results.json"
     _torchrun(ROOT / "tests" / "fsdp_driver.py", [str(tiny_model_dir), str(synth_dir), str(out), mode, *methods])
     results = json.loads(out.read_text(encoding="utf-8"))

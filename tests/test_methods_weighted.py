@@ -22,7 +22,7 @@ from umu_hf.trainers.losses import (
     wga_nll,
     wga_weights,
 )
-from umu_hf.trainers.registry import METHODS, get_method
+from umu_hf.trainers.registry import METHOD_NAMES, get_method
 from umu_hf.trainers.run import build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
@@ -196,8 +196,8 @@ def test_bench_methods_all_expands_to_the_registry():
     def methods(text: str) -> tuple[str, ...]:
         return _settings(build_parser().parse_args(["bench", "--methods", text])).methods
 
-    assert methods("all") == tuple(METHODS) and {"wga", "satimp", "ce_u"} <= set(METHODS)
-    assert methods("npo, ALL") == ("npo", *(m for m in METHODS if m != "npo"))
+    assert methods("all") == METHOD_NAMES and {"wga", "satimp", "ce_u"} <= set(METHOD_NAMES)
+    assert methods("npo, ALL") == ("npo", *(m for m in METHOD_NAMES if m != "npo"))
     assert methods("ga,gd") == ("ga", "gd")
     with pytest.raises(UmuError, match="known methods"):
         methods("all,forgetful")

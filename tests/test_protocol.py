@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from umu_hf.data.collate import StreamDataset
 from umu_hf.models.loading import load_model
 from umu_hf.trainers.lora import LoraArguments, apply_lora
-from umu_hf.trainers.registry import METHODS, ORIGINAL_METHODS, get_method
+from umu_hf.trainers.registry import METHOD_NAMES, ORIGINAL_METHODS, get_method
 from umu_hf.trainers.run import build_finetune_dataset, build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
@@ -244,7 +244,7 @@ def test_umu_hf_protocol_switches_every_feature(tmp_path):
 PAPER_ANSWER_LABELS = ("ce_u", "idk_dpo", "pdu", "satimp", "simnpo", "undial", "wga")
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(METHOD_NAMES))
 def test_original_protocol_trains_each_method_as_first_published(method, tmp_path):
     """``original``: the five as the original scripts (labels on every token), every other method as its paper
     (answer tokens only); recorded as ``original`` with the paper's features named; an explicit flag wins."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,11 +135,41 @@ def test_lora_defaults_live_in_one_dataclass(tmp_path):
     assert {n for n in names if getattr(finetune, n) != getattr(defaults, n)} == {"lora_r", "lora_alpha", "merge"}
 
 
-def test_help_texts_name_every_registered_method():
-    from umu_hf.trainers.names import METHOD_NAMES
-    from umu_hf.trainers.registry import METHODS
+def test_method_names_are_read_without_torch():
+    code = "import sys, umu_hf.trainers.registry as r; print(len(r.METHOD_NAMES), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["13", "False"]
 
-    assert set(METHOD_NAMES) == set(METHODS)
+
+def test_a_method_is_its_file(tmp_path, monkeypatch):
+    """A module in the methods package is a method by its file name; one that breaks the convention is named."""
+    from umu_hf.trainers import registry
+
+    package = tmp_path / "toy_methods"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    body = (
+        "from dataclasses import dataclass\n"
+        "from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer\n"
+        "@dataclass\nclass ToyConfig(UnlearnConfig):\n    pass\n"
+        "class ToyTrainer(UnlearnTrainer):\n    method = {name!r}\n    streams = {{'forget': ('forget', 'answer')}}\n"
+    )
+    (package / "toy.py").write_text(body.format(name="toy"))
+    (package / "misnamed.py").write_text(body.format(name="other"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "METHODS_PACKAGE", "toy_methods")
+    monkeypatch.setattr(registry, "METHOD_NAMES", registry.method_names(package))
+    registry._load.cache_clear()
+    try:
+        assert registry.METHOD_NAMES == ("misnamed", "toy")
+        trainer, config = registry.get_method("Toy")
+        assert (trainer.__name__, config.__name__) == ("ToyTrainer", "ToyConfig")
+        with pytest.raises(UmuError, match=r"misnamed\.py: a method module defines exactly one"):
+            registry.get_method("misnamed")
+        with pytest.raises(UmuError, match="known methods: misnamed, toy"):
+            registry.get_method("ga")
+    finally:
+        registry._load.cache_clear()
 
 
 def test_output_dir_inside_the_model_is_refused_by_its_own_flag_name(tiny_model_dir, synth_dir, capsys):

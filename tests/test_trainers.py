@@ -18,7 +18,7 @@ from umu_hf.errors import UmuError
 from umu_hf.models.loading import load_model
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.losses import answer_nll
-from umu_hf.trainers.registry import METHODS, get_method
+from umu_hf.trainers.registry import METHOD_NAMES, get_method
 from umu_hf.trainers.run import build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def _snapshot(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(METHOD_NAMES))
 def test_lora_params_change_and_base_is_frozen(method, tiny_model_dir, synth_dir, tmp_path):
     trainer, _ = _trainer(method, tiny_model_dir, synth_dir, tmp_path)
     before = _snapshot(trainer.model)
@@ -227,27 +227,25 @@ def test_two_process_npo_uses_adapter_off_reference(tiny_model_dir, synth_dir, t
     assert "unlearned model (npo)" in proc.stdout
 
 
-@pytest.mark.parametrize("recipe", sorted((ROOT / "trainers" / "recipes").glob("*.yaml")), ids=lambda p: p.stem)
-def test_recipes_parse_into_their_configs(recipe, tmp_path):
-    """Every recipe parses through its script's parser; the shipped ones are the defaults (the original protocol),
-    so they list nothing but the method."""
+@pytest.mark.parametrize("method", ["finetune", *METHOD_NAMES])
+def test_scripts_default_to_the_original_protocol(method, tmp_path):
+    """``trainers/finetune.py`` and ``trainers/unlearn.py --method M`` with no other setting parse into the
+    method's Config with the original protocol's settings (what a recipe would only repeat)."""
     import importlib.util
 
-    from umu_hf.trainers.scripts import load_recipe
-
-    name = "finetune" if recipe.stem == "finetune" else "unlearn"
+    name = "finetune" if method == "finetune" else "unlearn"
     spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "trainers" / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    argv = ["--config", str(recipe), "--model", "m", "--data", "d", "--output_dir", str(tmp_path)]
+    argv = ["--model", "m", "--data", "d", "--output_dir", str(tmp_path)] + ([] if name == "finetune" else
+                                                                             ["--method", method])  # fmt: skip
     args, lora, config = script.make_parser(argv).parse(argv)
-    assert set(load_recipe(str(recipe))) <= {"method"}, "a shipped recipe lists only what differs from the defaults"
     if name == "finetune":  # the original finetune.py: LoRA r 8 / alpha 16 on every linear layer, batch 4, merged
         assert (config.per_device_train_batch_size, lora.lora_r, lora.lora_alpha, lora.merge) == (4, 8, 16, True)
         assert lora.lora and config.protocol == "original" and args.config_name == "full"
         return
     _, config_cls = get_method(args.method)
-    assert type(config) is config_cls and args.method == recipe.stem
+    assert type(config) is config_cls and args.method == method
     assert config.per_device_train_batch_size == 6 and (lora.lora, lora.lora_r, lora.lora_alpha) == (True, 64, 32)
-    if recipe.stem == "npo":
+    if method == "npo":
         assert config.beta == 0.4 and config.learning_rate == 6.2e-6

@@ -2,11 +2,10 @@
 this same front end.
 
     python trainers/finetune.py --model MODEL --data DATA --output_dir out/vanilla
-    python trainers/finetune.py --config trainers/recipes/finetune.yaml --model MODEL --data DATA --output_dir out/v
     accelerate launch --num_processes 2 trainers/finetune.py ...
 
 The defaults are the original ``finetune.py``'s (LoRA r 8 / alpha 16 on every linear layer, merged). Every
-``FinetuneConfig`` field (``TrainingArguments`` + alpha) is a flag; command-line flags override the recipe.
+``FinetuneConfig`` field (``TrainingArguments`` + alpha) is a flag; command-line flags override a ``--config`` recipe.
 """
 
 from __future__ import annotations

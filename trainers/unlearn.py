@@ -1,11 +1,11 @@
 """Unlearn a UMU-Bench forget set with one method, Trainer-style; ``umu-hf unlearn`` is this same front end.
 
     python trainers/unlearn.py --method npo --model MODEL --data DATA --forget_ratio 5 --output_dir out/npo
-    python trainers/unlearn.py --config trainers/recipes/npo.yaml --model MODEL --data DATA --output_dir out/npo
+    python trainers/unlearn.py --config my_npo.yaml --model MODEL --data DATA --output_dir out/npo  # a recipe
     accelerate launch --num_processes 2 trainers/unlearn.py --method npo ...   # data-parallel
 
 Every field of the method's config (``TrainingArguments`` + alpha/gamma/beta/...) is a flag; ``--help`` with
-``--method`` lists them. Command-line flags override the recipe (:mod:`umu_hf.trainers.scripts`).
+``--method`` lists them. Command-line flags override a ``--config`` recipe (:mod:`umu_hf.trainers.scripts`).
 """
 
 from __future__ import annotations

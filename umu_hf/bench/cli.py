@@ -46,13 +46,13 @@ def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 
 def _methods(text: str) -> tuple[str, ...]:
     """``"ga,npo"`` → ``("ga", "npo")``, each checked; ``all`` stands for every registered method (registry order)."""
-    from umu_hf.trainers.registry import METHODS, get_method
+    from umu_hf.trainers.registry import METHOD_NAMES, get_method
 
     methods: list[str] = []
     for part in str(text).split(","):
         name = part.strip()
         if name.lower() == "all":
-            methods.extend(METHODS)
+            methods.extend(METHOD_NAMES)
         elif name:
             get_method(name)  # clear error for unknown names
             methods.append(name)

@@ -7,7 +7,7 @@ import argparse
 from functools import partial
 from typing import Any
 
-from umu_hf.trainers.names import METHOD_NAMES
+from umu_hf.trainers.registry import METHOD_NAMES
 
 #: no command-line word starts with NUL, so this sub-parser takes every word after the command as a value and
 #: hands them all, ``--help`` included, to the script's parser

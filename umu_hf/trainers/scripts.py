@@ -4,7 +4,7 @@ their flags with the parser :func:`make_parser` builds, so both spell every flag
 It is an ``HfArgumentParser`` (as TRL's scripts use) over three dataclasses: the job's script arguments (model,
 data, method, forget ratio, …), :class:`~umu_hf.trainers.lora.LoraArguments` and the method's Config (a
 ``TrainingArguments``: every field is a flag). Flags are HF's ``--forget_ratio`` / ``--learning_rate``; the dashed
-``--forget-ratio`` is the same flag. ``--config RECIPE.yaml`` (trainers/recipes/) gives defaults that flags
+``--forget-ratio`` is the same flag. ``--config RECIPE.yaml`` (a YAML mapping of field names to values) gives defaults that flags
 override; the method comes from ``--method``, else the recipe's ``method``. Errors are one line.
 
 >>> peek_option(["--method", "npo", "--x", "1"], "method")
@@ -25,7 +25,7 @@ from transformers import HfArgumentParser
 
 from umu_hf.errors import UmuError
 from umu_hf.trainers.lora import LoraArguments
-from umu_hf.trainers.names import METHOD_NAMES
+from umu_hf.trainers.registry import METHOD_NAMES
 from umu_hf.utils import close_process_group
 
 JOBS = ("finetune", "unlearn")
@@ -93,7 +93,7 @@ class TrainParser(HfArgumentParser):
         super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
         self.recipe = recipe
         self.add_argument("--config", metavar="RECIPE_YAML", default=recipe,
-                          help="YAML file of defaults (trainers/recipes/); flags override it")
+                          help="YAML file of defaults (field: value); flags override it")
 
     def error(self, message: str) -> NoReturn:
         raise UmuError(f"{message} (see {self.prog} --help)")
