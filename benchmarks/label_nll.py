@@ -64,7 +64,8 @@ def token_nll(model: Any, adapter: Any, pairs: list, images: dict, batch_size: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    from umu_hf.data.collate import decode_images, flat_qa
+    from umu_hf.data.collate import flat_qa
+    from umu_hf.data.decode import decode_images
     from umu_hf.data.load import load_umu_split
     from umu_hf.models.loading import load_model
 

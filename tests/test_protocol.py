@@ -364,7 +364,8 @@ def test_cached_collation_is_the_processors_batch(family, with_image, tiny_model
     import torch
     from helpers import tiny_gemma3, tiny_qwen2_vl
 
-    from umu_hf.data.collate import UMUCollator, decode_images, flat_qa
+    from umu_hf.data.collate import UMUCollator, flat_qa
+    from umu_hf.data.decode import decode_images
     from umu_hf.data.load import load_umu_split
     from umu_hf.models.adapters import get_adapter
 

@@ -60,19 +60,6 @@ def load_refusals(path: str | Path | None = None) -> list[str]:
     return refusals
 
 
-def decode_images(split: Any, ids: set[int] | None = None) -> dict[int, Any]:
-    """``{ID: RGB PIL image}`` of a split (only the profiles in ``ids`` when given), each decoded exactly once."""
-    if ids is not None:
-        split = split.select([i for i, pid in enumerate(split["ID"]) if int(pid) in ids])
-    images = {}
-    for row in split:
-        image = row["image"]
-        if image is None:
-            raise DataError(f"profile ID {row['ID']}: field 'image' is empty; every profile needs its portrait")
-        images[int(row["ID"])] = image.convert("RGB")
-    return images
-
-
 def paired_qa(split: Any, name: str = "split") -> list[tuple[QAPair, QAPair]]:
     """Flatten a split into (multimodal, unimodal) pairs: the i-th MM_QA and UM_QA pair of each profile.
 

@@ -62,7 +62,7 @@ class AccuracyProbe:
 
     def __init__(self, adapter: Any, splits: Mapping[str, Any], *, people: int | None = None,
                  batch_size: int = 64, max_new_tokens: Mapping[str, int] | None = None) -> None:
-        from umu_hf.data.collate import decode_images
+        from umu_hf.data.decode import decode_images
         from umu_hf.evaluation.items import iter_items
 
         if batch_size < 1:

@@ -22,6 +22,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from umu_hf.data.decode import Portraits
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio, set_config
 from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
@@ -209,19 +210,6 @@ def plan_evaluation(
 # -- execution -----------------------------------------------------------------------------------------------
 
 
-class _Portraits:
-    """The portraits of one split, each decoded (to RGB) the first time a question needs it."""
-
-    def __init__(self, split: Any) -> None:
-        self._column = split.select_columns(["image"])
-        self._cache: dict[int, Any] = {}
-
-    def get(self, row: int) -> Any:
-        if row not in self._cache:
-            self._cache[row] = self._column[row]["image"].convert("RGB")
-        return self._cache[row]
-
-
 def _record(job: Job, prompt: str, reply: str, **extra: Any) -> dict[str, Any]:
     question = job.question
     record = {
@@ -269,10 +257,10 @@ class Asker:
             batches.extend(group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size))
         return batches
 
-    def ask(self, batch: Sequence[Job], prompts: Mapping[Question, str], portraits: _Portraits) -> list[dict]:
+    def ask(self, batch: Sequence[Job], prompts: Mapping[Question, str], portraits: Portraits) -> list[dict]:
         """Run one batch (jobs of one set, task, scoring and modality) and return its prediction records."""
         questions = [job.question for job in batch]
-        images = [portraits.get(q.row) for q in questions] if questions[0].with_image else None
+        images = [portraits(q.row) for q in questions] if questions[0].with_image else None
         if batch[0].scoring == "loglik":
             from umu_hf.evaluation.loglik import choose, option_logliks
 
@@ -318,11 +306,11 @@ def execute(
         asker.model.train(was_training)
 
 
-def _groups(jobs: Sequence[Job], splits: Mapping[str, Any]) -> Iterator[tuple[str, list[Job], _Portraits]]:
+def _groups(jobs: Sequence[Job], splits: Mapping[str, Any]) -> Iterator[tuple[str, list[Job], Portraits]]:
     """``("set/record task", jobs, the set's portraits)`` by set, then record task (one set's portraits at a
     time, each decoded once)."""
     for set_name in (s for s in SETS if s in splits):
-        portraits = _Portraits(splits[set_name])
+        portraits = Portraits(splits[set_name])
         for record_task in RECORD_TASKS:
             group = [j for j in jobs if j.question.set_name == set_name and j.record_task == record_task]
             if group:

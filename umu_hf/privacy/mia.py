@@ -228,7 +228,8 @@ def split_pairs(
 ) -> tuple[dict[str, list[Any]], dict[int, Any]]:
     """A split's training pairs per modality laid out as ``layout`` says (default :class:`Layout`: ``UM_QA`` in
     text only), the first ``limit`` of each when given, and its portraits."""
-    from umu_hf.data.collate import decode_images, flat_qa
+    from umu_hf.data.collate import flat_qa
+    from umu_hf.data.decode import decode_images
 
     columns = (layout or Layout()).columns()
     pairs = {}

@@ -93,7 +93,8 @@ def _training_dtype(settings: RelearnSettings) -> str:
 def forget_pairs(data: str, forget_ratio: int, stream: str) -> tuple[list[Any], dict[int, Any]]:
     """``(pairs, portraits)`` of one relearning stream: every forget profile's ``UM_QA`` pairs without the
     portrait (``"text_only"``) or ``MM_QA`` pairs with it (``"image"``; portraits decoded once)."""
-    from umu_hf.data.collate import decode_images, flat_qa
+    from umu_hf.data.collate import flat_qa
+    from umu_hf.data.decode import decode_images
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import forget_config
 

@@ -170,19 +170,6 @@ def forget_quality_by_modality(
 # -- truth ratios of a model ---------------------------------------------------------------------------------
 
 
-def _portrait_getter(split: Any) -> Callable[[int], Any]:
-    """``row -> RGB portrait``, each decoded once."""
-    column = split.select_columns(["image"])
-    cache: dict[int, Any] = {}
-
-    def get(row: int) -> Any:
-        if row not in cache:
-            cache[row] = column[row]["image"].convert("RGB")
-        return cache[row]
-
-    return get
-
-
 def question_truth_ratios(
     model: Any,
     adapter: Any,
@@ -218,10 +205,11 @@ def split_truth_ratios(
 ) -> dict[str, list[float]]:
     """``{modality: truth ratios}`` of the classification items of a forget ``split`` (already loaded), in
     canonical order (profile, index); ``limit``: the first ``limit`` question pairs."""
+    from umu_hf.data.decode import Portraits
     from umu_hf.evaluation.items import iter_items
 
     questions = list(iter_items(split, "forget", tasks=("classification",), limit=limit))
-    ratios = question_truth_ratios(model, adapter, questions, _portrait_getter(split), batch_size)
+    ratios = question_truth_ratios(model, adapter, questions, Portraits(split), batch_size)
     return {m: [ratios[q.uid()] for q in questions if q.modality == m] for m in MODALITIES}
 
 

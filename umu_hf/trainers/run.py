@@ -47,7 +47,8 @@ def build_finetune_dataset(data: str | Path, config_name: str = "full", streams:
     portrait, as the original vanilla model was trained. ``paired``: a profile's i-th multimodal pair (with the
     portrait) beside its i-th unimodal pair (without).
     """
-    from umu_hf.data.collate import QADataset, StreamDataset, decode_images, flat_qa, paired_qa
+    from umu_hf.data.collate import QADataset, StreamDataset, flat_qa, paired_qa
+    from umu_hf.data.decode import decode_images
 
     if streams not in FINETUNE_UM_QA_PORTRAIT:
         raise UmuError(f"streams must be one of {', '.join(FINETUNE_UM_QA_PORTRAIT)}, got {streams!r}")
@@ -82,14 +83,8 @@ def build_unlearning_dataset(
     ``independent`` (the original): four flat streams, forget/retain × multimodal/unimodal, each retain stream
     sub-sampled on its own. ``paired``: each forget (multimodal, unimodal) pair joined by a retain one.
     """
-    from umu_hf.data.collate import (
-        QADataset,
-        StreamDataset,
-        decode_images,
-        flat_qa,
-        paired_qa,
-        subsample_retain,
-    )
+    from umu_hf.data.collate import QADataset, StreamDataset, flat_qa, paired_qa, subsample_retain
+    from umu_hf.data.decode import decode_images
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import forget_config, retain_config
 
