@@ -187,11 +187,11 @@ def test_run_identity_is_checked(tmp_path):
         store.check_out_dir(tmp_path / "f")
 
 
-def test_secondary_numbers_of_records_written_without_them_are_recomputed_from_the_reply():
+def test_secondary_numbers_come_from_each_records_scores():
     uni = Question("forget", "generation", "unimodal", 7, 0, "k", "q", "Mara works as a pilot.", None, 0)
     multi = Question("forget", "generation", "multimodal", 7, 0, "k", "q", "Mara works as a pilot.", None, 0)
     records = {
-        uni.uid(): {"reply": "Mara works as a pilot.", "reference": uni.reference, "score": 1.0},  # old record
+        uni.uid(): {"reply": "x", "reference": uni.reference, **uni.score("Mara works as a pilot.")},
         multi.uid(): {"reply": "x", "reference": multi.reference, **multi.score("Mara is a chef.")},
     }
     with pytest.warns(UserWarning, match="no classification/cloze questions"):

@@ -1,4 +1,4 @@
-"""WGA, SatImp and CE-U (issue 14): their token weights and targets on hand-made logits, and each method's first-step
+"""WGA, SatImp and CE-U: their token weights and targets on hand-made logits, and each method's first-step
 loss on the tiny LLaVA against an independent computation written from the papers' definitions; and
 ``umu-hf bench --methods all``."""
 

@@ -1,4 +1,4 @@
-"""Membership inference (issue 13): the AUC math, the synthetic holdout config, the four attacks' definitions on the
+"""Membership inference: the AUC math, the synthetic holdout config, the four attacks' definitions on the
 tiny model, ``umu-hf eval --privacy`` and the ``privacy`` config of the evaluate module."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Privacy against the retain model (issue 13): its training data, forget quality and PrivLeak in
+"""Privacy against the retain model: its training data, forget quality and PrivLeak in
 ``umu-hf eval --retain-model``, and the leaderboard's privacy columns."""
 
 from __future__ import annotations

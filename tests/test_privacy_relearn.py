@@ -1,4 +1,4 @@
-"""The relearning attack across modalities (issue 13) on the embedded tiny LLaVA."""
+"""The relearning attack across modalities on the embedded tiny LLaVA."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Forget quality: truth ratios from option log-likelihoods and the two-sample KS p-value (issue 13)."""
+"""Forget quality: truth ratios from option log-likelihoods and the two-sample KS p-value."""
 
 from __future__ import annotations
 

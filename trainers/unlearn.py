@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from umu_hf.errors import UmuError
 from umu_hf.trainers import scripts
 
 
@@ -23,12 +22,8 @@ def make_parser(argv: Sequence[str] = ()) -> scripts.TrainParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return scripts.main("unlearn", list(sys.argv[1:] if argv is None else argv), prog="unlearn.py")
+    return scripts.script_main("unlearn", "unlearn.py", argv)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UmuError as exc:
-        print(f"unlearn.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

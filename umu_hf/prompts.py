@@ -115,11 +115,6 @@ def task_instruction(task: str, question: str, options: Sequence[str] | None = N
     return _fill(CHAT_USER_TEXTS[task], question, options)
 
 
-def classification_instruction(question: str, options: Sequence[str]) -> str:
-    """``{question}\\nSelect answer in ['a', 'b', 'c', 'd']`` — the option texts as a Python list literal."""
-    return task_instruction("classification", question, options)
-
-
 def llava_prompt(user_text: str, with_image: bool) -> str:
     """LLaVA-1.5's plain template around free text: ``USER: <image>\\n{text}\\nASSISTANT:`` (no image token when
     unimodal). The training text of a pair is this, a space and the answer (docs/protocol.md, Training)."""

@@ -166,9 +166,7 @@ class Bench:
         from umu_hf.trainers.run import finetune
 
         fields, lora_args = self.s.vanilla, self.s.vanilla_lora
-        # vanilla's key (and so its cached folder) is what it was before the retain model shared this stage
-        parts = (base_key, data_key) + ((config_name,) if config_name != "full" else ())
-        key = settings_hash(name, *parts, fields, lora_args, seed, self.s.device)
+        key = settings_hash(name, base_key, data_key, config_name, fields, lora_args, seed, self.s.device)
         folder = self.out / "models" / f"{name}-{key}"
         lora = lora_args.settings()
         record = {"config": fields, "lora": asdict(lora_args)}

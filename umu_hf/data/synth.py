@@ -92,12 +92,12 @@ IMAGE_SUBJECT = "the person in the image"
 
 @dataclass(frozen=True)
 class Fact:
-    """One kind of fact and its question templates (``{s}``: the subject, ``{v}``: the value)."""
+    """One kind of fact and its templates (``{s}``: the subject, ``{v}``: the value): the question, and the
+    sentence that answers it, which with the value blanked (``___``) is also the cloze question."""
 
     key: str
     values: tuple[str, ...]
     question: str
-    cloze: str
     sentence: str
 
     def text(self, template: str, subject: str, value: str = "___") -> str:
@@ -107,18 +107,12 @@ class Fact:
 
 
 FACTS: tuple[Fact, ...] = (
-    Fact("birthplace", CITIES, "In which city was {s} born?", "{s} was born in the city of {v}.",
-         "{s} was born in the city of {v}."),
-    Fact("birth_year", BIRTH_YEARS, "In which year was {s} born?", "{s} was born in the year {v}.",
-         "{s} was born in the year {v}."),
-    Fact("occupation", OCCUPATIONS, "What does {s} do for a living?", "{s} works as a {v}.",
-         "{s} works as a {v}."),
-    Fact("education", UNIVERSITIES, "Which university did {s} attend?", "{s} studied at {v}.",
-         "{s} studied at {v}."),
-    Fact("hobby", HOBBIES, "What is the favourite hobby of {s}?", "The favourite hobby of {s} is {v}.",
-         "The favourite hobby of {s} is {v}."),
-    Fact("colour", COLOURS, "What is the favourite colour of {s}?", "The favourite colour of {s} is {v}.",
-         "The favourite colour of {s} is {v}."),
+    Fact("birthplace", CITIES, "In which city was {s} born?", "{s} was born in the city of {v}."),
+    Fact("birth_year", BIRTH_YEARS, "In which year was {s} born?", "{s} was born in the year {v}."),
+    Fact("occupation", OCCUPATIONS, "What does {s} do for a living?", "{s} works as a {v}."),
+    Fact("education", UNIVERSITIES, "Which university did {s} attend?", "{s} studied at {v}."),
+    Fact("hobby", HOBBIES, "What is the favourite hobby of {s}?", "The favourite hobby of {s} is {v}."),
+    Fact("colour", COLOURS, "What is the favourite colour of {s}?", "The favourite colour of {s} is {v}."),
 )  # fmt: skip
 
 
@@ -216,7 +210,7 @@ def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict
         answer_sentence = fact.text(fact.sentence, name, value)
         for modality, subject in (("unimodal", name), ("multimodal", IMAGE_SUBJECT)):
             question = fact.text(fact.question, subject)
-            cloze = fact.text(fact.cloze, subject)
+            cloze = fact.text(fact.sentence, subject)
             tasks["Classify"][modality].append(
                 {"key": fact.key, "question": question, "options": dict(options), "answer": letter}
             )

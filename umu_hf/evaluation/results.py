@@ -66,21 +66,11 @@ def task_metrics(
     if task == "generation":
         metrics = generation_pair_metrics(uni, multi)
         metrics[SECONDARY_BLOCK] = generation_secondary(
-            [_secondary(records[u.uid(scoring)]) for u, _ in pairs],
-            [_secondary(records[m.uid(scoring)]) for _, m in pairs],
+            [records[u.uid(scoring)] for u, _ in pairs],
+            [records[m.uid(scoring)] for _, m in pairs],
         )
         return metrics
     return binary_pair_metrics(uni, multi)
-
-
-def _secondary(record: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A generation record's secondary numbers; recomputed from its reply for records written before they
-    were stored."""
-    from umu_hf.scoring import SECONDARY_KEYS, generation_question_scores
-
-    if all(key in record for key in SECONDARY_KEYS):
-        return record
-    return generation_question_scores(record["reply"], record["reference"])
 
 
 def build_results(

@@ -1,4 +1,4 @@
-"""Privacy attacks beyond accuracy (issue 13): membership inference on the forget set, in both modalities.
+"""Privacy attacks beyond accuracy: membership inference on the forget set, in both modalities.
 
 - :mod:`umu_hf.privacy.auc`: the pure math (ROC AUC via Mann–Whitney with ties), shared with the ``privacy``
   config of the ``umu_bench`` evaluate module;

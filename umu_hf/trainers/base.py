@@ -148,7 +148,7 @@ class UMUConfig(TrainingArguments):
         }
 
 
-#: ``--modality_weighting`` values: today's fixed (1, alpha), or weights from the forget-answer NLL of each modality
+#: ``--modality_weighting`` values: fixed (1, alpha), the default, or weights from the forget-answer NLL of each modality
 MODALITY_WEIGHTINGS = ("fixed", "adaptive")
 
 
@@ -186,13 +186,8 @@ class UnlearnConfig(UMUConfig):
             raise UmuError(f"--lora_l1 must be a finite number >= 0, got {self.lora_l1}")
 
     def protocol_record(self) -> dict[str, Any]:
-        """The base record plus the options, only when switched on (older records and run identities stay valid)."""
-        record = super().protocol_record()
-        if self.modality_weighting != "fixed":
-            record["modality_weighting"] = self.modality_weighting
-        if self.lora_l1 > 0:
-            record["lora_l1"] = self.lora_l1
-        return record
+        """The base record plus the options every unlearning run has."""
+        return {**super().protocol_record(), "modality_weighting": self.modality_weighting, "lora_l1": self.lora_l1}
 
 
 def non_finite_weights(model: Any) -> bool:
@@ -432,7 +427,7 @@ class UMUTrainer(Trainer):
     ) -> list[tuple[str, float]]:
         """``--modality_weighting adaptive``: ``W · softmax_m(−NLL_m)`` with ``NLL_m`` the current (no-grad)
         forget-answer NLL of modality ``m`` and ``W`` the sum of the fixed weights (1 + alpha), so equal NLLs and
-        alpha 1 give today's weights. Logged as ``weight_<modality>``."""
+        alpha 1 give the fixed weights. Logged as ``weight_<modality>``."""
         stream = self.forget_answer_stream(self.args)
         with torch.no_grad():
             nll = {m: float(answer_nll(*self.stream_logits(model, inputs, stream, m))) for m, _ in fixed}

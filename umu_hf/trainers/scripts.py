@@ -178,8 +178,21 @@ def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
         path = run.finetune(script.model, script.data, config, lora.settings(), merge,
                             config_name=script.config_name, overwrite=script.overwrite)
         print(f"fine-tuned model: {path}")
-    close_process_group()
     return 0
+
+
+def script_main(job: str, prog: str, argv: Sequence[str] | None = None) -> int:
+    """``python trainers/<job>.py`` (also under ``accelerate launch``): :func:`main`, a one-line error for bad input
+    (exit 2), and every rank leaving the process group together, as ``umu-hf`` does for its commands."""
+    import sys
+
+    try:
+        code = main(job, list(sys.argv[1:] if argv is None else argv), prog=prog)
+    except UmuError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    close_process_group()
+    return code
 
 
 def peek_option(argv: Sequence[str], name: str) -> str | None:
