@@ -11,9 +11,10 @@ import yaml
 from umu_hf.cli import main
 from umu_hf.data import hub
 from umu_hf.data.hub import check_split_invariants, push_hub_dataset, write_hub_dataset
-from umu_hf.data.load import iter_eval_items, load_umu_split
+from umu_hf.data.load import load_umu_split
 from umu_hf.data.schema import ALL_CONFIG_NAMES, features
 from umu_hf.errors import DataError, UmuError
+from umu_hf.evaluation.items import iter_items
 
 EXPECTED_ROWS = {"forget05": 2, "forget10": 4, "forget15": 6, "retain95": 38, "retain90": 36, "retain85": 34,
                  "real": 8, "full": 48, "holdout": 4}  # fmt: skip
@@ -112,13 +113,14 @@ def test_card_declares_configs_features_and_metric_directions(synth_dir, splits)
 def test_load_umu_split_and_eval_items(synth_dir):
     split = load_umu_split(synth_dir, "forget10")
     assert split.num_rows == 4
-    items = list(iter_eval_items(split))
-    assert len(items) == 4 * 3 * 6  # profiles x tasks x facts
-    first = items[0]
-    assert first.task == "classification" and first.unimodal["key"] == first.multimodal["key"] == first.key
-    assert first.ID == split[first.row]["ID"]
-    cloze = list(iter_eval_items(split, tasks=["cloze"]))
-    assert len(cloze) == 24 and {item.task for item in cloze} == {"cloze"}
+    items = list(iter_items(split, "forget"))
+    assert len(items) == 4 * 3 * 6 * 2  # profiles x tasks x facts x modalities
+    uni, multi = items[0], items[1]
+    assert uni.task == "classification" and (uni.modality, multi.modality) == ("unimodal", "multimodal")
+    assert uni.key == multi.key and uni.pair_key() == multi.pair_key()
+    assert uni.profile_id == split[uni.row]["ID"]
+    cloze = list(iter_items(split, "forget", tasks=["cloze"]))
+    assert len(cloze) == 48 and {item.task for item in cloze} == {"cloze"}
 
 
 def test_sharding_splits_large_parts_and_still_loads(tmp_path, synth_rows):

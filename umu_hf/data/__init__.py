@@ -13,9 +13,7 @@ from typing import Any
 
 _EXPORTS = {
     "load_umu_split": "umu_hf.data.load",
-    "iter_eval_items": "umu_hf.data.load",
     "resolve_hub_folder": "umu_hf.data.load",
-    "EvalItem": "umu_hf.data.load",
     "has_config": "umu_hf.data.load",
     "MissingConfigError": "umu_hf.data.load",
     "generate_dataset": "umu_hf.data.synth",

@@ -11,11 +11,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from umu_hf.data.schema import OPTIONAL_CONFIG_NAMES, SPLIT, TASK_COLUMNS, TASKS, check_config
+from umu_hf.data.schema import OPTIONAL_CONFIG_NAMES, SPLIT, check_config
 from umu_hf.errors import DataError
 from umu_hf.utils import one_line
 
@@ -224,30 +223,3 @@ def _check_optional(folder: Path, name: str) -> None:
             "profiles used in no fine-tuning, the non-members of membership inference). Converted published "
             "data has none"
         )
-
-
-class EvalItem(NamedTuple):
-    """One evaluation question in both modalities (the items share ``key``)."""
-
-    ID: int
-    task: str
-    key: str
-    unimodal: dict
-    multimodal: dict
-    row: int  #: index of the profile in the split, to fetch its image
-
-
-def iter_eval_items(
-    dataset: Dataset | Iterable[dict[str, Any]], tasks: Sequence[str] = TASKS
-) -> Iterator[EvalItem]:
-    """Flatten a split into :class:`EvalItem` s, profile by profile, task by task, without decoding images."""
-    for task in tasks:
-        if task not in TASK_COLUMNS:
-            raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    columns = ["ID", *(TASK_COLUMNS[task] for task in tasks)]
-    rows = dataset.select_columns(columns) if hasattr(dataset, "select_columns") else dataset
-    for index, row in enumerate(rows):
-        for task in tasks:
-            block = row[TASK_COLUMNS[task]]
-            for uni, multi in zip(block["unimodal"], block["multimodal"], strict=True):
-                yield EvalItem(row["ID"], task, uni["key"], uni, multi, index)

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, SETS, TASKS
+from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, SETS, TASK_COLUMNS, TASKS
 from umu_hf.errors import DataError, UmuError
 
 #: how a classification reply is matched to an option on each evaluation set (docs/protocol.md, Evaluation)
@@ -162,16 +162,20 @@ def iter_items(
     Profile by profile in split order; ``limit`` keeps the first ``limit`` question pairs of each task. Images
     are not decoded (``Question.row`` says where the portrait is).
     """
-    from umu_hf.data.load import iter_eval_items
-
     if set_name not in SETS:
         raise UmuError(f"unknown evaluation set {set_name!r}; expected one of {', '.join(SETS)}")
+    for task in tasks:
+        if task not in TASK_COLUMNS:
+            raise UmuError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    columns = ["ID", *(TASK_COLUMNS[task] for task in tasks)]
+    rows = split.select_columns(columns) if hasattr(split, "select_columns") else split
     seen: dict[str, int] = dict.fromkeys(tasks, 0)
-    position: dict[tuple[int, str], int] = {}
-    for item in iter_eval_items(split, tasks):
-        index = position[(item.row, item.task)] = position.get((item.row, item.task), -1) + 1
-        if limit is not None and seen[item.task] >= limit:
-            continue
-        seen[item.task] += 1
-        for modality in MODALITIES:
-            yield _question(set_name, item.task, modality, getattr(item, modality), item.ID, index, item.row)
+    for row_index, row in enumerate(rows):
+        for task in tasks:
+            block = row[TASK_COLUMNS[task]]
+            for index, pair in enumerate(zip(block["unimodal"], block["multimodal"], strict=True)):
+                if limit is not None and seen[task] >= limit:
+                    break
+                seen[task] += 1
+                for modality, item in zip(MODALITIES, pair, strict=True):
+                    yield _question(set_name, task, modality, item, row["ID"], index, row_index)
