@@ -9,28 +9,21 @@ answer token, which is not done here (every scored token counts, as in the other
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.forget_only import ForgetOnlyConfig, ForgetOnlyTrainer
 from umu_hf.trainers.losses import ce_u_loss
 
 
 @dataclass
-class CEUConfig(UnlearnConfig):
+class CEUConfig(ForgetOnlyConfig):
     #: --protocol original trains as the paper: labels on the answer tokens only
     paper_features = {"label_mode": "answer"}
 
-    gamma: float = field(
-        default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only, as the paper)."}
-    )
 
-
-class CEUTrainer(UnlearnTrainer):
+class CEUTrainer(ForgetOnlyTrainer):
     method = "ce_u"
-    streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
-    optional_retain = True
 
-    def modality_loss(self, model, inputs, modality):
+    def forget_loss(self, model, inputs, modality):
         loss = ce_u_loss(*self.stream_logits(model, inputs, "forget", modality))
-        terms = {"forget_ce_u": loss}
-        return self.with_retain_nll(model, inputs, modality, loss, terms)
+        return loss, {"forget_ce_u": loss}

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.forget_only import ForgetOnlyConfig, ForgetOnlyTrainer
 from umu_hf.trainers.losses import answer_nll, npo_batch_loss, npo_loss, sequence_logprob
 
 
 @dataclass
-class NPOConfig(UnlearnConfig):
+class NPOConfig(ForgetOnlyConfig):
     beta: float = field(default=0.4, metadata={"help": "NPO inverse temperature β (> 0)."})
-    gamma: float = field(
-        default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only)."}
-    )
     npo_logratio: str | None = field(
         default=None,
         metadata={"help": "'batch' (original: from the batch-mean token loss) or 'sequence' (one per sequence)."},
@@ -32,13 +29,11 @@ class NPOConfig(UnlearnConfig):
     )
 
 
-class NPOTrainer(UnlearnTrainer):
+class NPOTrainer(ForgetOnlyTrainer):
     method = "npo"
-    streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
-    optional_retain = True
     needs_reference = True
 
-    def modality_loss(self, model, inputs, modality):
+    def forget_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
         ref_logits = self.reference_logits(model, inputs, "forget", modality)
         if self.args.npo_logratio == "batch":
@@ -49,4 +44,4 @@ class NPOTrainer(UnlearnTrainer):
             logp, ref_logp = sequence_logprob(logits, labels), sequence_logprob(ref_logits, labels)
             loss = npo_loss(logp, ref_logp, self.args.beta)
             terms = {"forget_npo": loss, "forget_logratio": (logp - ref_logp).mean()}
-        return self.with_retain_nll(model, inputs, modality, loss, terms)
+        return loss, terms

@@ -13,30 +13,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.forget_only import ForgetOnlyConfig, ForgetOnlyTrainer
 from umu_hf.trainers.losses import undial_loss
 
 
 @dataclass
-class UNDIALConfig(UnlearnConfig):
+class UNDIALConfig(ForgetOnlyConfig):
     #: --protocol original trains as the paper: distillation on the answer tokens only
     paper_features = {"label_mode": "answer"}
 
     beta: float = field(default=10.0, metadata={"help": "How much the label's reference logit is lowered (> 0)."})
-    gamma: float = field(
-        default=0.0, metadata={"help": "Weight of an optional retain NLL term (0: forget only, as the paper)."}
-    )
 
 
-class UNDIALTrainer(UnlearnTrainer):
+class UNDIALTrainer(ForgetOnlyTrainer):
     method = "undial"
-    streams = {"forget": ("forget", "answer"), "retain": ("retain", "answer")}
-    optional_retain = True
     needs_reference = True
 
-    def modality_loss(self, model, inputs, modality):
+    def forget_loss(self, model, inputs, modality):
         logits, labels = self.stream_logits(model, inputs, "forget", modality)
         ref_logits = self.reference_logits(model, inputs, "forget", modality)
         loss = undial_loss(logits, ref_logits, labels, self.args.beta)
-        terms = {"forget_undial": loss}
-        return self.with_retain_nll(model, inputs, modality, loss, terms)
+        return loss, {"forget_undial": loss}
