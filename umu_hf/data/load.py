@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umu_hf.data.schema import OPTIONAL_CONFIG_NAMES, SPLIT, check_config
 from umu_hf.errors import DataError
+from umu_hf.identity import is_hub_id
 from umu_hf.utils import one_line
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 #: bump when the converter's output changes, so cached conversions are redone
 CONVERTER_VERSION = "1"
-_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def umu_cache_dir() -> Path:
@@ -76,7 +75,7 @@ def resolve_hub_folder(
     path = Path(source).expanduser()
     if not path.exists():
         text = str(source)
-        if not _REPO_ID_RE.match(text):
+        if not is_hub_id(text):
             raise DataError(f"{source}: no such folder, and not a Hub repo id (ORG/NAME); check the path")
         path = _fetch_repo(text)
     if not path.is_dir():

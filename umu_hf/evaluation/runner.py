@@ -30,6 +30,7 @@ from umu_hf.evaluation.batching import check_batch_size, check_positive, resolve
 from umu_hf.evaluation.items import OPTION_MATCHING, RECORD_TASKS, Question, iter_items, task_scorings
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
+from umu_hf.identity import source_id
 from umu_hf.lock import folder_lock
 
 if TYPE_CHECKING:
@@ -123,20 +124,14 @@ class EvalRequest:
         """The settings that change the numbers (``run.json``; a rerun with others is refused). ``dtype`` is
         None until the model is loaded."""
         return {
-            "model": _source_id(self.model),
-            "data": _source_id(self.data),
+            "model": source_id(self.model),
+            "data": source_id(self.data),
             "forget_ratio": self.forget_ratio,
             "limit": self.limit,
             "classification_scoring": self.classification_scoring,
             "max_new_tokens": self.budgets,
             "dtype": None,
         }
-
-
-def _source_id(source: str) -> str:
-    """A local path as its absolute form (so ``./m`` and ``/abs/m`` are one model); a Hub id as given."""
-    path = Path(str(source)).expanduser()
-    return str(path.resolve()) if path.exists() else str(source)
 
 
 # -- the plan ------------------------------------------------------------------------------------------------
@@ -437,7 +432,7 @@ def _evaluate(
 
         reference = retain_reference(
             request.retain_model, *privacy_data, out,
-            {"retain_model": _source_id(request.retain_model), "data": identity["data"],
+            {"retain_model": source_id(request.retain_model), "data": identity["data"],
              "forget_ratio": request.forget_ratio, "limit": request.limit, "dtype": request.dtype},
             limit=request.limit, batch_size=request.batch_size, device=request.device, dtype=request.dtype,
             layout=layout,
@@ -513,5 +508,5 @@ def _privacy_block(
     block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit, layout=layout)
     if reference is None:
         return block
-    retain = _source_id(request.retain_model) if request.retain_model else None
+    retain = source_id(request.retain_model) if request.retain_model else None
     return compare_with_retain(block, reference, retain)

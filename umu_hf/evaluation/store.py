@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import ResultsConflictError, UmuError
+from umu_hf.identity import describe
 from umu_hf.utils import atomic_write_text, finite_json, write_json
 
 PREDICTIONS = "predictions.jsonl"
@@ -141,10 +142,6 @@ def check_out_dir(out: Path) -> Path:
     return out
 
 
-def _describe(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else repr(value)
-
-
 def check_run(out: Path, identity: Mapping[str, Any], keys: Iterable[str] | None = None) -> bool:
     """Whether ``out`` already belongs to this run; raise :class:`ResultsConflictError` if it holds another's.
 
@@ -168,8 +165,8 @@ def check_run(out: Path, identity: Mapping[str, Any], keys: Iterable[str] | None
     for key in keys if keys is not None else identity:
         if stored.get(key) != identity[key]:
             raise ResultsConflictError(
-                f"{out} holds results of another run ({key} {_describe(stored.get(key))} there, "
-                f"{_describe(identity[key])} now); {_HINT}"
+                f"{out} holds results of another run ({key} {describe(stored.get(key))} there, "
+                f"{describe(identity[key])} now); {_HINT}"
             )
     return True
 

@@ -8,15 +8,13 @@ dtype) are raised as one-line :class:`~umu_hf.errors.ModelError` / :class:`~umu_
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import ModelError, UmuError
+from umu_hf.identity import is_hub_id
 from umu_hf.models.adapters import ModelAdapter, get_adapter
 from umu_hf.utils import check_dtype
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def resolve_device(device: str):  # -> torch.device
@@ -95,7 +93,7 @@ def _source(path_or_id: str) -> tuple[str, bool]:
                 f"model folder {path} has no config.json{hint}; give a saved model folder or a Hub id"
             )
         return str(path), True
-    if not _HUB_ID.match(str(path_or_id)):
+    if not is_hub_id(str(path_or_id), namespaced=False):
         raise ModelError(
             f"model folder {path_or_id} does not exist; give a saved model folder or a Hub model id"
         )

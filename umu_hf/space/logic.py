@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from umu_hf.bench.manifest import MANIFEST, ModelEntry, read_manifest, resolve_inside
 from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
 from umu_hf.errors import UmuError
+from umu_hf.identity import is_hub_id
 from umu_hf.leaderboard import direction
 from umu_hf.prompts import MAX_NEW_TOKENS
 from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key, headline_metric
@@ -47,7 +48,6 @@ MAX_INPUT_CHARS = 1000
 FREE_TASK = "generation"
 #: ``bench.json``'s ``data`` may name a Hub dataset repo with this prefix instead of a folder inside the bench
 HUB_PREFIX = "hub:"
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: the 2x2 alignment table's cells (:data:`umu_hf.scoring.ALIGNMENT_KEYS`) in words: the table's column
 #: header, and what a model that lands there did with the question
 ALIGNMENT_LABELS: dict[str, str] = dict(
@@ -386,7 +386,7 @@ class BenchSpace:
         be an ``owner/name`` id, never a path (``hub:../x`` would escape the bench folder)."""
         if isinstance(data, str) and data.startswith(HUB_PREFIX):
             repo = data[len(HUB_PREFIX) :]
-            if not _HUB_ID.fullmatch(repo) or ".." in repo or Path(repo).exists():
+            if not is_hub_id(repo) or Path(repo).exists():
                 raise UmuError(
                     f"{MANIFEST}: data {data!r} is not a Hub repo id (owner/name); the Space opens only files "
                     "inside the bench folder or a Hub dataset"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
+from umu_hf.identity import describe, normalised
 from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
@@ -77,21 +78,6 @@ RUN_RECORD = "umu_run.json"
 _HINT = "pass --overwrite to discard it, or choose another --output_dir"
 
 
-def source_id(source: str | os.PathLike) -> str:
-    """A local path as its absolute form (so ``./m`` and ``/abs/m`` are one model); a Hub id as given."""
-    path = Path(str(source)).expanduser()
-    return str(path.resolve()) if path.exists() else str(source)
-
-
-def _describe(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else repr(value)
-
-
-def _normalised(identity: Mapping[str, Any]) -> dict[str, Any]:
-    """``identity`` as it reads back from JSON (tuples become lists, paths strings), keys in their order."""
-    return json.loads(json.dumps(identity, default=str))
-
-
 def _remove_tree(path: Path) -> None:
     """Delete ``path`` by renaming it aside first, so a crash never leaves a half-deleted output folder."""
     aside = path.with_name(f".{path.name}.deleting-{os.getpid()}")
@@ -121,7 +107,7 @@ def prepare_output(
     if out.exists() and not out.is_dir():
         raise UmuError(f"--output_dir {out} is a file; give a folder for the checkpoints and the trained model")
     check_out_apart(out, inputs, flag="--output_dir")
-    identity = _normalised(identity)
+    identity = normalised(identity)
     record_file = out / RUN_RECORD
     if overwrite:
         if not main_process:  # the main process checks and deletes; a refusal there stops the whole launch
@@ -144,8 +130,8 @@ def prepare_output(
         for key in [*identity, *(k for k in stored if k not in identity)]:  # the method first
             if stored.get(key) != identity.get(key):
                 raise UmuError(
-                    f"--output_dir {out} holds another training run ({key} {_describe(stored.get(key))} there, "
-                    f"{_describe(identity.get(key))} now), whose checkpoints this run must not resume; {_HINT}"
+                    f"--output_dir {out} holds another training run ({key} {describe(stored.get(key))} there, "
+                    f"{describe(identity.get(key))} now), whose checkpoints this run must not resume; {_HINT}"
                 )
     else:
         found = [p.name for _, p in checkpoints(out)] + [n for n in (TRAINING_RECORD,) if (out / n).is_file()]
@@ -173,4 +159,4 @@ def prepare_output(
 def _write_record(path: Path, identity: Mapping[str, Any]) -> None:
     from umu_hf import __version__
 
-    write_json(path, {"umu_hf_version": __version__, "identity": _normalised(identity)})
+    write_json(path, {"umu_hf_version": __version__, "identity": normalised(identity)})

@@ -135,8 +135,9 @@ def train(
     (:func:`umu_hf.trainers.checkpoints.prepare_output`). With ``config.eval_every`` set, ``probe(adapter)`` builds
     the accuracy probe the run is measured with every so many steps (:mod:`umu_hf.trainers.trajectory`).
     """
+    from umu_hf.identity import source_id
     from umu_hf.models.loading import load_model
-    from umu_hf.trainers.checkpoints import prepare_output, source_id
+    from umu_hf.trainers.checkpoints import prepare_output
 
     out_dir = Path(config.output_dir)
     device = "cpu" if config.use_cpu else "auto"
