@@ -111,7 +111,7 @@ def test_rouge_l_hand_computed():
 def test_rouge_l_uses_the_stemmer_and_one_cached_scorer():
     # stemmed: "the dog were run" vs "the dog wa run" -> LCS 3 of 4 tokens each way
     assert scoring.rouge_l("The dogs were running", "the dog was run") == pytest.approx(0.75)
-    assert scoring._rouge_l_scorer() is scoring._rouge_l_scorer()
+    assert scoring.rules._rouge_l_scorer() is scoring.rules._rouge_l_scorer()
 
 
 # --------------------------------------------------------------------------------------------------------------
