@@ -150,7 +150,7 @@ def test_a_method_is_its_file(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     body = (
         "from dataclasses import dataclass\n"
-        "from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer\n"
+        "from umu_hf.trainers.base import UnlearnTrainer\nfrom umu_hf.trainers.configs import UnlearnConfig\n"
         "@dataclass\nclass ToyConfig(UnlearnConfig):\n    pass\n"
         "class ToyTrainer(UnlearnTrainer):\n    method = {name!r}\n    streams = {{'forget': ('forget', 'answer')}}\n"
     )

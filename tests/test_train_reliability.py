@@ -46,7 +46,7 @@ def _finite_checkpoint(path) -> bool:
 @pytest.mark.parametrize("strategy", ["epoch", "steps"])
 def test_divergence_never_checkpoints_nan_weights(strategy, tiny_model_dir, synth_dir, tmp_path):
     """Batch 12 = 4 steps an epoch; step 6 (epoch 2) explodes. The epoch-1 checkpoint must survive, named."""
-    from umu_hf.trainers.base import TrainingDivergedError
+    from umu_hf.trainers.guard import TrainingDivergedError
 
     extra = {"save_steps": 4} if strategy == "steps" else {}
     trainer = _ga_trainer(tiny_model_dir, synth_dir, tmp_path, num_train_epochs=2, save_strategy=strategy,

@@ -154,7 +154,7 @@ def test_answer_only_labels_cover_exactly_the_answer(tiny_model_dir, synth_dir, 
 
 
 def test_divergence_guard_stops_and_keeps_last_good(tiny_model_dir, synth_dir, tmp_path):
-    from umu_hf.trainers.base import TrainingDivergedError
+    from umu_hf.trainers.guard import TrainingDivergedError
 
     trainer, _ = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, max_steps=4, save_strategy="steps",
                           save_steps=1, save_total_limit=None, learning_rate=1e-3)

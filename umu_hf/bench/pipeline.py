@@ -334,7 +334,7 @@ class Bench:
 
     def _run(self) -> str:
         from umu_hf.leaderboard import Run, write_leaderboard
-        from umu_hf.trainers.base import TrainingDivergedError
+        from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
 
         data, data_key = self.data()

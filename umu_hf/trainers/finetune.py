@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UMUConfig, UMUTrainer
+from umu_hf.trainers.base import UMUTrainer
+from umu_hf.trainers.configs import UMUConfig
 from umu_hf.trainers.lora import ALL_LINEAR, LoraArguments
 from umu_hf.trainers.losses import answer_nll
 

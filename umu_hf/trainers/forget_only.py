@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UnlearnTrainer
+from umu_hf.trainers.configs import UnlearnConfig
 
 
 @dataclass

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from umu_hf.errors import UmuError
 
 if TYPE_CHECKING:
-    from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+    from umu_hf.trainers.base import UnlearnTrainer
+    from umu_hf.trainers.configs import UnlearnConfig
 
 #: where the method modules live
 METHODS_PACKAGE = "umu_hf.trainers.methods"
@@ -35,7 +36,8 @@ METHOD_NAMES: tuple[str, ...] = method_names()
 
 @functools.cache
 def _load(key: str) -> tuple[type[UnlearnTrainer], type[UnlearnConfig]]:
-    from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+    from umu_hf.trainers.base import UnlearnTrainer
+    from umu_hf.trainers.configs import UnlearnConfig
 
     module = importlib.import_module(f"{METHODS_PACKAGE}.{key}")
 

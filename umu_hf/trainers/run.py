@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import TrainingDivergedError, UMUConfig, UnlearnConfig
 from umu_hf.trainers.checkpoints import TRAINING_RECORD
+from umu_hf.trainers.configs import UMUConfig, UnlearnConfig
+from umu_hf.trainers.guard import TrainingDivergedError
 from umu_hf.trainers.lora import ORIGINAL_TARGETS, LoraArguments, LoraSettings, apply_lora
 from umu_hf.trainers.trajectory import TrajectoryCallback, parse_eval_every
 from umu_hf.utils import write_json

@@ -141,7 +141,7 @@ def make_parser(job: str, argv: Sequence[str] = (), prog: str | None = None) -> 
     recipe_path = peek_option(argv, "config")
     recipe = load_recipe(recipe_path)
     if job == "unlearn":
-        from umu_hf.trainers.base import UnlearnConfig
+        from umu_hf.trainers.configs import UnlearnConfig
         from umu_hf.trainers.registry import get_method
 
         method = peek_option(argv, "method") or recipe.get("method")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UnlearnTrainer
+from umu_hf.trainers.configs import UnlearnConfig
 from umu_hf.trainers.losses import answer_nll, cross_entropy_to_reference, kl_on_tokens
 
 

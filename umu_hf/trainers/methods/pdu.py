@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UnlearnTrainer
+from umu_hf.trainers.configs import UnlearnConfig
 from umu_hf.trainers.losses import answer_nll, logit_margin_flattening
 
 MODALITIES = ("mm", "um")

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UnlearnTrainer
+from umu_hf.trainers.configs import UnlearnConfig
 from umu_hf.trainers.losses import representation_mse
 
 

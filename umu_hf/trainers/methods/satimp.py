@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.trainers.base import UnlearnConfig, UnlearnTrainer
+from umu_hf.trainers.base import UnlearnTrainer
+from umu_hf.trainers.configs import UnlearnConfig
 from umu_hf.trainers.losses import answer_nll, satimp_nll
 
 
