@@ -92,7 +92,7 @@ def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_pa
     model's; the leaderboard (table, JSON, PNG) and the Space show the privacy columns."""
     from umu_hf.bench import cli as bench_cli
     from umu_hf.leaderboard import PRIVACY_COLUMNS, RETAIN_MODEL
-    from umu_hf.space.logic import read_leaderboard
+    from umu_hf.space.tables import read_leaderboard
 
     reduced = _reduced(methods=("ga",), seeds=(0, 1))
     with pytest.MonkeyPatch.context() as patch:  # the CLI's embedded defaults, reduced for speed

@@ -159,7 +159,7 @@ def test_leaderboard_privacy_columns(tmp_path):
     assert all(RETAIN_MODEL not in (p["a"], p["b"]) for ps in board["comparisons"]["15"].values() for p in ps)
     write_leaderboard(runs, tmp_path)
     assert (tmp_path / "leaderboard.png").stat().st_size > 0
-    from umu_hf.space.logic import read_leaderboard
+    from umu_hf.space.tables import read_leaderboard
 
     space = read_leaderboard(tmp_path)
     row = dict(zip(space.headers(), space.table()[1], strict=True))

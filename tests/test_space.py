@@ -123,7 +123,7 @@ def _assert_page_screenshot(path: Path, width: int, min_height: int) -> None:
 
 # -- pure logic ----------------------------------------------------------------------------------------------
 def test_clip_text_cuts_at_the_documented_limit() -> None:
-    from umu_hf.space.logic import MAX_INPUT_CHARS, clip_text
+    from umu_hf.space.text import MAX_INPUT_CHARS, clip_text
 
     assert clip_text("  hi  ") == ("hi", False)
     assert clip_text(None) == ("", False)
@@ -133,7 +133,7 @@ def test_clip_text_cuts_at_the_documented_limit() -> None:
 
 def test_judge_follows_the_benchmark_rule() -> None:
     from umu_hf.evaluation.items import Question
-    from umu_hf.space.logic import judge
+    from umu_hf.space.verdicts import judge
 
     options = ("Rome", "Oslo", "Bern", "Riga")
     exact = Question("forget", "classification", "unimodal", 1, 0, "city", "Where?", "Oslo", options, 0)
@@ -154,7 +154,7 @@ def test_judge_follows_the_benchmark_rule() -> None:
 def test_outcome_names_the_modality_that_forgot() -> None:
     """One line per model: the 2x2 cell of its two verdicts, in words; generation shows both scores."""
     from umu_hf.scoring import binary_pair_metrics
-    from umu_hf.space.logic import OUTCOMES, Verdict, outcome
+    from umu_hf.space.verdicts import OUTCOMES, Verdict, outcome
 
     words = {
         (True, True): "still knows in both",
@@ -173,7 +173,7 @@ def test_outcome_names_the_modality_that_forgot() -> None:
 
 def test_paths_are_hidden_behind_names(tmp_path: Path) -> None:
     from umu_hf.bench.manifest import ModelEntry
-    from umu_hf.space.logic import hide_paths, path_aliases
+    from umu_hf.space.text import hide_paths, path_aliases
 
     root = tmp_path / "my-bench"
     aliases = path_aliases(root, [ModelEntry("ga", "models/ga-1a2b/merged", "evals/ga-1a2b/results.json")])
@@ -237,7 +237,7 @@ def test_compare_pair_asks_both_modalities_as_the_runner(space, bench_dir: Path)
     """One click asks both models both questions of a pair: each of the four replies is the runner's stored
     prediction, each verdict the judge's, and each model's outcome line the 2x2 cell of its two records."""
     from umu_hf.scoring import alignment_key
-    from umu_hf.space.logic import OUTCOMES, describe_pair, judge
+    from umu_hf.space.verdicts import OUTCOMES, describe_pair, judge
 
     records = {name: _predictions(bench_dir, name) for name in ("vanilla", "ga")}
     cases = (("forget", "classification", 2), ("retain", "cloze", 1), ("real", "classification", 0),
@@ -336,7 +336,8 @@ def test_models_load_once_and_stay_cached(bench_dir: Path) -> None:
 
 
 def test_ask_cuts_long_questions(bench_dir: Path) -> None:
-    from umu_hf.space.logic import MAX_INPUT_CHARS, BenchSpace
+    from umu_hf.space.logic import BenchSpace
+    from umu_hf.space.text import MAX_INPUT_CHARS
 
     space = BenchSpace(bench_dir, device="cpu", max_new_tokens={"generation": 2})
     replies, cut = space.ask(["vanilla", "ga"], "Where was she born? " * 100)
@@ -382,7 +383,7 @@ def test_only_paths_inside_the_bench_folder_are_opened(bench_dir: Path, tmp_path
 
 def test_leaderboard_is_read_with_directions(bench_dir: Path) -> None:
     from umu_hf.leaderboard import columns
-    from umu_hf.space.logic import directions_note, read_leaderboard
+    from umu_hf.space.tables import directions_note, read_leaderboard
 
     board = read_leaderboard(bench_dir)
     assert board.columns == [c[2] for c in columns()] and board.plot is not None
@@ -466,7 +467,7 @@ def served(bench_dir: Path):
 def test_every_event_is_scriptable(served: str, space, bench_dir: Path) -> None:
     from gradio_client import Client
 
-    from umu_hf.space.logic import describe_pair, reference_text
+    from umu_hf.space.verdicts import describe_pair, reference_text
 
     client = Client(served, verbose=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
@@ -626,7 +627,8 @@ def test_launch_caps_the_queue_and_request_size(bench_dir: Path) -> None:
 def test_every_file_the_space_opens_follows_one_rule(bench_dir: Path, tmp_path: Path) -> None:
     """A ``hub:`` value cannot smuggle a path, and leaderboard files are resolved inside the bench folder too."""
     from umu_hf.bench.manifest import Manifest, read_manifest, write_manifest
-    from umu_hf.space.logic import BenchSpace, read_leaderboard
+    from umu_hf.space.logic import BenchSpace
+    from umu_hf.space.tables import read_leaderboard
 
     copy = tmp_path / "copy"
     shutil.copytree(bench_dir, copy)

@@ -21,18 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umu_hf.errors import UmuError
-from umu_hf.space.logic import (
-    MAX_INPUT_CHARS,
-    MODALITY_LABELS,
-    BenchSpace,
-    PairComparison,
-    describe_pair,
-    directions_note,
-    hide_paths,
-    path_aliases,
-    read_leaderboard,
-    reference_text,
-)
+from umu_hf.space.logic import BenchSpace
+from umu_hf.space.tables import directions_note, read_leaderboard
+from umu_hf.space.text import MAX_INPUT_CHARS, hide_paths, path_aliases
+from umu_hf.space.verdicts import MODALITY_LABELS, PairComparison, describe_pair, reference_text
 
 if TYPE_CHECKING:
     import gradio as gr

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,305 +30,23 @@ from umu_hf.bench.manifest import MANIFEST, ModelEntry, read_manifest, resolve_i
 from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
 from umu_hf.errors import UmuError
 from umu_hf.identity import is_hub_id
-from umu_hf.leaderboard import direction
 from umu_hf.prompts import MAX_NEW_TOKENS
-from umu_hf.scoring import ALIGNMENT_KEYS, alignment_key, headline_metric
+from umu_hf.scoring import ALIGNMENT_KEYS
+from umu_hf.space.tables import AlignmentTable
+from umu_hf.space.text import as_int, check_choice, clip_text, hide_paths, path_aliases
+from umu_hf.space.verdicts import Comparison, PairComparison, judge
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from umu_hf.evaluation.items import Question
 
-#: longest free-text question the Space accepts, in characters; longer input is cut to this length
-MAX_INPUT_CHARS = 1000
 #: a free-text question gets the open-answer (generation) budget of new tokens
 FREE_TASK = "generation"
+
+
 #: ``bench.json``'s ``data`` may name a Hub dataset repo with this prefix instead of a folder inside the bench
 HUB_PREFIX = "hub:"
-#: the 2x2 alignment table's cells (:data:`umu_hf.scoring.ALIGNMENT_KEYS`) in words: the table's column
-#: header, and what a model that lands there did with the question
-ALIGNMENT_LABELS: dict[str, str] = dict(
-    zip(ALIGNMENT_KEYS, ("both right", "only unimodal", "only multimodal", "both wrong"), strict=True)
-)
-OUTCOMES: dict[str, str] = dict(
-    zip(
-        ALIGNMENT_KEYS,
-        ("still knows in both", "forgot with the image only", "forgot in text only", "forgot in both"),
-        strict=True,
-    )
-)
-#: the modalities in words, as the Compare grid's columns
-MODALITY_LABELS: dict[str, str] = {
-    "unimodal": "unimodal: text only",
-    "multimodal": "multimodal: with the portrait",
-}
-
-
-def path_aliases(bench_dir: str | Path, models: Sequence[ModelEntry] = ()) -> dict[str, str]:
-    """What :func:`hide_paths` shows instead of each path of a bench folder: the folder's own name for the
-    folder (as given, absolute, resolved), the model's name for its files (``bench.json``'s relative path and
-    the absolute one, model folder and ``results.json``)."""
-    root = Path(bench_dir)
-    aliases: dict[str, str] = {}
-    for entry in models:
-        for relative in (entry.path, entry.results):
-            if relative:
-                for base in (None, root, root.absolute(), root.resolve()):
-                    aliases[str(relative if base is None else base / relative)] = entry.name
-    name = root.resolve().name or "bench"
-    for spelling in (root, root.absolute(), root.resolve()):
-        aliases[str(spelling)] = name
-    # a bare relative name ("vanilla") is a name already, and the root "/" no path to hide
-    seps = {"/", os.sep}
-    return {k: alias for k, alias in aliases.items() if seps & set(k) and k.strip("".join(seps))}
-
-
-def hide_paths(text: str, aliases: Mapping[str, str]) -> str:
-    """``text`` with each path of ``aliases`` (longest first, whole paths only) replaced by its alias.
-
-    >>> hide_paths("cannot load /srv/b/models/ga-1: …", {"/srv/b/models/ga-1": "ga", "/srv/b": "b"})
-    'cannot load ga: …'
-    """
-    for key in sorted(aliases, key=len, reverse=True):
-        pattern = rf"(?<![\w.-]){re.escape(key)}(?![\w-])"
-        text = re.sub(pattern, lambda _match, alias=aliases[key]: alias, text)
-    return text
-
-
-def directions_note() -> str:
-    """What the leaderboard's arrows mean, in words (metric names from :mod:`umu_hf.scoring`, arrows from
-    :mod:`umu_hf.leaderboard`)."""
-    forget = f"{headline_metric('classification', 'forget')}, {headline_metric('generation', 'forget')}"
-    keep = f"{headline_metric('classification', 'retain')}, {headline_metric('generation', 'retain')}"
-    return (
-        f"**{direction('forget')} lower is better** on the forget set ({forget}): the knowledge should be "
-        f"gone in *both* modalities. **{direction('retain')} higher is better** on the retain and real sets "
-        f"({keep}): the rest must survive."
-    )
-
-
-def clip_text(text: str | None, limit: int = MAX_INPUT_CHARS) -> tuple[str, bool]:
-    """``(text stripped and cut to limit characters, whether it was cut)``."""
-    text = (text or "").strip()
-    return (text[:limit], True) if len(text) > limit else (text, False)
-
-
-def check_choice(value: Any, allowed: Sequence[str], what: str) -> str:
-    """``value`` when it is one of ``allowed``, else a :class:`UmuError` listing them."""
-    if value not in allowed:
-        raise UmuError(f"unknown {what} {value!r}; choose one of {', '.join(map(str, allowed))}")
-    return value
-
-
-def _as_int(value: Any, what: str) -> int:
-    """A dropdown value as an int (a typed custom value arrives as a string)."""
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise UmuError(f"{what} must be a whole number, got {value!r}") from None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How the benchmark judges one reply: ``correct`` (classification, cloze) or ``score`` (generation)."""
-
-    text: str
-    correct: bool | None = None
-    score: float | None = None
-
-
-def judge(question: Question, reply: str) -> Verdict:
-    """The benchmark's verdict on ``reply`` (docs/protocol.md, via :meth:`Question.score`), with the rule in words."""
-    from umu_hf.scoring import cloze_needle, match_option
-
-    result = question.score(reply)
-    if "score" in result:
-        score = float(result["score"])
-        return Verdict(
-            f"ROUGE-L F1 **{score:.3f}** against the reference (generation is scored, not marked)",
-            score=score,
-        )
-    correct = bool(result["correct"])
-    mark = "✓ correct" if correct else "✗ wrong"
-    if question.task == "classification":
-        mode = question.option_matching
-        rule = f"the reply must equal the correct option text ({mode} matching)"
-        if mode == "closest":
-            rule += f"; it is closest to option “{match_option(reply, question.options or (), mode)}”"
-    else:
-        rule = f"the reply must contain “{cloze_needle(question.reference)}”"
-    return Verdict(f"**{mark}**: {rule}", correct=correct)
-
-
-def _options(options: Sequence[str]) -> str:
-    return " · ".join(f"{letter}. {text}" for letter, text in zip("ABCD", options, strict=False))
-
-
-def describe_pair(pair: Mapping[str, Question]) -> str:
-    """Markdown of a question pair (by modality): what is asked in text only and with the portrait, and the
-    options (once when both modalities share them)."""
-    uni, multi = pair["unimodal"], pair["multimodal"]
-    lines = [
-        f"**{uni.task}** question pair on the **{uni.set_name}** set (profile ID {uni.profile_id}, "
-        f"“{uni.key}”):",
-        "",
-        f"- **{MODALITY_LABELS['unimodal']}**: {uni.question}",
-        f"- **{MODALITY_LABELS['multimodal']}**: {multi.question}",
-    ]
-    if uni.options and uni.options == multi.options:
-        lines += ["", f"Options: {_options(uni.options)}"]
-    elif uni.options or multi.options:
-        lines += [
-            "",
-            *(f"Options ({q.modality}): {_options(q.options or ())}" for q in (uni, multi)),
-        ]
-    return "\n".join(lines)
-
-
-def reference_text(pair: Mapping[str, Question]) -> str:
-    """The reference answer of a pair: once, or per modality when they differ."""
-    uni, multi = pair["unimodal"], pair["multimodal"]
-    if uni.reference == multi.reference:
-        return uni.reference
-    return f"text only: {uni.reference} | with the portrait: {multi.reference}"
-
-
-def outcome(by_modality: Mapping[str, Verdict]) -> str:
-    """What one model did with a question pair, in words: its cell of the 2x2 alignment table
-    (:data:`OUTCOMES`) for classification and cloze; for generation, which is not marked, both ROUGE-L
-    scores."""
-    uni, multi = by_modality["unimodal"], by_modality["multimodal"]
-    if uni.correct is None or multi.correct is None:
-        return (
-            f"ROUGE-L {uni.score or 0.0:.3f} in text only, {multi.score or 0.0:.3f} with the image "
-            "(generation is scored, not marked right or wrong)"
-        )
-    return OUTCOMES[alignment_key(uni.correct, multi.correct)]
-
-
-@dataclass
-class Comparison:
-    """One question put to several models: their replies and verdicts, by model name."""
-
-    question: Question
-    replies: dict[str, str]
-    verdicts: dict[str, Verdict]
-
-
-@dataclass
-class PairComparison:
-    """One question pair put to several models: a :class:`Comparison` per modality (``unimodal``,
-    ``multimodal``)."""
-
-    by_modality: dict[str, Comparison]
-
-    @property
-    def pair(self) -> dict[str, Question]:
-        return {modality: c.question for modality, c in self.by_modality.items()}
-
-    def verdicts(self, name: str) -> dict[str, Verdict]:
-        """Model ``name``'s verdict in each modality."""
-        return {modality: c.verdicts[name] for modality, c in self.by_modality.items()}
-
-    def outcome(self, name: str) -> str:
-        """:func:`outcome` of model ``name``."""
-        return outcome(self.verdicts(name))
-
-
-@dataclass
-class AlignmentTable:
-    """A model's 2x2 alignment tables on one set, per task, as its ``results.json`` stores them
-    (``sets[set][task]``: :data:`umu_hf.scoring.ALIGNMENT_KEYS` in percent of ``n`` question pairs); ``note``
-    says why there is none."""
-
-    model: str
-    set_name: str
-    tasks: dict[str, dict[str, float]] = field(default_factory=dict)
-    note: str = ""
-
-    def headers(self) -> list[str]:
-        return ["task", "question pairs", *ALIGNMENT_LABELS.values()]
-
-    def table(self) -> list[list[Any]]:
-        """One row per task: the number of pairs, then each cell as ``count (percent %)``."""
-        rows = []
-        for task, cells in self.tasks.items():
-            n = int(cells["n"])
-            rows.append(
-                [task, n, *(f"{round(cells[k] * n / 100)} ({cells[k]:.1f}%)" for k in ALIGNMENT_KEYS)]
-            )
-        return rows
-
-
-@dataclass
-class Leaderboard:
-    """The bench's leaderboard files: title, column headers (with direction arrows), rows, plot path."""
-
-    title: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    plot: Path | None
-    keys: list[str] = field(default_factory=list)
-    note: str = ""
-    #: each column's number format (``.1f`` for accuracies; privacy columns carry their own)
-    formats: list[str] = field(default_factory=list)
-    #: the whole leaderboard.json (per-modality cells, selectivity, trajectories, …)
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    def headers(self) -> list[str]:
-        return ["forget %", "model", *self.columns]
-
-    def details(self) -> str:
-        """The per-modality, selectivity/misalignment and matched-forgetting tables as Markdown ("" when the bench
-        predates them)."""
-        from umu_hf.leaderboard import cell_text, modality, trajectory
-
-        if not self.payload.get("rows"):
-            return ""
-        return "\n".join(modality.markdown(self.payload, cell_text) + trajectory.markdown(self.payload)).strip()
-
-    def trajectory_figure(self) -> Any:
-        """A matplotlib figure of the trajectories (forget vs retain accuracy per method), or None without them."""
-        from umu_hf.leaderboard.plot import trajectory_figure
-
-        return trajectory_figure(self.payload)
-
-    def table(self) -> list[list[Any]]:
-        """Rows as lists in :meth:`headers` order: ``mean ± sd`` over seeds, ``*`` where the cell differs from
-        vanilla beyond its uncertainty, ``"–"`` where it could not be computed."""
-        from umu_hf.leaderboard import cell_text
-
-        formats = self.formats or [".1f"] * len(self.keys)
-        return [
-            [row.get("forget_ratio", "–"), row.get("model", "–")]
-            + [cell_text(row["cells"].get(k) or {}, f) for k, f in zip(self.keys, formats, strict=True)]
-            for row in self.rows
-        ]
-
-
-def read_leaderboard(bench_dir: str | Path) -> Leaderboard:
-    """``leaderboard.json`` (and ``leaderboard.png`` when present) of a bench folder."""
-    root = Path(bench_dir)
-    path = resolve_inside(root, "leaderboard.json")  # the one rule for every file the Space opens
-    if not path.is_file():
-        raise UmuError(f"{path} not found: run `umu-hf bench --out {bench_dir}` to create the leaderboard")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        specs = list(payload["columns"])
-        headers, keys = [str(c["header"]) for c in specs], [str(c["key"]) for c in specs]
-        formats = [str(c.get("format", ".1f")) for c in specs]
-        for f in formats:
-            format(0.0, f)  # a format that is not a float format is a broken file, said as such below
-        rows = [dict(r) for r in payload["rows"]]
-        if not all(isinstance(r.get("cells"), dict) for r in rows):
-            raise TypeError("rows without cells")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UmuError(f"{path}: not a leaderboard written by umu-hf ({exc}); rerun `umu-hf bench`") from None
-    plot = resolve_inside(root, "leaderboard.png")
-    return Leaderboard(
-        str(payload.get("title", "UMU-Bench")), headers, rows, plot if plot.is_file() else None, keys,
-        str(payload.get("significance", "")), formats, payload,
-    )
 
 
 class BenchSpace:
@@ -431,7 +146,7 @@ class BenchSpace:
 
     def _row(self, set_name: str, profile_id: Any) -> int:
         self.split(set_name)
-        pid = _as_int(profile_id, "profile ID")
+        pid = as_int(profile_id, "profile ID")
         if pid not in self._rows[set_name]:
             raise UmuError(f"profile ID {pid} is not in the {set_name} set; pick a profile from the list")
         return self._rows[set_name][pid]
@@ -472,7 +187,7 @@ class BenchSpace:
         """Question pair ``index`` of the profile and task: its unimodal and multimodal question, which share
         the index (the dataset pairs them item by item; :meth:`Question.pair_key`)."""
         by_modality = {m: self.questions(set_name, profile_id, task, m) for m in MODALITIES}
-        i = _as_int(index, "question index")
+        i = as_int(index, "question index")
         count = len(by_modality["unimodal"])
         if not 0 <= i < count:
             raise UmuError(f"question index {i} out of range: this profile has {count} {task} question pairs")
