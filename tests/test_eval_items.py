@@ -11,8 +11,9 @@ from umu_hf.data.load import load_umu_split
 from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, Question, iter_items, task_scorings
+from umu_hf.evaluation.plan import plan_evaluation
+from umu_hf.evaluation.request import EvalRequest
 from umu_hf.evaluation.results import build_results, format_headline, record_sort_key
-from umu_hf.evaluation.runner import EvalRequest, plan_evaluation
 from umu_hf.evaluation.sharding import Shard
 
 
