@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from umu_hf.cli import main
-from umu_hf.data import hub
+from umu_hf.data import card, hub, schema
 from umu_hf.data.hub import check_split_invariants, push_hub_dataset, write_hub_dataset
 from umu_hf.data.load import load_umu_split
 from umu_hf.data.schema import ALL_CONFIG_NAMES, features
@@ -78,7 +78,7 @@ def test_card_declares_configs_features_and_metric_directions(synth_dir, splits)
         assert datasets.Features._from_yaml_list(info["features"]) == features()
         assert info["splits"][0]["num_examples"] == EXPECTED_ROWS[info["config_name"]]
     assert sorted(p.name for p in (synth_dir / "data").iterdir()) == sorted(
-        f"{part}-00000-of-00001.parquet" for part in (*hub.PARTS, hub.HOLDOUT_PART)
+        f"{part}-00000-of-00001.parquet" for part in (*schema.PARTS, schema.HOLDOUT_PART)
     )
 
     assert {row[0].strip("`"): int(row[1]) for row in _card_table(text, "Configs")} == {
@@ -104,8 +104,8 @@ def test_card_declares_configs_features_and_metric_directions(synth_dir, splits)
     # the synthetic data's card warns (a block quote) where a card of converted real data has nothing
     sizes = {info["config_name"]: (info["splits"][0]["num_examples"], info["splits"][0]["num_bytes"])
              for info in meta["dataset_info"]}  # fmt: skip
-    plain = hub.render_card(sizes).splitlines()
-    warning = [line for line in hub.render_card(sizes, synthetic=True).splitlines() if line not in plain]
+    plain = card.render_card(sizes).splitlines()
+    warning = [line for line in card.render_card(sizes, synthetic=True).splitlines() if line not in plain]
     assert warning and all(line.startswith(">") for line in warning if line), warning
     assert set(warning) <= set(text.splitlines())
 

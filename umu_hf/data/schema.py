@@ -49,6 +49,25 @@ HOLDOUT_CONFIG = "holdout"
 OPTIONAL_CONFIG_NAMES: tuple[str, ...] = (HOLDOUT_CONFIG,)
 #: every config name a dataset may have: the required ones, then the optional ones
 ALL_CONFIG_NAMES: tuple[str, ...] = CONFIG_NAMES + OPTIONAL_CONFIG_NAMES
+
+#: disjoint row groups, in the order rows appear in ``full``
+PARTS: tuple[str, ...] = ("forget05", "forget10only", "forget15only", "retain85", "real")
+#: the optional part of non-members (fictitious profiles used in no fine-tuning): never in ``full``
+HOLDOUT_PART = "holdout"
+#: the parts each config is made of
+CONFIG_PARTS: dict[str, tuple[str, ...]] = {
+    "forget05": ("forget05",),
+    "forget10": ("forget05", "forget10only"),
+    "forget15": ("forget05", "forget10only", "forget15only"),
+    "retain95": ("forget10only", "forget15only", "retain85"),
+    "retain90": ("forget15only", "retain85"),
+    "retain85": ("retain85",),
+    "real": ("real",),
+    "full": PARTS,
+    HOLDOUT_CONFIG: (HOLDOUT_PART,),
+}
+#: the folder of the parquet shards in a Hub-layout dataset
+DATA_DIR = "data"
 #: the split every config has
 SPLIT = "train"
 
