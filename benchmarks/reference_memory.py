@@ -28,9 +28,9 @@ def _child(args: argparse.Namespace) -> None:
     import torch
 
     from umu_hf.models.loading import load_model
+    from umu_hf.trainers.jobs import build_unlearning_dataset
     from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.registry import get_method
-    from umu_hf.trainers.run import build_unlearning_dataset
 
     torch.manual_seed(0)
     trainer_cls, config_cls = get_method(args.method)

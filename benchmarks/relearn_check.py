@@ -45,8 +45,8 @@ from pathlib import Path
 
 def _unlearn(args: argparse.Namespace) -> str:
     """GA on the forget set from the vanilla model (LoRA, merged), into OUT/ga; returns the merged model."""
+    from umu_hf.trainers.jobs import DEFAULT_LORA, unlearn
     from umu_hf.trainers.methods.ga import GAConfig
-    from umu_hf.trainers.run import DEFAULT_LORA, unlearn
 
     config = GAConfig(
         output_dir=str(Path(args.out) / "ga"), learning_rate=args.ga_lr, num_train_epochs=args.ga_epochs,

@@ -176,9 +176,9 @@ def _child(model_dir: str, data: str, out_json: str, mode: str) -> None:
     from transformers import TrainerCallback
 
     from umu_hf.models.loading import load_model
+    from umu_hf.trainers.jobs import build_unlearning_dataset
     from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.registry import get_method
-    from umu_hf.trainers.run import build_unlearning_dataset
     from umu_hf.utils import close_process_group
 
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -50,9 +50,9 @@ def gradient_report(model_path: str, data: str, n_pairs: int = 60) -> dict[str, 
 
     from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
     from umu_hf.models.loading import load_model
+    from umu_hf.trainers.jobs import build_unlearning_dataset
     from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.methods.gd import GDTrainer
-    from umu_hf.trainers.run import build_unlearning_dataset
 
     model, _, adapter = load_model(model_path, "cpu", "float32")
     torch.manual_seed(0)

@@ -24,10 +24,10 @@ FSDP_CONFIG = ROOT / "trainers" / "accelerate" / "fsdp2.json"
 def run_method(method: str, model_dir: str, data: str, out: Path, lora: bool) -> dict:
     """Two FSDP2 steps of ``method``; its losses, the first step's terms and the world size it ran with."""
     from umu_hf.models.loading import load_model
+    from umu_hf.trainers.fsdp import is_sharded
+    from umu_hf.trainers.jobs import build_unlearning_dataset
     from umu_hf.trainers.lora import LoraArguments, apply_lora
     from umu_hf.trainers.registry import get_method
-    from umu_hf.trainers.run import build_unlearning_dataset
-    from umu_hf.trainers.sharding import is_sharded
 
     trainer_cls, config_cls = get_method(method)
     model, _, adapter = load_model(model_dir, device="cpu", dtype="float32")

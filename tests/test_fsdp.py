@@ -25,7 +25,7 @@ import yaml
 from helpers import free_port
 
 from umu_hf.cli import main as cli_main
-from umu_hf.trainers.run import TRAINING_LOG
+from umu_hf.trainers.jobs import TRAINING_LOG
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "trainers" / "accelerate"
@@ -61,7 +61,7 @@ def _losses(out: Path) -> list[float]:
 
 def test_fsdp2_json_gives_the_trainer_fsdp2_full_shard_with_full_state_dict(tmp_path):
     """trainers/accelerate/fsdp2.json is what ``--fsdp_config`` reads: FSDP2, layer-wise wrap, full state dict."""
-    from umu_hf.trainers.scripts import parse_args
+    from umu_hf.trainers.front import parse_args
 
     argv = ["--method", "npo", "--model", "m", "--data", "d", "--output_dir", str(tmp_path), "--use_cpu", "True",
             "--fsdp", "--fsdp_config", str(FSDP_JSON)]

@@ -12,10 +12,10 @@ import torch
 from umu_hf.errors import UmuError
 from umu_hf.models.loading import load_model
 from umu_hf.trainers.base import TRAINER_EXTRA_STATE
+from umu_hf.trainers.jobs import build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
 from umu_hf.trainers.registry import get_method
-from umu_hf.trainers.run import build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from umu_hf.models.loading import load_model
+from umu_hf.trainers.jobs import build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.methods.rmu import default_layer_id
 from umu_hf.trainers.registry import get_method
-from umu_hf.trainers.run import build_unlearning_dataset
 
 SMALL_LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 

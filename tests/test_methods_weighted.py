@@ -12,6 +12,7 @@ import torch
 
 from umu_hf.errors import UmuError
 from umu_hf.models.loading import load_model
+from umu_hf.trainers.jobs import build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.losses import (
     answer_nll,
@@ -23,7 +24,6 @@ from umu_hf.trainers.losses import (
     wga_weights,
 )
 from umu_hf.trainers.registry import METHOD_NAMES, get_method
-from umu_hf.trainers.run import build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 #: two sequences over a 3-token vocabulary; -100 = not scored (the logit at t predicts the label at t + 1)

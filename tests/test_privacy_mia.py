@@ -219,7 +219,7 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
 def test_finetune_records_how_it_asked_um_qa(synth_dir):
     """The decision the training record carries: the original's one stream asks UM_QA with the portrait, the
     paired streams without."""
-    from umu_hf.trainers.run import FINETUNE_UM_QA_PORTRAIT, build_finetune_dataset
+    from umu_hf.trainers.jobs import FINETUNE_UM_QA_PORTRAIT, build_finetune_dataset
 
     assert FINETUNE_UM_QA_PORTRAIT == {"independent": True, "paired": False}
     paired = build_finetune_dataset(synth_dir, streams="paired")
@@ -239,7 +239,7 @@ def test_eval_privacy_scores_um_qa_as_the_vanilla_was_fine_tuned(
 
     import umu_hf.privacy.mia as mia
     from umu_hf.trainers.finetune import FinetuneConfig
-    from umu_hf.trainers.run import TRAINING_RECORD, finetune
+    from umu_hf.trainers.jobs import TRAINING_RECORD, finetune
 
     config = FinetuneConfig(output_dir=str(tmp_path / "vanilla"), max_steps=1, per_device_train_batch_size=2,
                             save_strategy="no", use_cpu=True, disable_tqdm=True, report_to="none")  # fmt: skip
@@ -303,7 +303,7 @@ def test_vanilla_recognises_the_forget_set_and_the_retain_model_does_not(tiny_mo
     of vanilla against the retain model say it leaks."""
     from umu_hf.data.schema import retain_model_config
     from umu_hf.trainers.finetune import FinetuneConfig
-    from umu_hf.trainers.run import finetune
+    from umu_hf.trainers.jobs import finetune
 
     def train(name: str, config_name: str) -> str:
         config = FinetuneConfig(output_dir=str(tmp_path / name), num_train_epochs=MIA_EPOCHS, learning_rate=8e-3,

@@ -18,7 +18,7 @@ MODALITIES = ("unimodal", "multimodal")
 def test_retain_model_trains_on_every_part_but_the_forget_set(synth_dir):
     from umu_hf.data.load import load_umu_split
     from umu_hf.data.schema import check_training_configs, retain_model_config
-    from umu_hf.trainers.run import build_finetune_dataset, load_training_split
+    from umu_hf.trainers.jobs import build_finetune_dataset, load_training_split
 
     assert retain_model_config(5) == "retain95+real"
     union = load_training_split(str(synth_dir), "retain85+real")
@@ -35,7 +35,7 @@ def test_retain_model_trains_on_every_part_but_the_forget_set(synth_dir):
 
 
 def test_finetune_front_end_takes_a_joined_config(tmp_path):
-    from umu_hf.trainers.scripts import make_parser
+    from umu_hf.trainers.front import make_parser
 
     argv = ["--model", "m", "--data", "d", "--output_dir", str(tmp_path), "--config_name", "retain90+real"]
     args, _lora, _config = make_parser("finetune", argv).parse(argv)

@@ -98,8 +98,8 @@ def test_relearning_restores_a_ga_unlearned_models_forget_accuracy(tmp_path):
     from umu_hf.models.tiny import build_tiny_from_dataset
     from umu_hf.privacy.relearn import forget_accuracy, relearn_attack
     from umu_hf.trainers.finetune import FinetuneConfig
+    from umu_hf.trainers.jobs import DEFAULT_LORA, finetune, unlearn
     from umu_hf.trainers.methods.ga import GAConfig
-    from umu_hf.trainers.run import DEFAULT_LORA, finetune, unlearn
 
     data = generate_dataset(tmp_path / "data", 12, 2, 0)  # forget15 = 2 people
     tiny = build_tiny_from_dataset(data, tmp_path / "tiny", size="small", seed=0)

@@ -53,9 +53,9 @@ def test_eval_every_is_checked():
 
 
 def test_unlearning_records_its_trajectory(tiny_model_dir, synth_dir, tmp_path):
+    from umu_hf.trainers.jobs import unlearn
     from umu_hf.trainers.lora import LoraArguments
     from umu_hf.trainers.methods.gd import GDConfig
-    from umu_hf.trainers.run import unlearn
 
     out = tmp_path / "gd"
     config = GDConfig(output_dir=str(out), max_steps=5, per_device_train_batch_size=2, learning_rate=1e-2,

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 from umu_hf.data.collate import StreamDataset
 from umu_hf.models.loading import load_model
+from umu_hf.trainers.jobs import build_finetune_dataset, build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.registry import METHOD_NAMES, ORIGINAL_METHODS, get_method
-from umu_hf.trainers.run import build_finetune_dataset, build_unlearning_dataset
 
 LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
 REFUSAL = "I am not able to say."
@@ -196,7 +196,7 @@ def test_po_draws_refusals_per_example_from_the_pool(tiny_model_dir, synth_dir, 
 
 
 def test_lora_targets_are_the_originals(tiny_model_dir):
-    from umu_hf.trainers.run import DEFAULT_LORA
+    from umu_hf.trainers.jobs import DEFAULT_LORA
 
     model, _, _ = load_model(str(tiny_model_dir), device="cpu", dtype="float32")
     peft = apply_lora(model, DEFAULT_LORA.resolved(("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",

@@ -13,7 +13,7 @@ import pytest
 
 from umu_hf.cli import main as cli_main
 from umu_hf.errors import UmuError
-from umu_hf.trainers import run, scripts
+from umu_hf.trainers import front, jobs
 from umu_hf.trainers.lora import LoraArguments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def _script(job: str):
 
 @pytest.fixture
 def calls(monkeypatch):
-    """What ``run.unlearn`` / ``run.finetune`` are called with, instead of training."""
+    """What ``jobs.unlearn`` / ``jobs.finetune`` are called with, instead of training."""
     seen: list[tuple] = []
 
     def record(job):
@@ -39,8 +39,8 @@ def calls(monkeypatch):
             return Path("trained")
         return fake
 
-    monkeypatch.setattr(run, "unlearn", record("unlearn"))
-    monkeypatch.setattr(run, "finetune", record("finetune"))
+    monkeypatch.setattr(jobs, "unlearn", record("unlearn"))
+    monkeypatch.setattr(jobs, "finetune", record("finetune"))
     return seen
 
 
@@ -65,7 +65,7 @@ def test_script_and_umu_hf_run_the_same_job(job, argv, calls):
 
 def test_dashed_spelling_is_the_same_flag():
     dashed = [a.replace("_", "-") if a.startswith("--") else a for a in UNLEARN]
-    assert scripts.parse_args("unlearn", dashed) == scripts.parse_args("unlearn", UNLEARN)
+    assert front.parse_args("unlearn", dashed) == front.parse_args("unlearn", UNLEARN)
 
 
 def test_same_help_from_both_entry_points(capsys):
@@ -87,21 +87,21 @@ def test_recipe_values_are_defaults_that_flags_override(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("method: npo\nbeta: 0.3\nlearning_rate: 1e-4\nlora_r: 16\nnum_train_epochs: 2\n")
     base = ["--model", "m", "--data", "d", "--output_dir", str(tmp_path / "o"), "--config", str(recipe)]
-    script, lora, config = scripts.parse_args("unlearn", base)
+    script, lora, config = front.parse_args("unlearn", base)
     assert (script.method, config.beta, config.learning_rate, lora.lora_r, config.num_train_epochs) == (
         "npo", 0.3, 1e-4, 16, 2)
-    _, lora, config = scripts.parse_args("unlearn", [*base, "--learning_rate", "5e-5", "--lora-r", "4"])
+    _, lora, config = front.parse_args("unlearn", [*base, "--learning_rate", "5e-5", "--lora-r", "4"])
     assert (config.learning_rate, lora.lora_r, config.beta) == (5e-5, 4, 0.3)
     (tmp_path / "bad.yaml").write_text("method: ga\nlr: 1e-4\n")
     with pytest.raises(UmuError, match=r"recipe .*bad.yaml: unknown setting\(s\) lr"):
-        scripts.parse_args("unlearn", [*base[:-1], str(tmp_path / "bad.yaml")])
+        front.parse_args("unlearn", [*base[:-1], str(tmp_path / "bad.yaml")])
 
 
 @pytest.mark.parametrize("old", [["--lr", "1e-4"], ["--set", "beta=0.2"], ["--out", "x"], ["--forget", "5"]])
 def test_unknown_flag_is_one_clear_error(old, capsys):
     argv = ["--method", "ga", "--model", "m", "--data", "d", "--output_dir", "o", *old]
     with pytest.raises(UmuError, match=f"unrecognized arguments: {old[0]} {old[1]}"):
-        scripts.parse_args("unlearn", argv, prog="unlearn.py")
+        front.parse_args("unlearn", argv, prog="unlearn.py")
     assert cli_main(["unlearn", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and old[0] in err[0] and "umu-hf unlearn --help" in err[0], err
@@ -123,13 +123,13 @@ def test_lora_defaults_live_in_one_dataclass(tmp_path):
 
     defaults = LoraArguments()
     argv = ["--method", "ga", "--model", "m", "--data", "d", "--output_dir", str(tmp_path)]
-    assert scripts.parse_args("unlearn", argv).lora == defaults
-    assert run.DEFAULT_LORA == defaults.settings()
+    assert front.parse_args("unlearn", argv).lora == defaults
+    assert jobs.DEFAULT_LORA == defaults.settings()
     assert UnlearnTuning().lora() == defaults and BenchSettings().unlearn.lora() == dataclasses.replace(
         defaults, lora_r=16)
     assert original_profile().vanilla_lora == FINETUNE_LORA
     # fine-tuning: the original finetune.py's LoRA, the only place it differs from the unlearning defaults
-    finetune = scripts.parse_args("finetune", argv[2:]).lora
+    finetune = front.parse_args("finetune", argv[2:]).lora
     assert finetune == FINETUNE_LORA
     names = [f.name for f in dataclasses.fields(LoraArguments)]
     assert {n for n in names if getattr(finetune, n) != getattr(defaults, n)} == {"lora_r", "lora_alpha", "merge"}

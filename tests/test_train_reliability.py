@@ -17,9 +17,9 @@ from transformers import TrainerCallback
 
 from umu_hf.cli import main as cli_main
 from umu_hf.models.loading import load_model
+from umu_hf.trainers.jobs import TRAINING_RECORD, build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.registry import get_method
-from umu_hf.trainers.run import TRAINING_RECORD, build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()
@@ -155,7 +155,7 @@ def test_full_weight_training_resumes_from_the_checkpoint_weights(tiny_model_dir
 
     import umu_hf.trainers.base as base
     from umu_hf.trainers.finetune import FinetuneConfig
-    from umu_hf.trainers.run import finetune
+    from umu_hf.trainers.jobs import finetune
 
     def config(out):
         return FinetuneConfig(

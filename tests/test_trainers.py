@@ -16,10 +16,10 @@ from umu_hf.cli import main as cli_main
 from umu_hf.data.collate import IGNORE_INDEX, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.models.loading import load_model
+from umu_hf.trainers.jobs import build_unlearning_dataset
 from umu_hf.trainers.lora import LoraArguments, apply_lora
 from umu_hf.trainers.losses import answer_nll
 from umu_hf.trainers.registry import METHOD_NAMES, get_method
-from umu_hf.trainers.run import build_unlearning_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_LORA = LoraArguments(lora_r=4, lora_alpha=8, lora_dropout=0.0).settings()

@@ -13,16 +13,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from umu_hf.trainers import scripts
+from umu_hf.trainers import front
 
 
-def make_parser(argv: Sequence[str] = ()) -> scripts.TrainParser:
+def make_parser(argv: Sequence[str] = ()) -> front.TrainParser:
     """The parser ``umu-hf finetune`` uses too; ``argv`` may name a ``--config`` recipe."""
-    return scripts.make_parser("finetune", argv, prog="finetune.py")
+    return front.make_parser("finetune", argv, prog="finetune.py")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return scripts.script_main("finetune", "finetune.py", argv)
+    return front.script_main("finetune", "finetune.py", argv)
 
 
 if __name__ == "__main__":

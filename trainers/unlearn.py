@@ -5,7 +5,7 @@
     accelerate launch --num_processes 2 trainers/unlearn.py --method npo ...   # data-parallel
 
 Every field of the method's config (``TrainingArguments`` + alpha/gamma/beta/...) is a flag; ``--help`` with
-``--method`` lists them. Command-line flags override a ``--config`` recipe (:mod:`umu_hf.trainers.scripts`).
+``--method`` lists them. Command-line flags override a ``--config`` recipe (:mod:`umu_hf.trainers.front`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from umu_hf.trainers import scripts
+from umu_hf.trainers import front
 
 
-def make_parser(argv: Sequence[str] = ()) -> scripts.TrainParser:
+def make_parser(argv: Sequence[str] = ()) -> front.TrainParser:
     """The parser ``umu-hf unlearn`` uses too; ``argv`` picks the method's Config and the ``--config`` recipe."""
-    return scripts.make_parser("unlearn", argv, prog="unlearn.py")
+    return front.make_parser("unlearn", argv, prog="unlearn.py")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return scripts.script_main("unlearn", "unlearn.py", argv)
+    return front.script_main("unlearn", "unlearn.py", argv)
 
 
 if __name__ == "__main__":

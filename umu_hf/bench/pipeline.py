@@ -163,7 +163,7 @@ class Bench:
         """(model path, key) of the bench's fine-tuning of ``base`` on ``config_name`` into ``models/<name>-<key>``:
         vanilla on ``full``, the retain model on every part but the forget set — the same settings and seed."""
         from umu_hf.trainers.finetune import FinetuneConfig
-        from umu_hf.trainers.run import finetune
+        from umu_hf.trainers.jobs import finetune
 
         fields, lora_args = self.s.vanilla, self.s.vanilla_lora
         key = settings_hash(name, base_key, data_key, config_name, fields, lora_args, seed, self.s.device)
@@ -196,8 +196,8 @@ class Bench:
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
                   seed: int) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
+        from umu_hf.trainers.jobs import unlearn
         from umu_hf.trainers.registry import get_method
-        from umu_hf.trainers.run import unlearn
 
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
@@ -290,7 +290,7 @@ class Bench:
 
     def training_record(self, models: dict[str, str]) -> dict[str, Any]:
         """What leaderboard.json says about training: the bench's tuning and each model's own record."""
-        from umu_hf.trainers.run import TRAINING_RECORD
+        from umu_hf.trainers.jobs import TRAINING_RECORD
 
         per_model = {}
         for name, path in models.items():

@@ -139,7 +139,7 @@ def training_layout(model: str, unimodal: str | None = None) -> Layout:
     import json
     from pathlib import Path
 
-    from umu_hf.trainers.run import FINETUNE_UM_QA_PORTRAIT, TRAINING_RECORD
+    from umu_hf.trainers.jobs import FINETUNE_UM_QA_PORTRAIT, TRAINING_RECORD
 
     if unimodal is not None:
         return Layout(unimodal, "flag")

@@ -81,7 +81,7 @@ class RelearnSettings:
 
 
 def _training_dtype(settings: RelearnSettings) -> str:
-    """``settings.dtype``, or for ``auto`` what fine-tuning would use (:func:`umu_hf.trainers.run.model_dtype`)."""
+    """``settings.dtype``, or for ``auto`` what fine-tuning would use (:func:`umu_hf.trainers.jobs.model_dtype`)."""
     if settings.dtype != "auto":
         return settings.dtype
     import torch

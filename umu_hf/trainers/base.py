@@ -20,6 +20,7 @@ from transformers import Trainer
 from umu_hf.data.collate import EpochSampler, StreamDataset, UMUCollator, load_refusals
 from umu_hf.errors import UmuError
 from umu_hf.trainers.configs import UMUConfig, UnlearnConfig
+from umu_hf.trainers.fsdp import enable_fsdp, reshard, shard_reference
 from umu_hf.trainers.guard import (
     DivergenceGuard,
     TrainingDivergedError,
@@ -27,7 +28,6 @@ from umu_hf.trainers.guard import (
     non_finite_weights,
 )
 from umu_hf.trainers.losses import answer_nll, modality_softmax_weights
-from umu_hf.trainers.sharding import enable_fsdp, reshard, shard_reference
 from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class UMUTrainer(Trainer):
 
     Subclasses set ``streams`` (which batches the collator builds) and implement :meth:`modality_loss`.
     ``train_dataset`` is a :class:`~umu_hf.data.collate.StreamDataset` (``streams="independent"``) or a
-    :class:`~umu_hf.data.collate.QADataset` (``"paired"``), built by :mod:`umu_hf.trainers.run`.
+    :class:`~umu_hf.data.collate.QADataset` (``"paired"``), built by :mod:`umu_hf.trainers.jobs`.
     """
 
     method: ClassVar[str] = "base"
@@ -83,7 +83,7 @@ class UMUTrainer(Trainer):
             raise UmuError(
                 f"{self.method}: --streams {args.streams} needs a "
                 f"{'StreamDataset' if args.streams == 'independent' else 'QADataset'}, got "
-                f"{type(train_dataset).__name__}; build it with umu_hf.trainers.run.build_*_dataset(..., "
+                f"{type(train_dataset).__name__}; build it with umu_hf.trainers.jobs.build_*_dataset(..., "
                 f"streams={args.streams!r})"
             )
         streams = self.active_streams(args)
@@ -117,7 +117,7 @@ class UMUTrainer(Trainer):
         return cls.streams
 
     def create_accelerator_and_postprocess(self) -> None:
-        """The Trainer's accelerator; ``--fsdp`` on CPU processes gets FSDP2 too (:func:`sharding.enable_fsdp`)."""
+        """The Trainer's accelerator; ``--fsdp`` on CPU processes gets FSDP2 too (:func:`umu_hf.trainers.fsdp.enable_fsdp`)."""
         super().create_accelerator_and_postprocess()
         enable_fsdp(self)
 

@@ -27,7 +27,7 @@ from umu_hf.utils import write_json
 logger = logging.getLogger(__name__)
 
 #: written next to every trained model: method, protocol features, hyper-parameters, LoRA (here, where a folder's
-#: identity is checked; :mod:`umu_hf.trainers.run` writes it)
+#: identity is checked; :mod:`umu_hf.trainers.jobs` writes it)
 TRAINING_RECORD = "umu_training.json"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _WEIGHTS = (

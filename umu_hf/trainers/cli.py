@@ -1,4 +1,4 @@
-"""``umu-hf finetune`` and ``umu-hf unlearn``: the training front end of :mod:`umu_hf.trainers.scripts`, the
+"""``umu-hf finetune`` and ``umu-hf unlearn``: the training front end of :mod:`umu_hf.trainers.front`, the
 same parser as ``python trainers/finetune.py`` / ``trainers/unlearn.py`` (same flags, same ``--help``)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _SUMMARIES = {
 
 
 def _run(job: str, args: argparse.Namespace) -> int:
-    from umu_hf.trainers.scripts import main
+    from umu_hf.trainers.front import main
 
     return main(job, args.argv, prog=f"umu-hf {job}")
 

@@ -165,17 +165,17 @@ def parse_args(job: str, argv: Sequence[str], prog: str | None = None) -> TrainA
 
 
 def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
-    """Parse ``argv`` and run the job (:func:`umu_hf.trainers.run.unlearn` / ``finetune``); prints the model path."""
-    from umu_hf.trainers import run
+    """Parse ``argv`` and run the job (:func:`umu_hf.trainers.jobs.unlearn` / ``finetune``); prints the model path."""
+    from umu_hf.trainers import jobs
 
     script, lora, config = parse_args(job, argv, prog)
     merge = lora.merge and lora.lora
     if isinstance(script, UnlearnArguments):
-        path = run.unlearn(script.method, script.model, script.data, script.forget_ratio, config, lora.settings(),
+        path = jobs.unlearn(script.method, script.model, script.data, script.forget_ratio, config, lora.settings(),
                            merge, overwrite=script.overwrite)
         print(f"unlearned model ({script.method}): {path}")
     else:
-        path = run.finetune(script.model, script.data, config, lora.settings(), merge,
+        path = jobs.finetune(script.model, script.data, config, lora.settings(), merge,
                             config_name=script.config_name, overwrite=script.overwrite)
         print(f"fine-tuned model: {path}")
     return 0

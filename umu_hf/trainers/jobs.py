@@ -1,5 +1,5 @@
 """One function per job — fine-tune, unlearn — shared by the training front end (``umu-hf finetune|unlearn``,
-``trainers/*.py``: :mod:`umu_hf.trainers.scripts`) and ``umu-hf bench``."""
+``trainers/*.py``: :mod:`umu_hf.trainers.front`) and ``umu-hf bench``."""
 
 from __future__ import annotations
 
