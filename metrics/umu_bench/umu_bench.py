@@ -99,14 +99,11 @@ Args (config "forget_quality"):
     Equivalently, `truth_ratios` with `labels` (1 unlearned model, 0 retain model), also through add/add_batch.
 
 Returns (config "forget_quality"):
-    forget_quality (`float`): the two-sided two-sample Kolmogorov-Smirnov p-value (exact for small samples); 1 =
+    forget_quality (`float`): the two-sided two-sample Kolmogorov-Smirnov p-value (`scipy.stats.ks_2samp`); 1 =
         the two distributions cannot be told apart.
     ks_statistic (`float`): the largest gap between the two empirical distribution functions.
     n_unlearned, n_retain (`int`): the counts.
 
-Examples:
-
-    Classification: question 1 is still known in text only, question 2 with the image only.
 Examples:
 
     Classification: question 1 is still known in text only, question 2 with the image only.
