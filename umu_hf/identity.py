@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,48 @@ def source_id(source: str | os.PathLike) -> str:
     return str(path.resolve()) if path.exists() else str(source)
 
 
-def normalised(identity: Mapping[str, Any]) -> dict[str, Any]:
+def normalised(identity: Any) -> Any:
     """``identity`` as it reads back from JSON (tuples become lists, paths strings), keys in their order."""
     return json.loads(json.dumps(identity, default=str))
+
+
+class RecordError(ValueError):
+    """A run record that exists but cannot be read as one."""
+
+
+def read_record(path: Path, field: str | None = "identity") -> Any:
+    """The JSON run record at ``path`` (its ``field`` entry; the whole record for None); None when there is no
+    such file, :class:`RecordError` when it is not a JSON record with that entry."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if field is None else record[field]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RecordError(f"{path} is not a run record") from exc
+
+
+def first_difference(stored: Mapping[str, Any], identity: Mapping[str, Any],
+                     keys: Iterable[str] | None = None) -> str | None:
+    """The first of ``keys`` (default: ``identity``'s, then any only ``stored`` has) whose values differ between a
+    folder's recorded identity and this run's, or None when the folder belongs to this run.
+
+    >>> first_difference({"model": "a", "lr": 1}, {"model": "a", "lr": 2}), first_difference({"x": 1}, {"x": 1})
+    ('lr', None)
+    """
+    if keys is None:
+        keys = [*identity, *(k for k in stored if k not in identity)]
+    return next((key for key in keys if stored.get(key) != identity.get(key)), None)
+
+
+def conflict(key: str, stored: Mapping[str, Any], identity: Mapping[str, Any]) -> str:
+    """``"lr 1 there, 2 now"``: how a refusal names the first setting that differs."""
+    return f"{key} {describe(stored.get(key))} there, {describe(identity.get(key))} now"
+
+
+def same_settings(recorded: Any, expected: Any) -> bool:
+    """Whether a cache's recorded settings are ``expected`` (compared as JSON reads them back)."""
+    return recorded == normalised(expected)
 
 
 def describe(value: Any) -> str:

@@ -35,6 +35,7 @@ from umu_hf.bench.settings import (
     unlearn_fields,
 )
 from umu_hf.errors import UmuError
+from umu_hf.identity import RecordError, read_record, same_settings
 from umu_hf.leaderboard import RETAIN_MODEL
 
 DONE = "umu-stage.json"
@@ -75,10 +76,10 @@ class Bench:
         if expected is None:
             return True
         try:
-            recorded = json.loads(marker.read_text(encoding="utf-8"))
-        except ValueError:
+            recorded = read_record(marker, field=None)
+        except RecordError:
             return False
-        same = recorded == json.loads(json.dumps(expected, default=str))
+        same = same_settings(recorded, expected)
         if not same:
             self.log(f"[bench] {folder.name}: cached with other settings; redoing it")
         return same

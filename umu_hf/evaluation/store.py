@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import ResultsConflictError, UmuError
-from umu_hf.identity import describe
+from umu_hf.identity import RecordError, conflict, first_difference, read_record
 from umu_hf.utils import atomic_write_text, finite_json, write_json
 
 PREDICTIONS = "predictions.jsonl"
@@ -159,15 +159,12 @@ def check_run(out: Path, identity: Mapping[str, Any], keys: Iterable[str] | None
             )
         return False
     try:
-        stored = json.loads(run_file.read_text(encoding="utf-8"))["identity"]
-    except (ValueError, KeyError, TypeError) as exc:
+        stored = read_record(run_file)
+    except RecordError as exc:
         raise ResultsConflictError(f"{run_file} is not a run.json written by umu-hf eval; {_HINT}") from exc
-    for key in keys if keys is not None else identity:
-        if stored.get(key) != identity[key]:
-            raise ResultsConflictError(
-                f"{out} holds results of another run ({key} {describe(stored.get(key))} there, "
-                f"{describe(identity[key])} now); {_HINT}"
-            )
+    key = first_difference(stored, identity, keys if keys is not None else list(identity))
+    if key is not None:
+        raise ResultsConflictError(f"{out} holds results of another run ({conflict(key, stored, identity)}); {_HINT}")
     return True
 
 

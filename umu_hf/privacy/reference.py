@@ -22,7 +22,6 @@ every part of ``full`` but the forget set, :func:`umu_hf.data.schema.retain_mode
 from __future__ import annotations
 
 import gc
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,20 +123,19 @@ def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str 
     PrivLeak score the same pairs. The retain model is loaded, measured and released before the evaluated model
     is loaded (never two models at once)."""
     from umu_hf.evaluation.batching import resolve_batch_size
+    from umu_hf.identity import RecordError, normalised, read_record, same_settings
     from umu_hf.models.loading import load_model
     from umu_hf.utils import write_json
 
     path = Path(out_dir) / REFERENCE_FILE
     layout = layout or Layout()
-    expected = json.loads(json.dumps({**identity, "measurement": MEASUREMENT, "layout": layout.to_dict()},
-                                     default=str))
-    if path.is_file():
-        try:
-            cached = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            cached = {}
-        if cached.get("identity") == expected:
-            return cached["block"]
+    expected = normalised({**identity, "measurement": MEASUREMENT, "layout": layout.to_dict()})
+    try:
+        cached = read_record(path, field=None) or {}
+    except RecordError:
+        cached = {}
+    if isinstance(cached, dict) and same_settings(cached.get("identity"), expected) and "block" in cached:
+        return cached["block"]
     model, _processor, adapter = load_model(retain_model, device, dtype)
     try:
         block = measure(model, adapter, forget, holdout, limit=limit,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.errors import UmuError
-from umu_hf.identity import describe, normalised
+from umu_hf.identity import RecordError, conflict, first_difference, normalised, read_record
 from umu_hf.utils import write_json
 
 logger = logging.getLogger(__name__)
@@ -122,17 +122,15 @@ def prepare_output(
         out.mkdir(parents=True, exist_ok=True)
         _write_record(record_file, identity)
         return None
-    if record_file.is_file():
-        try:
-            stored = json.loads(record_file.read_text(encoding="utf-8"))["identity"]
-        except (ValueError, KeyError, TypeError):
-            raise UmuError(f"{record_file} is not a record written by umu-hf training; {_HINT}") from None
-        for key in [*identity, *(k for k in stored if k not in identity)]:  # the method first
-            if stored.get(key) != identity.get(key):
-                raise UmuError(
-                    f"--output_dir {out} holds another training run ({key} {describe(stored.get(key))} there, "
-                    f"{describe(identity.get(key))} now), whose checkpoints this run must not resume; {_HINT}"
-                )
+    try:
+        stored = read_record(record_file)
+    except RecordError:
+        raise UmuError(f"{record_file} is not a record written by umu-hf training; {_HINT}") from None
+    if stored is not None:
+        key = first_difference(stored, identity)  # the method first
+        if key is not None:
+            raise UmuError(f"--output_dir {out} holds another training run ({conflict(key, stored, identity)}), whose "
+                           f"checkpoints this run must not resume; {_HINT}")
     else:
         found = [p.name for _, p in checkpoints(out)] + [n for n in (TRAINING_RECORD,) if (out / n).is_file()]
         if found:
