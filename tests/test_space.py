@@ -202,6 +202,7 @@ def test_models_profiles_and_questions(space, bench_dir: Path) -> None:
         got = space.questions(set_name, pid, "cloze", "multimodal")
         assert got == [q for q in expected if q.modality == "multimodal"] and got
         assert space.portrait(set_name, pid).mode == "RGB"
+        assert space.portrait(set_name, pid) is space.portrait(set_name, pid)  # decoded once per profile
         unimodal = [q for q in expected if q.modality == "unimodal"]
         assert space.question_choices(set_name, pid, "cloze") == [
             (f"{i + 1}. {q.key}: {q.question}", i) for i, q in enumerate(unimodal)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from umu_hf.bench.manifest import MANIFEST, ModelEntry, read_manifest, resolve_inside
+from umu_hf.data.decode import Portraits
 from umu_hf.data.schema import MODALITIES, SETS, TASK_COLUMNS, TASKS, set_config
 from umu_hf.errors import UmuError
 from umu_hf.identity import is_hub_id
@@ -94,6 +95,7 @@ class BenchSpace:
         self._loaded: OrderedDict[str, tuple[Any, Any, Any]] = OrderedDict()
         self._splits: dict[str, Any] = {}
         self._rows: dict[str, dict[int, int]] = {}
+        self._portraits: dict[str, Portraits] = {}
 
     # -- bench contents --------------------------------------------------------------------------------------
     def _data_source(self, data: str) -> str:
@@ -141,6 +143,7 @@ class BenchSpace:
 
                 split = load_umu_split(self.data, set_config(set_name, self.manifest.forget_ratio))
                 self._rows[set_name] = {int(i): row for row, i in enumerate(split["ID"])}
+                self._portraits[set_name] = Portraits(split)
                 self._splits[set_name] = split
             return self._splits[set_name]
 
@@ -165,9 +168,9 @@ class BenchSpace:
         return choices
 
     def portrait(self, set_name: str, profile_id: Any) -> Image:
-        """The profile's portrait in RGB (what multimodal questions are asked with)."""
+        """The profile's portrait in RGB (what multimodal questions are asked with), decoded once per profile."""
         row = self._row(set_name, profile_id)
-        return self.split(set_name)[row]["image"].convert("RGB")
+        return self._portraits[set_name](row)
 
     def questions(self, set_name: str, profile_id: Any, task: str, modality: str) -> list[Question]:
         """The benchmark questions of one profile, task and modality, in dataset order."""
