@@ -95,6 +95,8 @@ def test_recipe_values_are_defaults_that_flags_override(tmp_path):
     (tmp_path / "bad.yaml").write_text("method: ga\nlr: 1e-4\n")
     with pytest.raises(UmuError, match=r"recipe .*bad.yaml: unknown setting\(s\) lr"):
         front.parse_args("unlearn", [*base[:-1], str(tmp_path / "bad.yaml")])
+    with pytest.raises(UmuError, match=r"recipe .*missing.yaml: no such file; give a YAML file of field: value"):
+        front.parse_args("unlearn", [*base[:-1], str(tmp_path / "missing.yaml")])
 
 
 @pytest.mark.parametrize("old", [["--lr", "1e-4"], ["--set", "beta=0.2"], ["--out", "x"], ["--forget", "5"]])

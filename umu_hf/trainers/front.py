@@ -214,7 +214,7 @@ def load_recipe(path: str | None) -> dict[str, Any]:
 
     file = Path(path)
     if not file.is_file():
-        raise UmuError(f"recipe {path}: no such file; the shipped recipes are in trainers/recipes/")
+        raise UmuError(f"recipe {path}: no such file; give a YAML file of field: value lines (e.g. learning_rate: 1e-4)")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
