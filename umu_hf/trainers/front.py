@@ -1,10 +1,11 @@
 """The one training front end: ``python trainers/unlearn.py`` and ``umu-hf unlearn`` (likewise ``finetune``) parse
 their flags with the parser :func:`make_parser` builds, so both spell every flag the same way.
 
-It is an ``HfArgumentParser`` (as TRL's scripts use) over three dataclasses: the job's script arguments (model,
-data, method, forget ratio, …), :class:`~umu_hf.trainers.lora.LoraArguments` and the method's Config (a
-``TrainingArguments``: every field is a flag). Flags are HF's ``--forget_ratio`` / ``--learning_rate``; the dashed
-``--forget-ratio`` is the same flag. ``--config RECIPE.yaml`` (a YAML mapping of field names to values) gives defaults that flags
+It is a :class:`~umu_hf.flags.FlagParser` (an ``HfArgumentParser``, as TRL's scripts use; ``umu-hf bench`` parses
+with it too) over three dataclasses: the job's script arguments (model, data, method, forget ratio, …),
+:class:`~umu_hf.trainers.lora.LoraArguments` and the method's Config (a ``TrainingArguments``: every field is a
+flag). Flags are HF's ``--forget_ratio`` / ``--learning_rate``; the dashed ``--forget-ratio`` is the same flag.
+``--config RECIPE.yaml`` (a YAML mapping of field names to values) gives defaults that flags
 override; the method comes from ``--method``, else the recipe's ``method``. Errors are one line.
 
 >>> peek_option(["--method", "npo", "--x", "1"], "method")
@@ -19,11 +20,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
-
-from transformers import HfArgumentParser
+from typing import Any, NamedTuple
 
 from umu_hf.errors import UmuError
+from umu_hf.flags import FlagParser
 from umu_hf.trainers.lora import LoraArguments
 from umu_hf.trainers.registry import METHOD_NAMES
 from umu_hf.utils import close_process_group
@@ -85,18 +85,15 @@ class TrainArgs(NamedTuple):
     config: Any  # the method's UnlearnConfig subclass, or FinetuneConfig
 
 
-class TrainParser(HfArgumentParser):
-    """``HfArgumentParser`` with one spelling per flag (no abbreviations), a ``--config`` recipe of defaults and
-    one-line errors (:class:`UmuError`) instead of argparse's usage dump."""
+class TrainParser(FlagParser):
+    """The shared :class:`~umu_hf.flags.FlagParser` (one spelling per flag, no abbreviations, one-line errors) with a
+    ``--config`` recipe of defaults."""
 
     def __init__(self, dataclass_types: Sequence[type], recipe: str | None = None, **kwargs: Any) -> None:
-        super().__init__(dataclass_types, allow_abbrev=False, **kwargs)
+        super().__init__(dataclass_types, **kwargs)
         self.recipe = recipe
         self.add_argument("--config", metavar="RECIPE_YAML", default=recipe,
                           help="YAML file of defaults (field: value); flags override it")
-
-    def error(self, message: str) -> NoReturn:
-        raise UmuError(f"{message} (see {self.prog} --help)")
 
     def require(self, dest: str) -> None:
         """Make a flag that has a default required (``output_dir``: no silent ``trainer_output``)."""
@@ -117,16 +114,10 @@ class TrainParser(HfArgumentParser):
 
     def parse(self, argv: Sequence[str]) -> TrainArgs:
         """The dataclasses of ``argv``; an unknown flag is an error naming it."""
-        namespace, rest = self.parse_known_args(list(argv))
-        if rest:
-            self.error(f"unrecognized arguments: {' '.join(rest)}")
+        namespace = self.parse_namespace(argv)
         if namespace.config != self.recipe:
             raise UmuError(f"--config {namespace.config}: build the parser with make_parser(job, argv)")
-        values = vars(namespace)
-        script, lora, config = (
-            dtype(**{f.name: values[f.name] for f in dataclasses.fields(dtype) if f.init})
-            for dtype in self.dataclass_types
-        )
+        script, lora, config = self.dataclasses_of(namespace)
         return TrainArgs(script, lora, config)
 
 
