@@ -96,7 +96,7 @@ def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_pa
 
     reduced = _reduced(methods=("ga",), seeds=(0, 1))
     with pytest.MonkeyPatch.context() as patch:  # the CLI's embedded defaults, reduced for speed
-        patch.setattr(bench_cli, "_settings", _with_cli_privacy(bench_cli._settings, reduced))
+        patch.setattr(bench_cli, "bench_settings", _with_cli_privacy(bench_cli.bench_settings, reduced))
         assert cli_main(["bench", "--out", str(tmp_path), "--privacy"]) == 0
     board = json.loads((tmp_path / "leaderboard.json").read_text())
     assert [r["model"] for r in board["rows"]] == [RETAIN_MODEL, "vanilla", "ga"]
@@ -125,8 +125,8 @@ def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_pa
 def _with_cli_privacy(parse, reduced: BenchSettings):
     """The CLI's settings parser, with everything but ``privacy`` taken from ``reduced``."""
 
-    def settings(args):
-        return replace(reduced, privacy=parse(args).privacy)
+    def settings(args, sizes):
+        return replace(reduced, privacy=parse(args, sizes).privacy)
 
     return settings
 
@@ -194,11 +194,10 @@ def test_cli_rejects_bad_settings(capsys, tmp_path):
 
 
 def test_bench_eval_every_flag():
-    from umu_hf.bench.cli import _settings
-    from umu_hf.cli import build_parser
+    from umu_hf.bench.cli import bench_settings, parse_args
 
     def parsed(*flags: str) -> str:
-        return _settings(build_parser().parse_args(["bench", *flags])).eval_every
+        return bench_settings(*parse_args(list(flags))).eval_every
 
     assert parsed() == "10" and parsed("--eval-every", "off") == "" and parsed("--eval-every", "epoch") == "epoch"
     assert parsed("--model", "m", "--data", "d") == ""  # real runs: off unless asked

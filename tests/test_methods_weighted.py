@@ -190,11 +190,10 @@ def test_ce_u_first_step_is_forget_only(tiny_model_dir, synth_dir, tmp_path):
 
 # ---- umu-hf bench --methods all --------------------------------------------------------------------------------
 def test_bench_methods_all_expands_to_the_registry():
-    from umu_hf.bench.cli import _settings
-    from umu_hf.cli import build_parser
+    from umu_hf.bench.cli import bench_settings, parse_args
 
     def methods(text: str) -> tuple[str, ...]:
-        return _settings(build_parser().parse_args(["bench", "--methods", text])).methods
+        return bench_settings(*parse_args(["--methods", text])).methods
 
     assert methods("all") == METHOD_NAMES and {"wga", "satimp", "ce_u"} <= set(METHOD_NAMES)
     assert methods("npo, ALL") == ("npo", *(m for m in METHOD_NAMES if m != "npo"))

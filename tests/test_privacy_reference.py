@@ -187,12 +187,11 @@ def test_bench_privacy_refuses_early(tmp_path, tiny_model_dir):
                  "--retain-model", str(tmp_path / "missing")]) == 2
     assert main(["bench", "--out", str(tmp_path / "b6"), "--privacy", "--unimodal-layout", "text-only"]) == 2
     assert not any((tmp_path / name).exists() for name in ("b3", "b4", "b5", "b6"))
-    from umu_hf.bench.cli import _settings
-    from umu_hf.cli import build_parser
+    from umu_hf.bench.cli import bench_settings, parse_args
 
-    argv = ["bench", "--no-finetune", "--model", "m", "--retain-model", str(tiny_model_dir), "--unimodal-layout",
+    argv = ["--no-finetune", "--model", "m", "--retain-model", str(tiny_model_dir), "--unimodal-layout",
             "with-portrait"]  # fmt: skip
-    assert _settings(build_parser().parse_args(argv)).unimodal_layout == "with-portrait"
+    assert bench_settings(*parse_args(argv)).unimodal_layout == "with-portrait"
     given = BenchSettings(finetune=False, model="m", methods=("ga",), seeds=(0,), privacy=True)
     with pytest.raises(UmuError, match="needs --retain-model"):
         Bench(tmp_path / "b2", given).retain_model("m", "k", "d", "dk", 15, 0)

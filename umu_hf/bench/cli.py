@@ -1,14 +1,135 @@
-"""``umu-hf bench``: the README's run command."""
+"""``umu-hf bench``: the README's run command.
+
+Its flags are declared once, as the fields of :class:`BenchArguments` and :class:`BenchSizes`, and parsed by the
+training front end's parser (:class:`umu_hf.flags.FlagParser`): every flag is ``--field_name`` and, for names
+with underscores, the dashed ``--field-name`` the README spells (``--forget-ratio``, ``--no-finetune``); no
+abbreviations; a bad flag or value is one line. :func:`bench_settings` turns them into the run's
+:class:`~umu_hf.bench.settings.BenchSettings`: the embedded profile without ``--model``/``--data``, else the
+original protocol's (:func:`~umu_hf.bench.settings.original_profile`), each flag given replacing the profile's value.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
+
+if TYPE_CHECKING:
+    from umu_hf.bench.settings import BenchSettings
+    from umu_hf.flags import FlagParser
 
 DEFAULT_OUT = "umu-bench-out"
 #: bench knob (--vanilla-NAME) -> the FinetuneConfig field it sets
 _VANILLA_FLAGS = {"epochs": "num_train_epochs", "lr": "learning_rate", "batch_size": "per_device_train_batch_size"}
+#: no command-line word starts with NUL, so the ``bench`` sub-parser takes every word after the command as a value
+#: and hands them all, ``--help`` included, to :func:`make_parser`'s parser
+_NO_OPTIONS = "\0"
+_SUMMARY = "the whole benchmark end to end: data, vanilla, unlearning, evaluation, leaderboard"
+_DESCRIPTION = (
+    "Without --model/--data: the embedded run (synthetic data, tiny LLaVA trained from scratch on CPU, "
+    "about 15 minutes on two cores). With them: the same pipeline with the original protocol's defaults. "
+    "Unlearning always runs the original protocol; only step size, epochs and LoRA rank can be tuned. "
+    "Paper numbers: --model <the released fine-tuned checkpoint> --data <UMU-Bench> --no-finetune. "
+    "Every stage is cached under --out by its settings; a rerun reuses them (--force redoes). "
+    "As in umu-hf unlearn, a flag is its field's name, with underscores or dashes (--forget_ratio = --forget-ratio)."
+)
+
+
+@dataclass
+class BenchArguments:
+    """What a bench runs: where, which methods, ratios and seeds, on which model and data."""
+
+    out: str = field(default=DEFAULT_OUT, metadata={"help": f"bench folder (default: {DEFAULT_OUT})"})
+    methods: str = field(
+        default="ga,gd,kl,po,npo",
+        metadata={"help": "comma-separated methods, or 'all' for every registered one (default: ga,gd,kl,po,npo)"},
+    )
+    forget_ratio: str | None = field(
+        default=None,
+        metadata={"help": "5, 10 or 15, or several comma-separated for the paper-style table (default: 15 for the "
+                  "embedded run, whose 30 fictitious profiles then give 5 people to forget; 5 for real runs)"},
+    )
+    seeds: str | None = field(
+        default=None,
+        metadata={"help": "N: repeat the whole chain (model init, vanilla fine-tuning, unlearning) with seeds "
+                  "0..N-1, or a comma-separated list of seeds; cells show mean ± sd (default 3 for the embedded "
+                  "run, 1 for real runs)"},
+    )
+    model: str | None = field(
+        default=None, metadata={"help": "model to fine-tune and unlearn (default: the embedded tiny LLaVA)"}
+    )
+    data: str | None = field(
+        default=None, metadata={"help": "dataset: Hub repo id, Hub-layout or legacy folder (default: synthetic)"}
+    )
+    no_finetune: bool = field(default=False, metadata={"help": "--model is already the vanilla (fine-tuned) model"})
+    device: Literal["auto", "cpu", "cuda"] = field(
+        default="auto", metadata={"help": "where to train and evaluate (default: auto, cuda when available)"}
+    )
+    force: bool = field(default=False, metadata={"help": "redo every stage instead of reusing cached ones"})
+    privacy: bool = field(
+        default=False,
+        metadata={"help": "also train a retain model (vanilla's fine-tuning without the forget people) per seed and "
+                  "forget ratio and add membership-inference AUC, forget quality and PrivLeak per modality to the "
+                  "leaderboard (needs data with a holdout config; the synthetic data has one)"},
+    )
+    retain_model: str | None = field(
+        default=None,
+        metadata={"help": "with --no-finetune: the retain model to compare against (implies --privacy)"},
+    )
+    unimodal_layout: str | None = field(
+        default=None,
+        metadata={"choices": tuple(UNIMODAL_LAYOUTS),
+                  "help": "with --no-finetune: how the given vanilla's fine-tuning asked UM_QA (with-portrait: the "
+                  "original protocol, as the released vanilla), for every model's unimodal membership inference "
+                  "(default: read from its umu_training.json, else text-only)"},
+    )
+
+
+@dataclass
+class BenchSizes:
+    """Sizes and training knobs; None keeps the profile's value (embedded or original)."""
+
+    _argument_group_name = "sizes and training (defaults depend on embedded vs real run)"
+
+    fictitious: int | None = field(default=None, metadata={"help": "synthetic fictitious profiles (default 30)"})
+    real: int | None = field(default=None, metadata={"help": "synthetic real-set profiles (default 6)"})
+    vanilla_epochs: float | None = field(
+        default=None, metadata={"help": "epochs of vanilla fine-tuning (embedded 40; original 5)"}
+    )
+    vanilla_lr: float | None = field(
+        default=None, metadata={"help": "learning rate of vanilla fine-tuning (embedded 8e-3; original 2e-5)"}
+    )
+    vanilla_batch_size: int | None = field(
+        default=None, metadata={"help": "batch size of vanilla fine-tuning (embedded 16; original 4)"}
+    )
+    unlearn_epochs: float | None = field(
+        default=None, metadata={"help": "epochs of every method (default: each method's original)"}
+    )
+    unlearn_lr_scale: float | None = field(
+        default=None,
+        metadata={"help": "x each method's original learning rate (embedded default 400, chosen on tuning seeds: "
+                  "docs/protocol.md; real runs 1)"},
+    )
+    unlearn_lora_r: int | None = field(
+        default=None, metadata={"help": "LoRA rank of unlearning (embedded 16; original 64)"}
+    )
+    eval_limit: int | None = field(
+        default=None, metadata={"help": "only the first N question pairs per set and task"}
+    )
+    eval_batch_size: int | None = field(
+        default=None, metadata={"help": "questions per evaluation batch (embedded 128; real runs 8)"}
+    )
+    min_vanilla_acc: float | None = field(
+        default=None, metadata={"help": "vanilla retain AccR needed to go on (default 60)"}
+    )
+    eval_every: str | None = field(
+        default=None,
+        metadata={"help": "probe forget and retain accuracy per modality every N unlearning steps (or 'epoch'; "
+                  "'off' for none) for the trajectory panels and matched forgetting (default: every 10 steps in "
+                  "the embedded run, off for real runs)"},
+    )
 
 
 def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -59,7 +180,9 @@ def _methods(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(methods))
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def bench_settings(args: BenchArguments, sizes: BenchSizes) -> BenchSettings:
+    """The run's settings: the profile (embedded, or the original protocol's when ``--model`` or ``--data`` is
+    given) with every flag given put in; a flag that contradicts another is one clear error naming both."""
     from umu_hf.bench.settings import BenchSettings, original_profile
     from umu_hf.errors import UmuError
 
@@ -92,109 +215,60 @@ def _settings(args: argparse.Namespace) -> Any:
         retain_model=args.retain_model,
         unimodal_layout=args.unimodal_layout,
     )
-    if args.fictitious is not None:
-        settings.n_fictitious = args.fictitious
-    if args.real is not None:
-        settings.n_real = args.real
-    if args.eval_limit is not None:
-        settings.eval_limit = args.eval_limit
-    if args.eval_batch_size is not None:
-        settings.eval_batch_size = args.eval_batch_size
-    if args.min_vanilla_acc is not None:
-        settings.min_vanilla_retain_acc = args.min_vanilla_acc
-    if args.eval_every is not None:
+    if sizes.fictitious is not None:
+        settings.n_fictitious = sizes.fictitious
+    if sizes.real is not None:
+        settings.n_real = sizes.real
+    if sizes.eval_limit is not None:
+        settings.eval_limit = sizes.eval_limit
+    if sizes.eval_batch_size is not None:
+        settings.eval_batch_size = sizes.eval_batch_size
+    if sizes.min_vanilla_acc is not None:
+        settings.min_vanilla_retain_acc = sizes.min_vanilla_acc
+    if sizes.eval_every is not None:
         from umu_hf.trainers.trajectory import parse_eval_every
 
-        settings.eval_every = "" if parse_eval_every(args.eval_every) is None else args.eval_every.strip().lower()
+        settings.eval_every = "" if parse_eval_every(sizes.eval_every) is None else sizes.eval_every.strip().lower()
     for name, config_field in _VANILLA_FLAGS.items():
-        value = getattr(args, f"vanilla_{name}")
+        value = getattr(sizes, f"vanilla_{name}")
         if value is not None:
             settings.vanilla = {**settings.vanilla, config_field: value}
     tuning = settings.unlearn
     settings.unlearn = replace(
         tuning,
-        lr_scale=tuning.lr_scale if args.unlearn_lr_scale is None else args.unlearn_lr_scale,
-        epochs=tuning.epochs if args.unlearn_epochs is None else args.unlearn_epochs,
-        lora_r=tuning.lora_r if args.unlearn_lora_r is None else args.unlearn_lora_r,
+        lr_scale=tuning.lr_scale if sizes.unlearn_lr_scale is None else sizes.unlearn_lr_scale,
+        epochs=tuning.epochs if sizes.unlearn_epochs is None else sizes.unlearn_epochs,
+        lora_r=tuning.lora_r if sizes.unlearn_lora_r is None else sizes.unlearn_lora_r,
     )
     return settings
 
 
-def _run(args: argparse.Namespace) -> int:
+def make_parser(prog: str = "umu-hf bench") -> FlagParser:
+    """The bench's parser: the fields of :class:`BenchArguments` and :class:`BenchSizes` as flags."""
+    from umu_hf.flags import FlagParser
+
+    # the help states each default itself: most depend on the profile, which a flag's default cannot say
+    return FlagParser((BenchArguments, BenchSizes), prog=prog, description=_DESCRIPTION,
+                      formatter_class=argparse.HelpFormatter)
+
+
+def parse_args(argv: list[str], prog: str = "umu-hf bench") -> tuple[BenchArguments, BenchSizes]:
+    """``argv`` (the words after ``umu-hf bench``) as the bench's two argument dataclasses."""
+    args, sizes = make_parser(prog).parse_dataclasses(argv)
+    return args, sizes
+
+
+def _run(namespace: argparse.Namespace) -> int:
     from umu_hf.bench.pipeline import Bench
 
-    table = Bench(args.out, _settings(args), force=args.force).run()
+    args, sizes = parse_args(namespace.argv)
+    table = Bench(args.out, bench_settings(args, sizes), force=args.force).run()
     print(table)
     return 0
 
 
 def register(sub: Any) -> None:
-    """Add ``bench`` to the ``umu-hf`` parser."""
-    from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
-
-    p = sub.add_parser(
-        "bench",
-        help="the whole benchmark end to end: data, vanilla, unlearning, evaluation, leaderboard",
-        description=(
-            "Without --model/--data: the embedded run (synthetic data, tiny LLaVA trained from scratch on CPU, "
-            "about 15 minutes on two cores). With them: the same pipeline with the original protocol's defaults. "
-            "Unlearning always runs the original protocol; only step size, epochs and LoRA rank can be tuned. "
-            "Paper numbers: --model <the released fine-tuned checkpoint> --data <UMU-Bench> --no-finetune. "
-            "Every stage is cached under --out by its settings; a rerun reuses them (--force redoes)."
-        ),
-    )
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"bench folder (default: {DEFAULT_OUT})")
-    p.add_argument(
-        "--methods", default="ga,gd,kl,po,npo",
-        help="comma-separated methods, or 'all' for every registered one (default: ga,gd,kl,po,npo)",
-    )
-    p.add_argument(
-        "--forget-ratio",
-        help="5, 10 or 15, or several comma-separated for the paper-style table (default: 15 for the embedded "
-        "run, whose 30 fictitious profiles then give 5 people to forget; 5 for real runs)",
-    )
-    p.add_argument(
-        "--seeds",
-        help="N: repeat the whole chain (model init, vanilla fine-tuning, unlearning) with seeds 0..N-1, or a "
-        "comma-separated list of seeds; cells show mean ± sd (default 3 for the embedded run, 1 for real runs)",
-    )
-    p.add_argument("--model", help="model to fine-tune and unlearn (default: the embedded tiny LLaVA)")
-    p.add_argument("--data", help="dataset: Hub repo id, Hub-layout or legacy folder (default: synthetic)")
-    p.add_argument("--no-finetune", action="store_true", help="--model is already the vanilla (fine-tuned) model")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--force", action="store_true", help="redo every stage instead of reusing cached ones")
-    p.add_argument(
-        "--privacy", action="store_true",
-        help="also train a retain model (vanilla's fine-tuning without the forget people) per seed and forget ratio "
-        "and add membership-inference AUC, forget quality and PrivLeak per modality to the leaderboard (needs data "
-        "with a holdout config; the synthetic data has one)",
-    )
-    p.add_argument("--retain-model", help="with --no-finetune: the retain model to compare against (implies --privacy)")
-    p.add_argument(
-        "--unimodal-layout", choices=tuple(UNIMODAL_LAYOUTS),
-        help="with --no-finetune: how the given vanilla's fine-tuning asked UM_QA (with-portrait: the original "
-        "protocol, as the released vanilla), for every model's unimodal membership inference (default: read from "
-        "its umu_training.json, else text-only)",
-    )
-    g = p.add_argument_group("sizes and training (defaults depend on embedded vs real run)")
-    g.add_argument("--fictitious", type=int, help="synthetic fictitious profiles")
-    g.add_argument("--real", type=int, help="synthetic real-set profiles")
-    g.add_argument("--vanilla-epochs", type=float)
-    g.add_argument("--vanilla-lr", type=float)
-    g.add_argument("--vanilla-batch-size", type=int)
-    g.add_argument("--unlearn-epochs", type=float, help="epochs of every method (default: each method's original)")
-    g.add_argument(
-        "--unlearn-lr-scale", type=float,
-        help="x each method's original learning rate (embedded default 400, chosen on tuning seeds: docs/protocol.md; real runs 1)",
-    )
-    g.add_argument("--unlearn-lora-r", type=int, help="LoRA rank of unlearning (embedded 16; original 64)")
-    g.add_argument("--eval-limit", type=int, help="only the first N question pairs per set and task")
-    g.add_argument("--eval-batch-size", type=int)
-    g.add_argument("--min-vanilla-acc", type=float, help="vanilla retain AccR needed to go on (default 60)")
-    g.add_argument(
-        "--eval-every",
-        help="probe forget and retain accuracy per modality every N unlearning steps (or 'epoch'; 'off' for none) "
-        "for the trajectory panels and matched forgetting (default: every 10 steps in the embedded run, off for real "
-        "runs)",
-    )
+    """Add ``bench`` to the ``umu-hf`` parser; its own parser (:func:`make_parser`) reads the words after it."""
+    p = sub.add_parser("bench", help=_SUMMARY, add_help=False, prefix_chars=_NO_OPTIONS)
+    p.add_argument("argv", nargs=argparse.REMAINDER)
     p.set_defaults(func=_run)
