@@ -1,9 +1,10 @@
-"""Exercises the installed ``umu_bench`` evaluate module in a fresh process; used by ``test_metric_module.py``.
+"""Exercises the installed evaluate modules of ``metrics/`` in a fresh process; used by ``test_metric_module.py``
+(``umu_bench``) and ``test_metric_privacy_modules.py`` (``umu_privacy``, ``umu_forget_quality``).
 
-Run as ``python tests/metric_driver.py OUT_JSON METRIC_DIR`` from an empty working directory with a private
-``HF_HOME`` / ``HF_MODULES_CACHE`` and ``HF_HUB_OFFLINE=1`` (the test sets that up), so nothing reads or writes the
-user's cache. It installs the metric with ``umu-hf metrics install``, loads it by bare name and by path, computes,
-runs the card's examples and the Space's ``app.py``, and writes everything the tests check to OUT_JSON.
+Run as ``python tests/metric_driver.py OUT_JSON METRICS_ROOT`` from an empty working directory with a private
+``HF_HOME`` / ``HF_MODULES_CACHE`` and ``HF_HUB_OFFLINE=1`` (the tests set that up), so nothing reads or writes the
+user's cache. It installs the modules with ``umu-hf metrics install``, loads each by bare name and by path,
+computes, runs the cards' examples and the Spaces' ``app.py``, and writes everything the tests check to OUT_JSON.
 Everything is imported inside :func:`main`: pytest's ``--doctest-modules`` imports this file without running it.
 """
 
@@ -85,16 +86,39 @@ def bad_inputs(modules: dict) -> dict:
 
     two = dict(unimodal_predictions=["a", "b"], multimodal_predictions=["a", "b"], references=["a", "b"])
     four = [["a", "b", "c", "d"]] * 2
+    # evaluate refuses the first two while writing the batch; the module's own checks (in _compute) the others,
+    # and each module's last case is one of those, which also closes a batch evaluate left open
     return {
         "unequal": error("cloze", **{**two, "references": ["a"]}),
-        "non_string": error("classification", **{**two, "multimodal_predictions": ["a", 7]}, options=four),
         "non_string_first": error("cloze", **{**two, "unimodal_predictions": [7, "b"]}),
         "three_options": error("classification", **two, options=[["a", "b", "c", "d"], ["a", "b", "c"]]),
         "missing_options": error("classification", **two),
+        "reference_not_an_option": error("classification", **{**two, "references": ["a", "z"]}, options=four),
         "bad_matching": error("classification", **two, options=four, option_matching="fuzzy"),
         "options_for_cloze": error("cloze", **two, options=four),
         "matching_for_generation": error("generation", **two, option_matching="exact"),
+        "misspelt": error("generation", **two, confidence=0.9),
         "bad_confidence": error("generation", **two, confidence_level=95),
+    }
+
+
+def refused_then_computed(evaluate) -> dict:
+    """A batch evaluate refuses while writing leaves the module's cache file open; the next compute closes it,
+    and the one after that sees only its own inputs."""
+    from umu_hf import scoring
+
+    cloze = evaluate.load("umu_bench", "cloze", experiment_id="refused")
+    try:
+        cloze.compute(**{**CLOZE, "unimodal_predictions": [7, "no idea", "a nurse"]})
+        refused = None
+    except ValueError as exc:
+        refused = str(exc)
+    return {
+        "refused": refused,
+        "next": cloze.compute(**CLOZE, confidence_level=0.95),
+        "library": scoring.cloze_scores(**CLOZE, confidence_level=0.95),
+        "held_locks": held_cache_locks({"cloze": cloze}),
+        "cache_files": cache_files({"cloze": cloze}),
     }
 
 
@@ -103,41 +127,124 @@ TRUTH = {"unlearned": [0.05, 0.4, 0.2, 0.9, 0.1, 0.3], "retain": [0.8, 1.2, 0.6,
 SCORES = {"members": [-0.2, -0.5, -1.0, -3.0], "nonmembers": [-2.5, -1.5, -4.0]}
 
 
-def privacy_configs(evaluate) -> dict:
-    """The privacy and forget_quality configs against the library on the same numbers, streamed and in one call,
-    and their bad-input errors."""
-    from umu_hf.privacy import auc, reference, truth_ratio
+def _error(module, **kwargs) -> list | None:
+    try:
+        module.compute(**kwargs)
+    except Exception as exc:
+        return [type(exc).__name__, isinstance(exc, ValueError), str(exc)]
+    return None
 
-    fq = evaluate.load("umu_bench", "forget_quality")
-    privacy = evaluate.load("umu_bench", "privacy")
-    one_call = fq.compute(unlearned_truth_ratios=TRUTH["unlearned"], retain_truth_ratios=TRUTH["retain"])
-    for value in TRUTH["unlearned"]:
-        fq.add(truth_ratios=value, labels=1)
-    fq.add_batch(truth_ratios=TRUTH["retain"], labels=[0] * len(TRUTH["retain"]))
-    streamed = fq.compute()
-    leak = privacy.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"], retain_auc=0.6)
 
-    def error(module, **kwargs):
-        try:
-            module.compute(**kwargs)
-        except Exception as exc:
-            return [type(exc).__name__, isinstance(exc, ValueError), str(exc)]
-        return None
+def privacy_module(evaluate, root: Path) -> dict:
+    """``umu_privacy`` by bare name and by path against the library on the same numbers, in one call and
+    streamed, and its refused arguments (each on a module kept alive, so a lock it left would still be held)."""
+    from umu_hf.privacy import auc, reference
 
+    bare = evaluate.load("umu_privacy")
+    by_path = evaluate.load(str(root / "umu_privacy"))
+    streamed = evaluate.load("umu_privacy", experiment_id="streamed")
+    for score in SCORES["members"][:2]:
+        streamed.add(member_scores=score)
+    streamed.add_batch(member_scores=SCORES["members"][2:])
+    value = auc.auc(SCORES["members"], SCORES["nonmembers"])
+    failing = evaluate.load("umu_privacy", experiment_id="failing")
+    one = dict(member_scores=[0.1], nonmember_scores=[0.0])
+    errors = {
+        "no_nonmembers": _error(failing, member_scores=[0.1]),
+        "nonmembers_string": _error(failing, member_scores=[0.1], nonmember_scores="0.0"),
+        "nonmember_nan": _error(failing, member_scores=[0.1], nonmember_scores=[0.0, float("nan")]),
+        "member_inf": _error(failing, member_scores=[0.1, float("inf")], nonmember_scores=[0.0]),
+        "empty_members": _error(failing, member_scores=[], nonmember_scores=[0.0]),
+        "bad_retain_auc": _error(failing, **one, retain_auc=1.5),
+        "bool_retain_auc": _error(failing, **one, retain_auc=True),
+        "old_labels_form": _error(failing, **one, labels=[1]),
+    }
+    # a _compute that raises outside compute: its lock list is the previous computation's, already released
+    pending = evaluate.load("umu_privacy", experiment_id="pending")
+    pending.compute(member_scores=[0.1], nonmember_scores=[0.0])
+    pending.add_batch(member_scores=SCORES["members"])
+    try:
+        pending._compute(member_scores=[0.1])
+        pending_error = None
+    except ValueError as exc:
+        pending_error = str(exc)
     return {
-        "forget_quality": one_call,
-        "forget_quality_streamed": streamed,
-        "privacy": leak,
+        "pending_error": pending_error,
+        "pending_kept": pending.compute(nonmember_scores=SCORES["nonmembers"]),
+        "module": type(bare).__module__,
+        "by_path_module": type(by_path).__module__,
+        "features": sorted(bare.features),
+        "citation": bare.citation,
+        "bare": bare.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"], retain_auc=0.6),
+        "by_path": by_path.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"]),
+        "streamed": streamed.compute(nonmember_scores=SCORES["nonmembers"]),
+        "library": {"auc": value, "privleak": reference.privleak(value, 0.6)},
+        "errors": errors,
+        "held_locks": held_cache_locks({"failing": failing}),
+        "cache_files": cache_files({"failing": failing}),
+        "after_errors": failing.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"]),
+    }
+
+
+def forget_quality_module(evaluate, root: Path) -> dict:
+    """``umu_forget_quality`` as :func:`privacy_module` checks ``umu_privacy``."""
+    from umu_hf.privacy import truth_ratio
+
+    bare = evaluate.load("umu_forget_quality")
+    by_path = evaluate.load(str(root / "umu_forget_quality"))
+    streamed = evaluate.load("umu_forget_quality", experiment_id="streamed")
+    for value in TRUTH["unlearned"][:3]:
+        streamed.add(unlearned_truth_ratios=value)
+    streamed.add_batch(unlearned_truth_ratios=TRUTH["unlearned"][3:])
+    failing = evaluate.load("umu_forget_quality", experiment_id="failing")
+    errors = {
+        "no_retain": _error(failing, unlearned_truth_ratios=[0.1]),
+        "empty_retain": _error(failing, unlearned_truth_ratios=[0.1], retain_truth_ratios=[]),
+        "empty_unlearned": _error(failing, unlearned_truth_ratios=[], retain_truth_ratios=[0.1]),
+        "retain_nan": _error(failing, unlearned_truth_ratios=[0.1], retain_truth_ratios=[0.2, float("nan")]),
+        "unlearned_nan": _error(failing, unlearned_truth_ratios=[float("nan")], retain_truth_ratios=[0.2]),
+        "retain_word": _error(failing, unlearned_truth_ratios=[0.1], retain_truth_ratios=[0.2, "x"]),
+        "old_labels_form": _error(failing, truth_ratios=[0.1, 0.2], labels=[1, 0]),
+    }
+    return {
+        "module": type(bare).__module__,
+        "by_path_module": type(by_path).__module__,
+        "features": sorted(bare.features),
+        "citation": bare.citation,
+        "bare": bare.compute(unlearned_truth_ratios=TRUTH["unlearned"], retain_truth_ratios=TRUTH["retain"]),
+        "by_path": by_path.compute(unlearned_truth_ratios=TRUTH["unlearned"], retain_truth_ratios=TRUTH["retain"]),
+        "streamed": streamed.compute(retain_truth_ratios=TRUTH["retain"]),
         "library": {
             "forget_quality": truth_ratio.forget_quality(TRUTH["unlearned"], TRUTH["retain"]),
             "ks_statistic": truth_ratio.ks_statistic(TRUTH["unlearned"], TRUTH["retain"]),
-            "privleak": reference.privleak(auc.auc(SCORES["members"], SCORES["nonmembers"]), 0.6),
         },
-        "errors": {
-            "fq_one_model": error(fq, unlearned_truth_ratios=[0.1], retain_truth_ratios=[]),
-            "fq_bad_label": error(fq, truth_ratios=[0.1, 0.2], labels=[1, 2]),
-            "bad_retain_auc": error(privacy, member_scores=[0.1], nonmember_scores=[0.0], retain_auc=1.5),
-        },
+        "errors": errors,
+        "held_locks": held_cache_locks({"failing": failing}),
+        "cache_files": cache_files({"failing": failing}),
+        "after_errors": failing.compute(unlearned_truth_ratios=TRUTH["unlearned"], retain_truth_ratios=TRUTH["retain"]),
+    }
+
+
+def custom_app(metric_dir: Path, inputs: tuple) -> dict:
+    """Run a module Space's own ``app.py`` (not as ``__main__``, which launches it): its ``score`` on typed text,
+    against a direct call, a typo's error, and the interface ``build`` makes (with the installed gradio)."""
+    import runpy
+
+    from evaluate.utils.gradio import parse_readme
+
+    app = runpy.run_path(str(metric_dir / "app.py"), run_name="app")
+    try:
+        app["score"]("0.1, abc", "0.2")
+        typo = None
+    except ValueError as exc:
+        typo = str(exc)
+    interface = app["build"]()
+    return {
+        "score": app["score"](*inputs),
+        "typo": typo,
+        "interface": type(interface).__name__,
+        "interface_article": interface.article,
+        "article": parse_readme(metric_dir / "README.md"),
     }
 
 
@@ -146,8 +253,9 @@ def kwargs_doctests(module) -> dict:
     import doctest
     import io
 
+    name = Path(module.__file__).stem
     test = doctest.DocTestParser().get_doctest(
-        module._KWARGS_DESCRIPTION, {}, "umu_bench._KWARGS_DESCRIPTION", module.__file__, 0
+        module._KWARGS_DESCRIPTION, {}, f"{name}._KWARGS_DESCRIPTION", module.__file__, 0
     )
     report = io.StringIO()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
@@ -249,15 +357,33 @@ def held_cache_locks(modules: dict) -> list[str]:
     return held
 
 
-def main(out_path: str, metric_dir: str) -> None:
+def cache_files(modules: dict) -> list[str]:
+    """The Arrow cache files left in the modules' folders: evaluate deletes a computation's file when its
+    ``_compute`` returns, the modules' clean-up when it raises."""
+    return sorted(p.name for module in modules.values() for p in Path(module.data_dir).glob("*.arrow"))
+
+
+def module_files(module, evaluate_get_imports) -> dict:
+    """What the tests check of a loaded module's script: the doctests of its ``_KWARGS_DESCRIPTION`` and the
+    libraries evaluate's import scanner finds in it."""
+    script = sys.modules[type(module).__module__]
+    return {
+        "doctest": kwargs_doctests(script),
+        "imports": sorted({name for kind, name, _, _ in evaluate_get_imports(script.__file__) if kind == "library"}),
+    }
+
+
+def main(out_path: str, metrics_root: str) -> None:
     import evaluate
     from evaluate.loading import get_imports
 
     from umu_hf.cli import main as cli_main
 
-    metric_dir = Path(metric_dir)
+    root = Path(metrics_root)
+    metric_dir = root / "umu_bench"
     out: dict = {"cli_rc": cli_main(["metrics", "install"])}  # into $HF_MODULES_CACHE, as evaluate resolves it
 
+    # umu_bench
     modules = {}
     for cfg in ("classification", "cloze", "generation"):
         modules[cfg] = evaluate.load("umu_bench", cfg)
@@ -268,20 +394,32 @@ def main(out_path: str, metric_dir: str) -> None:
     out["empty"], out["empty_warnings"] = empty_inputs(modules)
     out["errors"] = bad_inputs(modules)
     out["held_locks_after_errors"] = held_cache_locks(modules)
-    out["privacy"] = privacy_configs(evaluate)
-    try:
-        evaluate.load("umu_bench", config_name="default")
-        out["unknown_config"] = None
-    except Exception as exc:
-        out["unknown_config"] = [type(exc).__name__, str(exc)]
-
-    module = sys.modules[type(modules["cloze"]).__module__]
-    out["doctest"] = kwargs_doctests(module)
+    out["cache_files_after_errors"] = cache_files(modules)
+    out["refused_then_computed"] = refused_then_computed(evaluate)
+    out["other_configs"] = {}
+    for config in ("default", "privacy", "forget_quality"):
+        try:
+            evaluate.load("umu_bench", config_name=config)
+            out["other_configs"][config] = None
+        except Exception as exc:
+            out["other_configs"][config] = [type(exc).__name__, str(exc)]
+    out.update(module_files(modules["cloze"], get_imports))
     by_path = evaluate.load(str(metric_dir), "cloze")
     out["by_path"] = {"module": type(by_path).__module__, "result": by_path.compute(**CLOZE)}
-    out["imports"] = sorted({name for kind, name, _, _ in get_imports(module.__file__) if kind == "library"})
     out["card_examples"] = card_examples(metric_dir / "README.md")
     out["app"] = {str(config): run_app(metric_dir, config) for config in (None, "cloze", "generation")}
+
+    # the modules of their own: umu_privacy, umu_forget_quality
+    out["umu_privacy"] = privacy_module(evaluate, root)
+    out["umu_forget_quality"] = forget_quality_module(evaluate, root)
+    apps = {
+        "umu_privacy": (", ".join(map(str, SCORES["members"])), str(SCORES["nonmembers"]), 0.6),
+        "umu_forget_quality": (" ".join(map(str, TRUTH["unlearned"])), str(TRUTH["retain"])),
+    }
+    for name, inputs in apps.items():
+        out[name].update(module_files(evaluate.load(name), get_imports))
+        out[name]["card_examples"] = card_examples(root / name / "README.md")
+        out[name]["app"] = custom_app(root / name, inputs)
 
     with open(out_path, "w") as f:
         json.dump(out, f)

@@ -1,19 +1,15 @@
 """metrics/umu_bench: the evaluate module, its card, and ``umu-hf metrics install`` (offline bare-name loading).
 
-Everything that imports ``evaluate`` runs in one subprocess (``tests/metric_driver.py``) with a temporary HF_HOME /
-HF_MODULES_CACHE, a temporary working directory and HF_HUB_OFFLINE=1, so the test neither reads nor writes the
-user's cache.
+Everything that imports ``evaluate`` runs in one subprocess (``tests/metric_driver.py``, the session fixture
+``offline_run`` of conftest.py) with a temporary HF_HOME / HF_MODULES_CACHE, a temporary working directory and
+HF_HUB_OFFLINE=1, so the test neither reads nor writes the user's cache.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,54 +22,19 @@ REPO = Path(__file__).resolve().parent.parent
 METRIC_DIR = REPO / "metrics" / "umu_bench"
 SCRIPT = METRIC_DIR / "umu_bench.py"
 
-DRIVER = Path(__file__).with_name("metric_driver.py")  # run in its own process, see offline_run
-
-
-@pytest.fixture(scope="module")
-def offline_run(tmp_path_factory) -> dict:
-    """Install the metric into a fresh cache and exercise it from an empty directory, offline."""
-    root = tmp_path_factory.mktemp("umu_bench_offline")
-    workdir = root / "cwd"
-    workdir.mkdir()
-    env = {
-        **os.environ,
-        "HF_HOME": str(root / "hf_home"),
-        "HF_MODULES_CACHE": str(root / "modules"),
-        "HF_HUB_OFFLINE": "1",
-        "HF_EVALUATE_OFFLINE": "1",  # evaluate ignores HF_HUB_OFFLINE; skip its Hub probe (speed, hermetic)
-        "HF_UPDATE_DOWNLOAD_COUNTS": "0",
-        "PYTHONPATH": "",  # umu_hf must come from the installed package, not from the test's cwd
-    }
-    out = root / "out.json"
-    proc = subprocess.run(
-        [sys.executable, str(DRIVER), str(out), str(METRIC_DIR)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
-    result["root"] = str(root)
-    result["stdout"] = proc.stdout
-    return result
-
-
 # --------------------------------------------------------------------------------------------------------------
 # offline bare-name loading after `umu-hf metrics install`
 
 
-def test_cli_installs_into_evaluates_cache(offline_run):
+@pytest.mark.parametrize("name", metrics_install.METRIC_NAMES)
+def test_cli_installs_every_module_into_evaluates_cache(offline_run, name):
     assert offline_run["cli_rc"] == 0
-    parent = (
-        Path(offline_run["root"]) / "modules" / "evaluate_modules" / "metrics" / "evaluate-metric--umu_bench"
-    )
+    parent = Path(offline_run["root"]) / "modules" / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}"
     hashes = [p.name for p in parent.iterdir() if re.fullmatch(r"[0-9a-f]{64}", p.name)]
     assert len(hashes) == 1
-    assert (parent / hashes[0] / "umu_bench.py").read_bytes() == SCRIPT.read_bytes()
-    assert str(parent / hashes[0] / "umu_bench.py") in offline_run["stdout"]
+    assert (parent / hashes[0] / f"{name}.py").read_bytes() == (REPO / "metrics" / name / f"{name}.py").read_bytes()
+    assert str(parent / hashes[0] / f"{name}.py") in offline_run["stdout"]
+    assert metrics_install.LOAD_CALLS[name] in offline_run["stdout"]
 
 
 def test_bare_name_resolves_to_the_installed_module(offline_run):
@@ -132,15 +93,19 @@ def test_module_empty_input_is_nan_with_a_warning(offline_run):
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("unequal", r"references has 1 entries but unimodal_predictions has 2: index 1"),
-        ("non_string", r"multimodal_predictions\[1\] must be a string"),
-        ("non_string_first", r"unimodal_predictions\[0\] must be a string"),
+        # refused by evaluate while it writes the batch, as in every module
+        ("unequal", r"Mismatch in the number of unimodal_predictions \(2\) and references \(1\)"),
+        ("non_string_first", r"Input unimodal_predictions: \[7, 'b'\]"),
+        ("missing_options", r"Evaluation module inputs are missing: \['options'\]"),
+        # refused by umu_hf.scoring's checks inside _compute
         ("three_options", r"options\[1\] must hold the 4 option texts"),
-        ("missing_options", r"options"),
+        ("reference_not_an_option", r"references\[1\] 'z' is not one of options\[1\]"),
         ("bad_matching", r"option_matching must be one of \['exact', 'closest'\], got 'fuzzy'"),
         ("options_for_cloze", r"options is only for classification"),
         ("matching_for_generation", r"option_matching is only for classification"),
         ("bad_confidence", r"confidence_level must be strictly between 0 and 1"),
+        ("misspelt", r"^umu_bench \(generation\) takes no argument 'confidence'; its arguments are "
+         r"unimodal_predictions, multimodal_predictions, references, confidence_level, seed$"),
     ],
 )
 def test_module_bad_input_raises_value_error_naming_argument(offline_run, case, message):
@@ -151,40 +116,31 @@ def test_module_bad_input_raises_value_error_naming_argument(offline_run, case, 
     assert re.search(message, text), text
 
 
-def test_bad_compute_arguments_leave_no_cache_lock_held(offline_run):
-    """The argument errors above are raised before evaluate writes its cache file: none leaves its lock held
-    (a held lock cost every later compute of the config a second, one more per error)."""
+def test_bad_compute_arguments_leave_no_cache_lock_or_file(offline_run):
+    """An error of the module's own checks, inside _compute, releases evaluate's cache-file lock and deletes the
+    file (evaluate does both only when _compute returns; a held lock cost every later compute of the config a
+    second, one more per error)."""
     assert offline_run["held_locks_after_errors"] == []
+    assert offline_run["cache_files_after_errors"] == []
 
 
-def test_privacy_configs_match_the_library(offline_run):
-    """forget_quality and PrivLeak through evaluate.load give the library's numbers, in one call or streamed."""
-    run = offline_run["privacy"]
-    library = run["library"]
-    for key in ("forget_quality", "forget_quality_streamed"):
-        assert run[key]["forget_quality"] == library["forget_quality"]
-        assert run[key]["ks_statistic"] == library["ks_statistic"]
-        assert (run[key]["n_unlearned"], run[key]["n_retain"]) == (6, 7)
-    assert library["forget_quality"] < 0.05  # the two samples barely overlap
-    assert run["privacy"]["privleak"] == library["privleak"] and run["privacy"]["privleak"] < 0  # recognised
-
-
-@pytest.mark.parametrize(
-    ("case", "message"),
-    [
-        ("fq_one_model", r"at least one truth ratio of each model"),
-        ("fq_bad_label", r"labels\[1\] is 2; use 1 for unlearned_truth_ratios and 0 for retain_truth_ratios"),
-        ("bad_retain_auc", r"retain_auc must be a number in \[0, 1\), got 1.5"),
-    ],
-)
-def test_privacy_configs_bad_input(offline_run, case, message):
-    _name, is_value_error, text = offline_run["privacy"]["errors"][case]
-    assert is_value_error and re.search(message, text), text
+def test_a_batch_evaluate_refused_is_closed_by_the_next_compute(offline_run):
+    run = offline_run["refused_then_computed"]
+    assert run["refused"] and "Input unimodal_predictions: [7," in run["refused"]
+    assert run["next"] == run["library"]  # the refused rows were never written
+    assert run["held_locks"] == [] and run["cache_files"] == []
 
 
 def test_unknown_config_is_refused(offline_run):
-    name, text = offline_run["unknown_config"]
+    name, text = offline_run["other_configs"]["default"]
     assert "classification" in text and "default" in text
+
+
+@pytest.mark.parametrize(("config", "module"), [("privacy", "umu_privacy"), ("forget_quality", "umu_forget_quality")])
+def test_moved_configs_say_which_module_to_load(offline_run, config, module):
+    name, text = offline_run["other_configs"][config]
+    assert name == "ValueError"
+    assert f'"{config}" config is now a module of its own: use evaluate.load("{module}")' in text
 
 
 def test_kwargs_description_doctests_pass(offline_run):
@@ -239,6 +195,24 @@ def test_install_metric_missing_source(tmp_path):
         metrics_install.install_metric(cache_dir=tmp_path, source=tmp_path / "nowhere")
 
 
+def test_install_metrics_installs_each_module_from_its_folder(tmp_path):
+    installed = metrics_install.install_metrics(cache_dir=tmp_path)
+    assert [p.name for p in installed] == [f"{name}.py" for name in metrics_install.METRIC_NAMES]
+    for path, name in zip(installed, metrics_install.METRIC_NAMES, strict=True):
+        assert path.parent.parent.name == f"evaluate-metric--{name}"
+        assert path.read_bytes() == (REPO / "metrics" / name / f"{name}.py").read_bytes()
+    (only,) = metrics_install.install_metrics(cache_dir=tmp_path / "one", names=["umu_privacy"])
+    assert only.name == "umu_privacy.py"
+    assert not (tmp_path / "one" / "evaluate_modules" / "metrics" / "evaluate-metric--umu_bench").exists()
+
+
+def test_install_metrics_refuses_an_unknown_name_and_a_module_folder_as_root(tmp_path):
+    with pytest.raises(UmuError, match="unknown metric module 'umu_nope': the modules are umu_bench"):
+        metrics_install.install_metrics(cache_dir=tmp_path, names=["umu_nope"])
+    with pytest.raises(UmuError, match=r"is one module's folder; .* as --source, i\.e\. .*metrics$"):
+        metrics_install.install_metrics(cache_dir=tmp_path, root=METRIC_DIR)
+
+
 def test_register_adds_metrics_install_with_cache_dir(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="umu-hf")
     metrics_install.register(parser.add_subparsers(dest="command"))
@@ -246,18 +220,36 @@ def test_register_adds_metrics_install_with_cache_dir(tmp_path, capsys):
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "installed" in printed and "HF_MODULES_CACHE" in printed
-    assert list(
-        (tmp_path / "evaluate_modules" / "metrics" / "evaluate-metric--umu_bench").glob("*/umu_bench.py")
-    )
+    for name in metrics_install.METRIC_NAMES:
+        assert list((tmp_path / "evaluate_modules" / "metrics" / f"evaluate-metric--{name}").glob(f"*/{name}.py"))
+    args = parser.parse_args(["metrics", "install", "--cache-dir", str(tmp_path / "one"), "umu_forget_quality"])
+    assert args.func(args) == 0
+    assert [p.name for p in (tmp_path / "one" / "evaluate_modules" / "metrics").iterdir() if p.is_dir()] == [
+        "evaluate-metric--umu_forget_quality"
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------------
 # the folder is Hub-ready
 
 
-def test_no_multi_name_import_lines():
+@pytest.mark.parametrize("name", metrics_install.METRIC_NAMES)
+def test_no_multi_name_import_lines(name):
     # evaluate's import scanner mis-reads `import a, b`
-    assert not re.search(r"^import\s+\w+(\.\w+)*\s*,", SCRIPT.read_text(), flags=re.MULTILINE)
+    script = (REPO / "metrics" / name / f"{name}.py").read_text()
+    assert not re.search(r"^import\s+\w+(\.\w+)*\s*,", script, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", metrics_install.METRIC_NAMES)
+def test_modules_override_only_what_evaluates_own_modules_do(name):
+    """Like evaluate's 65 modules, each module class defines _info and _compute (optionally
+    _download_and_prepare), never compute, add or add_batch: those stay evaluate's."""
+    import ast
+
+    tree = ast.parse((REPO / "metrics" / name / f"{name}.py").read_text())
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    methods = {node.name for node in cls.body if isinstance(node, ast.FunctionDef)}
+    assert {"_info", "_compute"} <= methods <= {"_info", "_compute", "_download_and_prepare"}, methods
 
 
 def test_card_header_makes_the_folder_a_metric_space(offline_run):

@@ -1,7 +1,7 @@
 """ROC AUC of member against non-member scores (the Mann–Whitney U statistic), ties counted one half.
 
-The one place umu-hf computes it: ``umu-hf eval --privacy`` and the ``privacy`` config of the ``umu_bench``
-evaluate module both call :func:`auc`.
+The one place umu-hf computes it: ``umu-hf eval --privacy`` and the ``umu_privacy`` evaluate module both call
+:func:`auc`.
 """
 
 from __future__ import annotations
