@@ -331,3 +331,53 @@ def test_kill_9_of_bench_mid_stage_then_rerun_gives_the_uninterrupted_results(tm
         return [(r["model"], {k: c["values"] for k, c in r["cells"].items()}) for r in board["rows"]]
 
     assert cells(killed) == cells(tmp_path / "a")
+
+
+def test_workers_flag_is_checked():
+    from umu_hf.bench.parallel import available_cores, plan_workers
+    from umu_hf.errors import UmuError
+
+    assert plan_workers("auto", "cuda", 3).workers == 1  # the stages share one card
+    assert plan_workers("auto", "cpu", 1).workers == 1  # one seed: nothing to run side by side
+    assert plan_workers("2", "cpu", 3).threads == max(1, available_cores() // 2)
+    for bad in ("0", "-1", "two", 0):
+        with pytest.raises(UmuError, match="--workers"):
+            plan_workers(bad, "cpu", 3)
+
+
+@pytest.mark.slow
+def test_workers_give_the_numbers_of_a_sequential_run_with_as_many_threads(tmp_path):
+    """Two worker processes compute every stage; the leaderboard equals a sequential run's at the workers' thread
+    count (CPU numbers depend on the threads, not on the workers or the order), and the plan is recorded."""
+    import torch
+
+    from umu_hf.bench.parallel import plan_workers
+
+    settings = _reduced(seeds=(0, 1))
+    lines: list[str] = []
+    Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
+    plan = plan_workers(2, "cpu", 2)
+    assert any(f"2 worker processes × {plan.threads} thread" in line for line in lines)
+    before = torch.get_num_threads()
+    torch.set_num_threads(plan.threads)
+    try:
+        Bench(tmp_path / "seq", settings, workers=1, log=lambda line: None).run()
+    finally:
+        torch.set_num_threads(before)
+    par, seq = (json.loads((tmp_path / d / "leaderboard.json").read_text()) for d in ("par", "seq"))
+    assert par["training"].pop("execution") == {"workers": 2, "threads": plan.threads}
+    assert seq["training"].pop("execution") == {"workers": 1, "threads": plan.threads}
+    assert par["training"]["unlearning_tuning"] == seq["training"]["unlearning_tuning"]
+    par.pop("training"), seq.pop("training")  # the rest names each model by its (different) folder
+    assert set(par) >= {"rows", "comparisons", "trajectory"}
+    assert par == seq  # every cell, per-modality number, comparison and trajectory
+    assert [m.name for m in read_manifest(tmp_path / "par").models] == [
+        m.name for m in read_manifest(tmp_path / "seq").models]
+
+
+@pytest.mark.slow
+def test_an_error_in_a_worker_is_the_runs_error(tmp_path):
+    with pytest.raises(VanillaTooWeakError, match="does not know the profiles"):
+        Bench(tmp_path, _reduced(seeds=(0, 1), min_vanilla_retain_acc=101.0), workers=2,
+              log=lambda line: None).run()
+    assert not list((tmp_path / "evals").glob("ga-*"))  # no method ran on a vanilla that failed its check

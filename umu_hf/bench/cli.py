@@ -68,6 +68,12 @@ class BenchArguments:
         default="auto", metadata={"help": "where to train and evaluate (default: auto, cuda when available)"}
     )
     force: bool = field(default=False, metadata={"help": "redo every stage instead of reusing cached ones"})
+    workers: str = field(
+        default="auto",
+        metadata={"help": "processes running the stages side by side: a count, or auto (default): on CPU one per "
+                  "core, at most one per seed, each with the cores divided among them; 1 on a GPU. The numbers "
+                  "depend on the threads per process (recorded in leaderboard.json), not on the count"},
+    )
     privacy: bool = field(
         default=False,
         metadata={"help": "also train a retain model (vanilla's fine-tuning without the forget people) per seed and "
@@ -262,7 +268,7 @@ def _run(namespace: argparse.Namespace) -> int:
     from umu_hf.bench.pipeline import Bench
 
     args, sizes = parse_args(namespace.argv)
-    table = Bench(args.out, bench_settings(args, sizes), force=args.force).run()
+    table = Bench(args.out, bench_settings(args, sizes), force=args.force, workers=args.workers).run()
     print(table)
     return 0
 

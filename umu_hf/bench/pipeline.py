@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +45,29 @@ class VanillaTooWeakError(UmuError):
     """The vanilla model does not know the profiles well enough for unlearning to mean anything."""
 
 
+@dataclass
+class SeedChain:
+    """What one seed's first stages leave for its unlearning runs: the vanilla model, per forget ratio the
+    reference (retain model key, its privacy block; None without privacy), and ``{(name, ratio): (model path,
+    results.json path)}`` of the evaluations done (vanilla, retain model)."""
+
+    vanilla: str
+    vanilla_key: str
+    references: dict[int, Any] = field(default_factory=dict)
+    evals: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+
+
 class Bench:
     """Run (or reuse) every stage of one bench folder."""
 
     def __init__(self, out: str | Path, settings: BenchSettings, force: bool = False,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, workers: str | int = 1, progress: bool = True) -> None:
         self.out = Path(out).resolve()
         self.s = settings
         self.force = force
+        self.workers = workers  # processes running the stages (umu_hf.bench.parallel); "auto": one per core
+        self.progress = progress  # progress bars (off in worker processes, whose bars would interleave)
+        self._failed: dict[tuple[str, int, int], str] = {}  # unlearning runs that diverged in a worker
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._start = time.perf_counter()
         self._data_key = ""  # set by run(): the data's fingerprint, part of every evaluation and unlearning key
@@ -145,7 +160,8 @@ class Bench:
             return final
         self._fresh(folder)
         cpu = {"use_cpu": True} if self.s.device == "cpu" else {}
-        config = config_cls(output_dir=str(folder), **{**fields, "seed": seed, **RUN_FIELDS, **cpu})
+        quiet = {} if self.progress else {"disable_tqdm": True}
+        config = config_cls(output_dir=str(folder), **{**fields, "seed": seed, **RUN_FIELDS, **cpu, **quiet})
         with self.stage(f"{title} → {folder}"):
             final = run(config)
             for checkpoint in folder.glob("checkpoint-*"):
@@ -239,7 +255,7 @@ class Bench:
                 model, data, ratio, folder, batch_size=self.s.eval_batch_size,
                 limit=self.s.eval_limit, device=self.s.device, overwrite=self.force, privacy=self.s.privacy,
                 retain_reference=reference[1] if reference else None, unimodal_layout=self.s.unimodal_layout,
-            ))
+            ), progress=self.progress)
             self._mark_done(folder, spec)
         return results, results_file
 
@@ -314,6 +330,39 @@ class Bench:
             "models": per_model,
         }
 
+    # ---- stage groups: what one worker process runs (umu_hf.bench.parallel) ----------------------------------
+    def seed_stages(self, data: str, data_key: str, seed: int) -> SeedChain:
+        """One seed's chain up to its vanilla model, every stage cached: the tiny model, vanilla, and per forget
+        ratio (with ``privacy``) the retain model and its evaluation, then vanilla's evaluation and check."""
+        base, base_key = self.base_model(data, data_key, seed)
+        vanilla, vanilla_key = self.vanilla(base, base_key, data, data_key, seed)
+        chain = SeedChain(vanilla, vanilla_key)
+        for ratio in self.s.forget_ratios:
+            tag = _tag(ratio, seed, self.s.forget_ratios, self.s.seeds)
+            reference = None
+            if self.s.privacy:
+                retain, retain_key = self.retain_model(base, base_key, data, data_key, ratio, seed)
+                results, file = self.evaluate(f"{RETAIN_MODEL}{tag}", retain, retain_key, data, ratio)
+                reference = (retain_key, self._reference(results, file))
+                chain.evals[(RETAIN_MODEL, ratio)] = (retain, str(file))
+            results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio, reference)
+            self.check_vanilla(results)
+            chain.evals[("vanilla", ratio)] = (vanilla, str(file))
+            chain.references[ratio] = reference
+        return chain
+
+    def method_stages(self, method: str, chain: SeedChain, data: str, ratio: int, seed: int) -> tuple[str, str]:
+        """One method's unlearning and evaluation, cached: (model path, results.json path); raises
+        :class:`TrainingDivergedError` when training diverged (also when it did so in a worker)."""
+        from umu_hf.trainers.guard import TrainingDivergedError
+
+        if (method, ratio, seed) in self._failed:
+            raise TrainingDivergedError(self._failed[(method, ratio, seed)])
+        path, key = self.unlearned(method, chain.vanilla, chain.vanilla_key, data, ratio, seed)
+        _, file = self.evaluate(f"{method}{_tag(ratio, seed, self.s.forget_ratios, self.s.seeds)}", path, key, data,
+                                ratio, chain.references[ratio])
+        return path, str(file)
+
     # ---- the whole run --------------------------------------------------------------------------------------
     def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path,
                 trajectory: dict[str, Any] | None = None) -> Any:
@@ -334,6 +383,7 @@ class Bench:
             return self._run()
 
     def _run(self) -> str:
+        from umu_hf.bench.parallel import describe, plan_workers, run_stages
         from umu_hf.leaderboard import Run, write_leaderboard
         from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
@@ -342,43 +392,37 @@ class Bench:
         self._data_key = data_key
         if self.s.privacy:
             self._check_holdout(data)
+        plan = plan_workers(self.workers, self.s.device, len(self.s.seeds))
+        if plan.workers > 1:  # every stage computed side by side; the pass below reads them back
+            self._failed = run_stages(self, plan, data, data_key, self.log)
+            self.force = False
         ratios, seeds = self.s.forget_ratios, self.s.seeds
         runs = []
         models: dict[str, str] = {}
         manifest = Manifest(forget_ratio=ratios[0], data=self._relative(data))
         for seed in seeds:
-            base, base_key = self.base_model(data, data_key, seed)
-            vanilla, vanilla_key = self.vanilla(base, base_key, data, data_key, seed)
-            models.setdefault("vanilla", vanilla)
+            chain = self.seed_stages(data, data_key, seed)
             for ratio in ratios:
-                tag = _tag(ratio, seed, ratios, seeds)
-                reference = None
-                if self.s.privacy:
-                    retain, retain_key = self.retain_model(base, base_key, data, data_key, ratio, seed)
-                    results, file = self.evaluate(f"{RETAIN_MODEL}{tag}", retain, retain_key, data, ratio)
-                    runs.append(self._run_of(RETAIN_MODEL, ratio, seed, results, file))
-                    reference = (retain_key, self._reference(results, file))
-                    models.setdefault(RETAIN_MODEL, retain)
-                    retain_entry = ModelEntry(_display(RETAIN_MODEL, seed, seeds), self._relative(retain),
-                                              self._relative(file))
-                results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio, reference)
-                self.check_vanilla(results)
-                runs.append(self._run_of("vanilla", ratio, seed, results, file))
-                if ratio == ratios[0]:
-                    manifest.models.append(ModelEntry(_display("vanilla", seed, seeds), self._relative(vanilla),
-                                                      self._relative(file)))
-                    if reference is not None:  # after vanilla: the Space's default "before" is the first plain model
-                        manifest.models.append(retain_entry)
+                for name in (RETAIN_MODEL, "vanilla"):
+                    if (name, ratio) in chain.evals:
+                        path, file = chain.evals[(name, ratio)]
+                        runs.append(self._run_of(name, ratio, seed, _read(file), Path(file)))
+                        models.setdefault(name, path)
+                if ratio == ratios[0]:  # vanilla first: the Space's default "before" is the first plain model
+                    for name in ("vanilla", RETAIN_MODEL):
+                        if (name, ratio) in chain.evals:
+                            path, file = chain.evals[(name, ratio)]
+                            manifest.models.append(ModelEntry(_display(name, seed, seeds), self._relative(path),
+                                                              self._relative(file)))
                     write_manifest(self.out, manifest)
                 for method in self.s.methods:
                     try:
-                        path, key = self.unlearned(method, vanilla, vanilla_key, data, ratio, seed)
+                        path, file = self.method_stages(method, chain, data, ratio, seed)
                     except TrainingDivergedError as exc:  # record it, go on with the other methods
                         self.log(f"[bench] unlearn {method} (forget {ratio}%, seed {seed}) FAILED: {exc}")
                         runs.append(Run(method, ratio, seed, {}, failed=str(exc)))
                         continue
-                    results, file = self.evaluate(f"{method}{tag}", path, key, data, ratio, reference)
-                    runs.append(self._run_of(method, ratio, seed, results, file, read_trajectory(path)))
+                    runs.append(self._run_of(method, ratio, seed, _read(file), Path(file), read_trajectory(path)))
                     models.setdefault(method, path)
                     if ratio == ratios[0]:
                         manifest.models.append(ModelEntry(_display(method, seed, seeds), self._relative(path),
@@ -386,10 +430,15 @@ class Bench:
                         write_manifest(self.out, manifest)
         title = f"UMU-Bench — forget {', '.join(f'{r}%' for r in ratios)}, {len(seeds)} seed(s)"
         with self.stage("leaderboard"):
-            training = {**self.training_record(models), "seeds": list(seeds), "forget_ratios": list(ratios)}
+            training = {**self.training_record(models), "seeds": list(seeds), "forget_ratios": list(ratios),
+                        "execution": describe(plan)}
             table = write_leaderboard(runs, self.out, title=title, training=training)
         self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")
         return table
+
+
+def _read(file: str | Path) -> dict[str, Any]:
+    return json.loads(Path(file).read_text(encoding="utf-8"))
 
 
 def _tag(ratio: int, seed: int, ratios: tuple[int, ...], seeds: tuple[int, ...]) -> str:
