@@ -235,11 +235,16 @@ class Bench:
         if self._done(folder, spec) and results_file.is_file():
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
-            results = evaluate_model(EvalRequest(
-                model, data, ratio, folder, batch_size=self.s.eval_batch_size,
-                limit=self.s.eval_limit, device=self.s.device, overwrite=self.force, privacy=self.s.privacy,
-                retain_reference=reference[1] if reference else None, unimodal_layout=self.s.unimodal_layout,
-            ))
+            request = EvalRequest(model, data, ratio, folder, batch_size=self.s.eval_batch_size,
+                                  limit=self.s.eval_limit, device=self.s.device, overwrite=self.force)
+            if self.s.privacy:
+                from umu_hf.privacy.block import PrivacyOptions, evaluate_with_privacy
+
+                options = PrivacyOptions(retain_reference=reference[1] if reference else None,
+                                         unimodal_layout=self.s.unimodal_layout)
+                results = evaluate_with_privacy(request, options)
+            else:
+                results = evaluate_model(request)
             self._mark_done(folder, spec)
         return results, results_file
 
