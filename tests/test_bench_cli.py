@@ -25,6 +25,8 @@ FLAGS = (
     "--vanilla-batch-size", "--unlearn-epochs", "--unlearn-lr-scale", "--unlearn-lora-r", "--eval-limit",
     "--eval-batch-size", "--min-vanilla-acc", "--eval-every",
 )
+#: flags added since
+NEW_FLAGS = ("--workers",)
 #: the original protocol's profile (``--model``/``--data`` given), written out
 ORIGINAL = {
     "vanilla": {}, "vanilla_lora": LoraArguments(lora=True, lora_r=8, lora_alpha=16, merge=True),
@@ -92,11 +94,12 @@ def test_every_flag_keeps_its_dashed_spelling_and_takes_the_underscored_one():
     assert isinstance(parser, FlagParser) and FlagParser in TrainParser.__mro__  # the training front end's parser
     spelled = {option for action in parser._actions for option in action.option_strings}
     assert set(FLAGS) <= spelled
-    assert {_underscored(f) for f in FLAGS} | set(FLAGS) | {"-h", "--help"} == spelled  # nothing else
+    every = FLAGS + NEW_FLAGS
+    assert {_underscored(f) for f in every} | set(every) | {"-h", "--help"} == spelled  # nothing else
     values = {"--out": "o", "--methods": "ga", "--forget-ratio": "10", "--seeds": "2", "--model": "m",
               "--data": "d", "--device": "cpu", "--retain-model": "r", "--unimodal-layout": "with-portrait",
-              "--eval-every": "epoch"}
-    dashed = [word for flag in FLAGS for word in (flag, values.get(flag, "1"))]
+              "--eval-every": "epoch", "--workers": "2"}
+    dashed = [word for flag in FLAGS + NEW_FLAGS for word in (flag, values.get(flag, "1"))]
     underscored = [_underscored(word) if word.startswith("--") else word for word in dashed]
     args, sizes = parse_args(dashed)
     assert (args, sizes) == parse_args(underscored)

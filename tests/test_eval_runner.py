@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import assert_same_predictions
 
-from umu_hf.errors import ResultsConflictError
+from umu_hf.errors import ResultsConflictError, UmuError
 from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, iter_items
 from umu_hf.evaluation.runner import EvalRequest, evaluate_model
@@ -33,7 +33,8 @@ def loaded(tiny_model_dir):
     return load_model(str(tiny_model_dir), "cpu", "float32")
 
 
-def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, on_batch=None, **kwargs) -> dict:
+def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, on_batch=None, extra_blocks=None,
+         **kwargs) -> dict:
     kwargs.setdefault("batch_size", 6)
     kwargs.setdefault("classification_scoring", "loglik")
     request = EvalRequest(
@@ -47,7 +48,7 @@ def _run(model_dir: Path, data_dir: Path, out: Path, loaded=None, on_batch=None,
         max_new_tokens=BUDGETS,
         **kwargs,
     )
-    return evaluate_model(request, loaded=loaded, progress=False, on_batch=on_batch)
+    return evaluate_model(request, loaded=loaded, progress=False, on_batch=on_batch, extra_blocks=extra_blocks)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,44 @@ def test_rerun_asks_nothing_and_other_settings_are_refused(
     assert set(other["headline"]) == {"real"} and "loglik" not in other
     assert other["headline"]["real"] == ref_results["headline"]["real"]
     assert {r["set"] for r in _lines(out)} == {"real"}
+
+
+class _SetRows:
+    """An extra block: the rows of each set the run asked and what it was measured with, and the order of its
+    calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.rows: dict[str, int] = {}
+
+    def prepare(self, out: Path, splits: dict) -> None:
+        self.calls.append("prepare")
+        self.rows = {name: split.num_rows for name, split in splits.items()}
+
+    def measure(self, model, processor, adapter, batch_size: int) -> dict:
+        self.calls.append("measure")
+        return {"rows": self.rows, "batch_size": batch_size, "family": adapter.family, "training": model.training}
+
+
+def test_extra_blocks_are_measured_on_the_runs_model_and_written_with_the_rest(
+    reference, tiny_model_dir, synth_dir, loaded, tmp_path, monkeypatch
+):
+    ref_out, ref_results = reference
+    out = tmp_path / "copy"
+    shutil.copytree(ref_out, out)
+    counter = _Counter(loaded[2], monkeypatch)
+    block = _SetRows()
+    results = _run(tiny_model_dir, synth_dir, out, loaded, extra_blocks={"rows": block})
+    assert counter.asked == 0  # a block is not part of the run's identity: the finished run resumes
+    assert block.calls == ["prepare", "measure"]
+    assert list(results)[-1] == "rows"
+    assert results.pop("rows") == {"rows": {"forget": 2, "retain": 38, "real": 8}, "batch_size": 6,
+                                   "family": loaded[2].family, "training": False}  # fmt: skip
+    assert results == ref_results
+    assert json.loads((out / store.RESULTS).read_text())["rows"]["batch_size"] == 6
+    with pytest.raises(UmuError, match="extra_blocks: 'headline' is a key of results.json's own"):
+        _run(tiny_model_dir, synth_dir, out, loaded, extra_blocks={"headline": _SetRows()})
+    assert "rows" in json.loads((out / store.RESULTS).read_text())  # refused before anything was written
 
 
 def test_changed_prompt_of_a_finished_prediction_is_refused(

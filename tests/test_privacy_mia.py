@@ -216,6 +216,27 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
     assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
 
 
+def test_privacy_block_from_python_on_a_loaded_model(tiny_model_dir, synth_dir, tmp_path):
+    """The Python API: the privacy options are checked when made, and the block is measured on top of an
+    evaluation of the model given loaded, with the numbers of the command line's."""
+    from umu_hf.evaluation.request import EvalRequest
+    from umu_hf.models.loading import load_model
+    from umu_hf.privacy.block import PrivacyOptions, evaluate_with_privacy
+
+    with pytest.raises(UmuError, match="unimodal_layout must be one of with-portrait, text-only .*'sideways'"):
+        PrivacyOptions(unimodal_layout="sideways")
+    cli_out, api_out = tmp_path / "cli", tmp_path / "api"
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(cli_out), *_EVAL,
+                 "--privacy", "--unimodal-layout", "with-portrait"]) == 0  # fmt: skip
+    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 15, api_out, sets=("forget",), limit=1, device="cpu")
+    loaded = load_model(str(tiny_model_dir), "cpu", "auto")
+    results = evaluate_with_privacy(request, PrivacyOptions(unimodal_layout="with-portrait"), loaded=loaded,
+                                    progress=False)
+    assert results["privacy"]["layout"]["source"] == "flag"
+    assert results == json.loads((cli_out / "results.json").read_text(encoding="utf-8"))
+    assert results == json.loads((api_out / "results.json").read_text(encoding="utf-8"))
+
+
 def test_finetune_records_how_it_asked_um_qa(synth_dir):
     """The decision the training record carries: the original's one stream asks UM_QA with the portrait, the
     paired streams without."""

@@ -107,14 +107,26 @@ def test_privleak_compares_the_same_pairs_only():
     assert "privleak_note" not in compare_with_retain(model, retain)
 
 
-def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, capsys):
+def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, capsys, monkeypatch):
     """A model compared with itself as the retain model: forget quality 1 and PrivLeak 0 in both modalities; the
-    retain model's measurement is cached in the evaluation folder and reused by a rerun."""
+    retain model's measurement is cached in the evaluation folder and reused by a rerun. Each model is loaded
+    once: the privacy block is measured on the model the evaluation loaded."""
+    from umu_hf.models import loading
+
+    loads: list[str] = []
+    original = loading.load_model
+
+    def counting(model, *args, **kwargs):
+        loads.append(model)
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_model", counting)
     out = tmp_path / "eval"
     argv = ["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(out), "--forget-ratio",
             "15", "--sets", "forget", "--limit", "2", "--device", "cpu", "--no-progress",
             "--retain-model", str(tiny_model_dir)]  # fmt: skip
     assert main(argv) == 0
+    assert loads == [str(tiny_model_dir)] * 2  # the retain model, then the evaluated model: once each
     printed = capsys.readouterr().out
     block = json.loads((out / "results.json").read_text(encoding="utf-8"))["privacy"]
     for modality in MODALITIES:
@@ -125,8 +137,10 @@ def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, c
     assert "forget quality" in printed and "PrivLeak" in printed
     cache = out / REFERENCE_FILE
     stamp = cache.stat().st_mtime_ns
+    loads.clear()
     assert main([*argv, "--overwrite"]) == 0
     assert cache.stat().st_mtime_ns == stamp  # reused, not measured again
+    assert loads == [str(tiny_model_dir)]
 
 
 def _run(model: str, seed: int, auc: float, fq: float | None, leak: float | None) -> Run:

@@ -29,7 +29,7 @@ from umu_hf.utils import close_process_group
 _COMMAND_MODULES = (
     "umu_hf.data.cli",  # data convert | synth | push
     "umu_hf.models.cli",  # model tiny
-    "umu_hf.evaluation.cli",  # eval
+    "umu_hf.privacy.cli",  # eval (the evaluation's flags from umu_hf.evaluation.cli, the privacy flags added)
     "umu_hf.privacy.relearn",  # relearn
     "umu_hf.trainers.cli",  # finetune, unlearn
     "umu_hf.metrics_install",  # metrics install

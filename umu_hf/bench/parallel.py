@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from umu_hf.errors import UmuError
 
 if TYPE_CHECKING:
-    from umu_hf.bench.pipeline import Bench
     from umu_hf.bench.settings import BenchSettings
 
 
@@ -93,12 +92,10 @@ def set_threads(threads: int) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(out: str, settings: BenchSettings, force: bool, data_key: str, threads: int,
+def _init_worker(bench_cls: type, out: str, settings: BenchSettings, force: bool, data_key: str, threads: int,
                  started: float) -> None:
     set_threads(threads)
-    from umu_hf.bench.pipeline import Bench
-
-    bench = Bench(out, settings, force=force, progress=False)
+    bench = bench_cls(out, settings, force=force, progress=False)
     bench._data_key = data_key
     bench._start = started  # stage lines count from the bench's start (perf_counter is system-wide on Linux)
     _WORKER["bench"] = bench
@@ -119,9 +116,10 @@ def _method_task(method: str, chain: Any, data: str, ratio: int, seed: int) -> s
     return None
 
 
-def run_stages(bench: Bench, plan: Plan, data: str, data_key: str,
+def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
                log: Callable[[str], None]) -> dict[tuple[str, int, int], str]:
-    """Compute every stage of ``bench`` in ``plan.workers`` processes; returns the failed unlearning runs,
+    """Compute every stage of ``bench`` (a :class:`umu_hf.bench.pipeline.Bench`, whose class each worker builds
+    its own of) in ``plan.workers`` processes; returns the failed unlearning runs,
     ``{(method, ratio, seed): why}`` (a diverged run is recorded, the others go on, as in a sequential run).
 
     The first error of any other kind stops the pool (running stages are abandoned, cached ones kept) and is
@@ -134,7 +132,7 @@ def run_stages(bench: Bench, plan: Plan, data: str, data_key: str,
     failed: dict[tuple[str, int, int], str] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
     pool = ProcessPoolExecutor(plan.workers, mp_context=context, initializer=_init_worker,
-                               initargs=(str(bench.out), s, bench.force, data_key, plan.threads,
+                               initargs=(type(bench), str(bench.out), s, bench.force, data_key, plan.threads,
                                          bench._start))
     pending: dict[Future, tuple[Any, ...]] = {}
     try:

@@ -26,8 +26,6 @@ from typing import Any
 from umu_hf.bench.manifest import Manifest, ModelEntry, write_manifest
 from umu_hf.bench.settings import (
     RUN_FIELDS,
-    STEP_SIZE_RULE,
-    STEP_SIZE_SWEEP,
     BenchSettings,
     config_default,
     content_fingerprint,
@@ -251,11 +249,16 @@ class Bench:
         if self._done(folder, spec) and results_file.is_file():
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
-            results = evaluate_model(EvalRequest(
-                model, data, ratio, folder, batch_size=self.s.eval_batch_size,
-                limit=self.s.eval_limit, device=self.s.device, overwrite=self.force, privacy=self.s.privacy,
-                retain_reference=reference[1] if reference else None, unimodal_layout=self.s.unimodal_layout,
-            ), progress=self.progress)
+            request = EvalRequest(model, data, ratio, folder, batch_size=self.s.eval_batch_size,
+                                  limit=self.s.eval_limit, device=self.s.device, overwrite=self.force)
+            if self.s.privacy:
+                from umu_hf.privacy.block import PrivacyOptions, evaluate_with_privacy
+
+                options = PrivacyOptions(retain_reference=reference[1] if reference else None,
+                                         unimodal_layout=self.s.unimodal_layout)
+                results = evaluate_with_privacy(request, options, progress=self.progress)
+            else:
+                results = evaluate_model(request, progress=self.progress)
             self._mark_done(folder, spec)
         return results, results_file
 
@@ -304,31 +307,6 @@ class Bench:
         from umu_hf.trainers.finetune import FinetuneConfig
 
         return float(self.s.vanilla.get("num_train_epochs", config_default(FinetuneConfig, "num_train_epochs")))
-
-    def training_record(self, models: dict[str, str]) -> dict[str, Any]:
-        """What leaderboard.json says about training: the bench's tuning and each model's own record."""
-        from umu_hf.trainers.jobs import TRAINING_RECORD
-
-        per_model = {}
-        for name, path in models.items():
-            file = Path(path) / TRAINING_RECORD
-            per_model[name] = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
-        return {
-            "unlearning_tuning": {
-                **asdict(self.s.unlearn),
-                "note": "only step size (lr_scale x each method's original lr), epochs and LoRA rank differ from the "
-                        "original protocol",
-                **({"rule": STEP_SIZE_RULE, "sweep": {"tuning_seeds": [100, 101, 102],
-                                                      "mean_multimodal_selectivity": STEP_SIZE_SWEEP}}
-                   if self.s.model is None and self.s.unlearn == BenchSettings().unlearn else {}),
-                **({"eval_every": self.s.eval_every} if self.s.eval_every else {}),
-            },
-            "vanilla": {
-                "config": self.s.vanilla, "lora": asdict(self.s.vanilla_lora) if self.s.vanilla_lora.lora else None,
-                "note": "config: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)",
-            } if self.s.finetune else "given (--no-finetune)",
-            "models": per_model,
-        }
 
     # ---- stage groups: what one worker process runs (umu_hf.bench.parallel) ----------------------------------
     def seed_stages(self, data: str, data_key: str, seed: int) -> SeedChain:
@@ -384,6 +362,7 @@ class Bench:
 
     def _run(self) -> str:
         from umu_hf.bench.parallel import describe, plan_workers, run_stages
+        from umu_hf.bench.settings import training_record
         from umu_hf.leaderboard import Run, write_leaderboard
         from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
@@ -430,7 +409,7 @@ class Bench:
                         write_manifest(self.out, manifest)
         title = f"UMU-Bench — forget {', '.join(f'{r}%' for r in ratios)}, {len(seeds)} seed(s)"
         with self.stage("leaderboard"):
-            training = {**self.training_record(models), "seeds": list(seeds), "forget_ratios": list(ratios),
+            training = {**training_record(self.s, models), "seeds": list(seeds), "forget_ratios": list(ratios),
                         "execution": describe(plan)}
             table = write_leaderboard(runs, self.out, title=title, training=training)
         self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")

@@ -185,3 +185,34 @@ def unlearn_fields(tuning: UnlearnTuning, config_cls: type, extra: dict[str, Any
     if eval_every:
         fields["eval_every"] = eval_every
     return {**fields, **(extra or {})}
+
+
+def training_record(settings: BenchSettings, models: dict[str, str]) -> dict[str, Any]:
+    """What leaderboard.json says about training: the bench's tuning and each model's own record (``models``:
+    name -> the folder of its first seed's model)."""
+    from pathlib import Path
+
+    from umu_hf.trainers.jobs import TRAINING_RECORD
+
+    per_model = {}
+    for name, path in models.items():
+        file = Path(path) / TRAINING_RECORD
+        per_model[name] = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    tuned_here = settings.model is None and settings.unlearn == BenchSettings().unlearn
+    return {
+        "unlearning_tuning": {
+            **asdict(settings.unlearn),
+            "note": "only step size (lr_scale x each method's original lr), epochs and LoRA rank differ from the "
+                    "original protocol",
+            **({"rule": STEP_SIZE_RULE, "sweep": {"tuning_seeds": [100, 101, 102],
+                                                  "mean_multimodal_selectivity": STEP_SIZE_SWEEP}}
+               if tuned_here else {}),
+            **({"eval_every": settings.eval_every} if settings.eval_every else {}),
+        },
+        "vanilla": {
+            "config": settings.vanilla,
+            "lora": asdict(settings.vanilla_lora) if settings.vanilla_lora.lora else None,
+            "note": "config: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)",
+        } if settings.finetune else "given (--no-finetune)",
+        "models": per_model,
+    }

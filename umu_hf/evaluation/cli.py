@@ -1,9 +1,19 @@
-"""``umu-hf eval``: evaluate a model on UMU-Bench (thin: parse, call the runner, print the headline)."""
+"""``umu-hf eval``: evaluate a model on UMU-Bench (thin: parse, call the runner, print the headline).
+
+The command's evaluation flags, its request and its report live here; :mod:`umu_hf.privacy.cli` registers the
+command with the privacy flags added (``--privacy``, ``--retain-model``, ``--unimodal-layout``), whose block is
+measured on top of the evaluation.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from umu_hf.evaluation.request import EvalRequest
 
 
 def _task_budget(text: str) -> tuple[str, int]:
@@ -21,11 +31,11 @@ def _batch_size(text: str) -> int | str:
     return int(text)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``eval`` to the ``umu-hf`` parser."""
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``eval`` with the evaluation's flags to the ``umu-hf`` parser and return it; the caller adds its own
+    flags and sets the handler (``func``)."""
     from umu_hf.data.schema import SETS
     from umu_hf.evaluation.items import CLASSIFICATION_SCORINGS
-    from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
 
     parser = subparsers.add_parser(
         "eval",
@@ -79,40 +89,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TASK=N",
         help="override a task's generation budget (not the original protocol; recorded in results)",
     )
-    parser.add_argument(
-        "--privacy",
-        action="store_true",
-        help="also run membership inference (LOSS, zlib, Min-K%%, Min-K%%++ on the training pairs' answer tokens): "
-        "AUC of the forget set against the dataset's holdout config, per modality, under 'privacy' in "
-        "results.json ('unavailable' when the data has no holdout, e.g. converted published data)",
-    )
-    parser.add_argument(
-        "--retain-model",
-        metavar="MODEL",
-        help="a retain model (vanilla fine-tuned without the forget people: `umu-hf finetune --config_name "
-        "retain85+real`): adds forget quality (KS p-value of forget truth ratios) and PrivLeak (relative MIA AUC "
-        "gap) against it, per modality; implies --privacy",
-    )
-    parser.add_argument(
-        "--unimodal-layout",
-        choices=tuple(UNIMODAL_LAYOUTS),
-        default=None,
-        help="how the fine-tuning that made the forget set members asked UM_QA, for the unimodal attacks: "
-        "with-portrait (the original vanilla fine-tuning) or text-only (umu-hf's paired streams). Default: read "
-        "from the model's umu_training.json (an unlearned model's record leads to its vanilla's); a model without "
-        "one (a Hub checkpoint) is scored text-only, and results.json's privacy.layout says which and why",
-    )
     parser.add_argument("--overwrite", action="store_true", help="discard results of another run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_eval)
+    return parser
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from umu_hf.evaluation.results import format_headline
-    from umu_hf.evaluation.runner import EvalRequest, evaluate_model
-    from umu_hf.evaluation.store import RESULTS
+def eval_request(args: argparse.Namespace) -> EvalRequest:
+    """The :class:`~umu_hf.evaluation.request.EvalRequest` of parsed ``umu-hf eval`` arguments."""
+    from umu_hf.evaluation.request import EvalRequest
 
-    request = EvalRequest(
+    return EvalRequest(
         args.model,
         args.data,
         args.forget_ratio,
@@ -125,20 +111,19 @@ def _eval(args: argparse.Namespace) -> int:
         sets=args.sets,
         overwrite=args.overwrite,
         max_new_tokens=dict(args.max_new_tokens) if args.max_new_tokens else None,
-        privacy=args.privacy,
-        retain_model=args.retain_model,
-        unimodal_layout=args.unimodal_layout,
     )
-    results = evaluate_model(request, progress=not args.no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(format_headline(results))
-        if "privacy" in results:
-            from umu_hf.privacy.mia import format_privacy
-            from umu_hf.privacy.reference import format_comparison
 
-            print(format_privacy(results["privacy"]))
-            comparison = format_comparison(results["privacy"])
-            if comparison:
-                print(comparison)
-        print(f"results: {os.path.join(args.out, RESULTS)}")
-    return 0
+
+def print_report(results: Mapping[str, Any], out: str, *more: str) -> None:
+    """On the main process: the headline table, the non-empty ``more`` lines (other blocks as text) and where
+    ``results.json`` is."""
+    from umu_hf.evaluation.results import format_headline
+    from umu_hf.evaluation.store import RESULTS
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    print(format_headline(results))
+    for text in more:
+        if text:
+            print(text)
+    print(f"results: {os.path.join(out, RESULTS)}")

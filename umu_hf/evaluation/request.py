@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio
 from umu_hf.errors import UmuError
 from umu_hf.evaluation.batching import check_batch_size, check_positive
 from umu_hf.evaluation.items import task_scorings
 from umu_hf.identity import source_id
-
-if TYPE_CHECKING:
-    pass
-
 
 
 def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
@@ -44,16 +40,7 @@ class EvalRequest:
     scores the classification questions by option log-likelihood (``results["loglik"]``; the headline stays
     the original protocol). ``overwrite``: discard another run's results in ``out_dir`` instead of refusing.
     ``max_new_tokens``: per-task overrides of the original budgets (recorded; they change the numbers).
-    ``privacy``: also run the membership-inference attacks of :mod:`umu_hf.privacy.mia` (forget set against the
-    dataset's ``holdout`` config) and write their AUCs under ``privacy`` in the results, or
-    ``{"unavailable": why}`` when the dataset has no holdout. It asks no question, so it is not part of the run's
-    identity: a finished run can be rerun with it. ``retain_model``: a retain model (vanilla fine-tuned without
-    the forget people) to compare against: forget quality and PrivLeak join the ``privacy`` block
-    (:mod:`umu_hf.privacy.reference`; implies ``privacy``). ``retain_reference``: that model's own privacy block
-    when already measured (the bench measures it once for every method). ``unimodal_layout``: how the fine-tuning
-    that made the forget set members asked ``UM_QA`` (``"with-portrait"`` or ``"text-only"``,
-    :data:`umu_hf.privacy.mia.UNIMODAL_LAYOUTS`); None: read from the model's training records
-    (:func:`umu_hf.privacy.mia.training_layout`; text only without one). Recorded as ``layout`` in the block.
+    (The privacy block is measured on top of an evaluation: :func:`umu_hf.privacy.block.evaluate_with_privacy`.)
     """
 
     model: str
@@ -69,10 +56,6 @@ class EvalRequest:
     sets: Sequence[str] = SETS
     overwrite: bool = False
     max_new_tokens: Mapping[str, int] | None = None
-    privacy: bool = False
-    retain_model: str | None = None
-    retain_reference: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-    unimodal_layout: str | None = None
 
     def __post_init__(self) -> None:
         from umu_hf.utils import check_dtype
@@ -89,14 +72,6 @@ class EvalRequest:
         check_positive(self.limit, "limit", allow_none=True)
         for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):
             object.__setattr__(self, name, value)
-        if self.unimodal_layout is not None:
-            from umu_hf.privacy.mia import UNIMODAL_LAYOUTS
-
-            if self.unimodal_layout not in UNIMODAL_LAYOUTS:
-                raise UmuError(f"unimodal_layout must be one of {', '.join(UNIMODAL_LAYOUTS)} (how fine-tuning "
-                               f"asked UM_QA), got {self.unimodal_layout!r}")
-        if self.retain_model is not None or self.retain_reference is not None:
-            object.__setattr__(self, "privacy", True)  # the comparison is part of the privacy block
 
     @property
     def budgets(self) -> dict[str, int]:
@@ -115,6 +90,3 @@ class EvalRequest:
             "max_new_tokens": self.budgets,
             "dtype": None,
         }
-
-
-# -- the plan ------------------------------------------------------------------------------------------------

@@ -11,6 +11,10 @@ questions are asked in batches (left padding, sorted by prompt length so little 
 decoding, so a batched reply is the reply the question gets alone). Resumable because each batch is appended and
 flushed as it finishes and a rerun asks only the missing questions. See :mod:`umu_hf.evaluation.sharding` for several
 processes.
+
+Code above the evaluation adds its own numbers of the same model to ``results.json`` through an
+:class:`ExtraBlock` (the privacy block: :func:`umu_hf.privacy.block.evaluate_with_privacy`), measured with the
+model the run loaded, so the model is loaded once.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import functools
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from umu_hf.data.schema import set_config
+from umu_hf.errors import UmuError
 from umu_hf.evaluation import store
 from umu_hf.evaluation.batching import resolve_batch_size
 from umu_hf.evaluation.execute import Asker, execute
@@ -30,11 +35,22 @@ from umu_hf.evaluation.plan import EvalPlan, plan_evaluation
 from umu_hf.evaluation.request import EvalRequest
 from umu_hf.evaluation.results import build_results, record_sort_key
 from umu_hf.evaluation.sharding import Shard, current_shard
-from umu_hf.identity import source_id
 from umu_hf.lock import folder_lock
 
-if TYPE_CHECKING:
-    from umu_hf.privacy.mia import Layout
+
+class ExtraBlock(Protocol):
+    """A block of ``results.json`` beyond the benchmark's numbers, measured on the evaluated model by code above
+    the evaluation (:func:`evaluate_model`'s ``extra_blocks``). It asks no question, so it is not part of the
+    run's identity: a finished run can be rerun with it, and the rerun asks nothing again."""
+
+    def prepare(self, out: Path, splits: Mapping[str, Any]) -> None:
+        """On the main process, once ``out`` is known to be this run's folder and before the evaluated model is
+        loaded (so another model measured here is never in memory beside it); ``splits``: ``{set: split}`` of
+        the sets the run asks."""
+
+    def measure(self, model: Any, processor: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
+        """The block, on the main process once every question is answered, with the evaluation's model and
+        batch size."""
 
 
 def _header(request: EvalRequest, dtype: str, model: Any, adapter: Any, batch_size: int, world: int) -> dict:
@@ -88,16 +104,15 @@ def _finish(
     plan: EvalPlan,
     scoring: str,
     shard: Shard,
-    privacy: Callable[[], dict[str, Any]] | None = None,
+    extras: Mapping[str, Callable[[], dict[str, Any]]],
 ) -> dict:
-    """Rank 0 merges the predictions and writes ``results.json`` (with the ``privacy`` block ``privacy()``
-    when given); every process returns the results."""
+    """Rank 0 merges the predictions and writes ``results.json``, with each extra block ``extras[key]()`` under
+    its key after the benchmark's numbers; every process returns the results."""
     shard.barrier()
     if shard.is_main:
         records = store.merge_predictions(out, record_sort_key)
         results = build_results(header, plan.questions, records, scoring)
-        if privacy is not None:
-            results["privacy"] = privacy()
+        results.update((key, block()) for key, block in extras.items())
         store.write_json(out / store.RESULTS, results)
     shard.barrier()
     if not shard.is_main:
@@ -111,17 +126,19 @@ def evaluate_model(
     loaded: tuple[Any, Any, Any] | None = None,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    extra_blocks: Mapping[str, ExtraBlock] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``request.model`` as ``request`` says; return the results dict (also in ``results.json``).
 
     ``loaded``: the model already loaded, ``(model, processor, adapter)`` (then ``request.device``/``dtype``
     are not used; ``request.model`` still names it). ``on_batch(n)``: called after the n-th batch is written
-    (progress reporting). A rerun into the same ``out_dir`` resumes; one with other settings is refused unless
-    ``request.overwrite``. While it runs, ``out_dir`` is locked (:mod:`umu_hf.lock`): a second run into it is
-    refused, "in use by PID …".
+    (progress reporting). ``extra_blocks``: ``{key: block}``, each :class:`ExtraBlock` measured on the same
+    model and written under ``key`` in ``results.json`` with the rest. A rerun into the same ``out_dir``
+    resumes; one with other settings is refused unless ``request.overwrite``. While it runs, ``out_dir`` is
+    locked (:mod:`umu_hf.lock`): a second run into it is refused, "in use by PID …".
     """
     with folder_lock(Path(request.out_dir).expanduser(), "umu-hf eval", current_shard(request.device)):
-        return _evaluate(request, loaded, progress, on_batch)
+        return _evaluate(request, loaded, progress, on_batch, dict(extra_blocks or {}))
 
 
 def _evaluate(
@@ -129,6 +146,7 @@ def _evaluate(
     loaded: tuple[Any, Any, Any] | None,
     progress: bool,
     on_batch: Callable[[int], None] | None,
+    blocks: Mapping[str, ExtraBlock],
 ) -> dict[str, Any]:
     from umu_hf.data.load import load_umu_split
 
@@ -138,37 +156,27 @@ def _evaluate(
         for s in request.sets
     }
     questions = {s: list(iter_items(splits[s], s, limit=request.limit)) for s in request.sets}
-    privacy_data = _privacy_splits(request, splits) if request.privacy else None
     identity = request.identity()
     if not request.overwrite:
         store.check_run(out, identity, [key for key in identity if key != "dtype"])
     shard = current_shard(request.device)
-    layout = None
-    if privacy_data is not None:
-        from umu_hf.privacy.mia import training_layout
-
-        layout = training_layout(request.model, request.unimodal_layout)
-    reference = request.retain_reference
-    if reference is None and request.retain_model and not isinstance(privacy_data, str | None) and shard.is_main:
-        from umu_hf.privacy.reference import retain_reference
-
-        reference = retain_reference(
-            request.retain_model, *privacy_data, out,
-            {"retain_model": source_id(request.retain_model), "data": identity["data"],
-             "forget_ratio": request.forget_ratio, "limit": request.limit, "dtype": request.dtype},
-            limit=request.limit, batch_size=request.batch_size, device=request.device, dtype=request.dtype,
-            layout=layout,
-        )
+    if shard.is_main:
+        for block in blocks.values():
+            block.prepare(out, splits)
     if loaded is None:
         from umu_hf.models.loading import load_model
 
         device = request.device
         on_device = str(shard.device) if shard.distributed and device in ("auto", "cuda") else device
         loaded = load_model(request.model, on_device, request.dtype)
-    model, _processor, adapter = loaded
+    model, processor, adapter = loaded
     identity["dtype"] = str(model.dtype).removeprefix("torch.")
     batch_size = resolve_batch_size(request.batch_size, model)
     header = _header(request, identity["dtype"], model, adapter, batch_size, shard.world)
+    taken = set(blocks) & set(build_results(header, {}, {}, request.classification_scoring))
+    if taken:  # every process refuses, before any question is asked
+        raise UmuError(f"extra_blocks: {', '.join(map(repr, sorted(taken)))} is a key of results.json's own; "
+                       "name the block otherwise")
     _claim(out, request, identity, shard)
 
     plan = plan_evaluation(
@@ -189,46 +197,6 @@ def _evaluate(
         progress=progress and shard.is_main,
         on_batch=on_batch,
     )
-    privacy = None
-    if privacy_data is not None:
-        privacy = functools.partial(_privacy_block, request, privacy_data, model, adapter, batch_size, reference,
-                                    layout)
-    return _finish(out, header, plan, request.classification_scoring, shard, privacy)
-
-
-def _privacy_splits(request: EvalRequest, splits: Mapping[str, Any]) -> tuple[Any, Any] | str:
-    """(forget split, holdout split) for the membership-inference attacks, or one line saying why there are
-    none (the dataset has no ``holdout`` config)."""
-    from umu_hf.data.load import MissingConfigError, load_umu_split
-
-    try:
-        holdout = load_umu_split(request.data, "holdout", as_dataset=False)
-    except MissingConfigError as exc:
-        return " ".join(str(exc).split())
-    forget = splits.get("forget")
-    if forget is None:
-        forget = load_umu_split(request.data, set_config("forget", request.forget_ratio), as_dataset=False)
-    return forget, holdout
-
-
-def _privacy_block(
-    request: EvalRequest,
-    data: tuple[Any, Any] | str,
-    model: Any,
-    adapter: Any,
-    batch_size: int,
-    reference: Mapping[str, Any] | None = None,
-    layout: Layout | None = None,
-) -> dict[str, Any]:
-    """``results["privacy"]``: the attacks' AUCs (pairs laid out as ``layout`` says) and forget truth ratios per
-    modality, compared with the retain model's when there is one (``reference``), or ``{"unavailable": why}``."""
-    if isinstance(data, str):
-        return {"unavailable": data}
-    from umu_hf.privacy.reference import compare_with_retain, measure
-
-    forget, holdout = data
-    block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=request.limit, layout=layout)
-    if reference is None:
-        return block
-    retain = source_id(request.retain_model) if request.retain_model else None
-    return compare_with_retain(block, reference, retain)
+    extras = {key: functools.partial(block.measure, model, processor, adapter, batch_size)
+              for key, block in blocks.items()}
+    return _finish(out, header, plan, request.classification_scoring, shard, extras)
