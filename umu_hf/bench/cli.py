@@ -69,10 +69,11 @@ class BenchArguments:
     )
     force: bool = field(default=False, metadata={"help": "redo every stage instead of reusing cached ones"})
     workers: str = field(
-        default="auto",
-        metadata={"help": "processes running the stages side by side: a count, or auto (default): on CPU one per "
-                  "core, at most one per seed, each with the cores divided among them; 1 on a GPU. The numbers "
-                  "depend on the threads per process (recorded in leaderboard.json), not on the count"},
+        default="1",
+        metadata={"help": "processes running the stages side by side (default 1): a count, or auto: on CPU one "
+                  "per core, at most one per seed; 1 on a GPU. The cores are divided among them. CPU numbers "
+                  "depend on the threads per process (recorded in leaderboard.json), not on the count: the "
+                  "embedded step size was tuned with one process on two cores"},
     )
     privacy: bool = field(
         default=False,
