@@ -437,3 +437,18 @@ def test_classification_scores_invariants(items):
     if mode == "exact":  # right exactly when the reply is the correct option's text
         expected_u = sum(i[0] == i[1] for i in items) / len(items) * 100
         assert r["unimodal_acc"] == pytest.approx(expected_u)
+
+
+def test_bootstrap_interval_is_scipys_percentile_bootstrap():
+    """The interval is scipy.stats.bootstrap's (percentile method, question indices resampled, seeded)."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    u = [True, True, False, True, False, False, True, True, True, False] * 3
+    m = [True, False, False, True, True, False, False, True, False, False] * 3
+    ours = scoring.binary_pair_metrics(u, m, confidence_level=0.9, seed=3, n_resamples=500)
+    forget = np.array(u) | np.array(m)
+    theirs = bootstrap((forget.astype(float),), np.mean, n_resamples=500, method="percentile",
+                       confidence_level=0.9, rng=np.random.default_rng(3))
+    assert ours["AccF_ci"] == pytest.approx([100 * theirs.confidence_interval.low,
+                                             100 * theirs.confidence_interval.high])

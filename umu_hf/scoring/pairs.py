@@ -33,33 +33,36 @@ from umu_hf.scoring.rules import (
     generation_secondary,
 )
 
-# bootstrap resamples are drawn in chunks of at most this many indices, to bound memory
+# bootstrap resamples are drawn in batches of at most this many indices, to bound memory
 _BOOTSTRAP_CHUNK_CELLS = 2_000_000
 
 
 def _bootstrap_cis(
     columns: dict[str, np.ndarray], confidence_level: float, seed: int, n_resamples: int
 ) -> dict[str, list[float]]:
-    """Percentile bootstrap interval (in percent) of the mean of each per-question column, resampling questions.
-
-    All columns share the same resamples (questions are drawn once), seeded by ``seed``.
+    """Percentile bootstrap interval (in percent) of the mean of each per-question column, resampling questions:
+    :func:`scipy.stats.bootstrap` on the question indices, so every column shares the same resamples (both
+    modalities of a question and both metrics drawn together), seeded by ``seed``.
     """
+    from scipy.stats import bootstrap
+
     n = len(next(iter(columns.values())))
     if n == 0:
         return {f"{name}_ci": [math.nan, math.nan] for name in columns}
-    rng = np.random.default_rng(seed)
-    means = {name: np.empty(n_resamples) for name in columns}
-    chunk = max(1, _BOOTSTRAP_CHUNK_CELLS // n)
-    for start in range(0, n_resamples, chunk):
-        stop = min(start + chunk, n_resamples)
-        index = rng.integers(0, n, size=(stop - start, n))
-        for name, values in columns.items():
-            means[name][start:stop] = values[index].mean(axis=1)
-    tail = (1.0 - confidence_level) / 2.0
-    return {
-        f"{name}_ci": [100.0 * float(np.quantile(m, tail)), 100.0 * float(np.quantile(m, 1.0 - tail))]
-        for name, m in means.items()
-    }
+    if n == 1:  # every resample is the one question (scipy refuses a sample of one)
+        return {f"{name}_ci": [100.0 * float(v[0])] * 2 for name, v in columns.items()}
+    table = np.stack([np.asarray(v, dtype=float) for v in columns.values()])
+
+    def means(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        return table[:, index.astype(np.intp)].mean(axis=-1)
+
+    result = bootstrap(
+        (np.arange(n),), means, n_resamples=n_resamples, batch=max(1, _BOOTSTRAP_CHUNK_CELLS // n),
+        vectorized=True, method="percentile", confidence_level=confidence_level,
+        rng=np.random.default_rng(seed),
+    )
+    low, high = np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)
+    return {f"{name}_ci": [100.0 * float(low[i]), 100.0 * float(high[i])] for i, name in enumerate(columns)}
 
 
 def _check_resamples(n_resamples: Any) -> int:
