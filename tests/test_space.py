@@ -644,3 +644,92 @@ def test_every_file_the_space_opens_follows_one_rule(bench_dir: Path, tmp_path: 
     (copy / "leaderboard.json").symlink_to(outside)
     with pytest.raises(UmuError, match="outside the bench folder"):
         read_leaderboard(copy)
+
+
+# -- the Space folder as a Hub Space uses it ------------------------------------------------------------------
+SPACE_FOLDER = Path(__file__).resolve().parents[1] / "spaces" / "umu_bench"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_space_folder_is_a_space_card_with_installable_requirements() -> None:
+    import gradio
+    from huggingface_hub import RepoCard
+    from packaging.requirements import Requirement
+
+    card = RepoCard.load(SPACE_FOLDER / "README.md").data
+    assert (card.sdk, card.app_file) == ("gradio", "app.py") and (SPACE_FOLDER / card.app_file).is_file()
+    assert card.sdk_version == gradio.__version__  # the version the tests ran the app with
+    lines = [line for line in (SPACE_FOLDER / "requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert {Requirement(line).name for line in lines} >= {"umu-hf", "gradio"}
+
+
+@pytest.mark.slow
+def test_space_starts_from_a_copy_of_its_folder_alone(bench_dir: Path, tmp_path: Path) -> None:
+    """As a Space runs: the folder's files and its bench beside app.py, `python app.py` from there, the page up."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    space = tmp_path / "space"
+    shutil.copytree(SPACE_FOLDER, space)
+    shutil.copytree(bench_dir, space / "bench")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BENCH_", "GRADIO_SERVER"))}
+    env.update(GRADIO_SERVER_PORT=str(port), PYTHONPATH="")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=space, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
+                    page = json.loads(response.read())
+                break
+            except OSError:
+                time.sleep(1)
+        assert page is not None, process.stdout.read() if process.poll() is not None else "no answer in 120 s"
+        texts = " ".join(_visible_texts(page))
+        assert "UMU-Bench" in texts and "vanilla" in texts
+        assert not any(path in texts for path in _bench_paths(space / "bench"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_bench_repo_is_downloaded_as_a_dataset_and_checked(bench_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """$BENCH_REPO: the bench folder comes from a Hub dataset repo (the download stops at huggingface_hub's
+    client, which returns the snapshot's local folder); a repo without bench.json is refused in one line."""
+    import huggingface_hub
+
+    from umu_hf.space.source import resolve_bench, space_host
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(bench_dir, snapshot / "runs" / "embedded")
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    env = {"BENCH_REPO": "org/umu-bench-runs", "BENCH_REPO_SUBDIR": "runs/embedded"}
+    assert resolve_bench(env, tmp_path) == snapshot / "runs" / "embedded"
+    assert calls == [("org/umu-bench-runs", {"repo_type": "dataset", "revision": None, "cache_dir": None,
+                                             "allow_patterns": ["runs/embedded/**"]})]
+    with pytest.raises(UmuError, match="no bench.json in its root"):
+        resolve_bench({"BENCH_REPO": "org/umu-bench-runs"}, tmp_path)
+    with pytest.raises(UmuError, match="not a Hub repo id"):
+        resolve_bench({"BENCH_REPO": "../x"}, tmp_path)
+    assert resolve_bench({"BENCH_DIR": "b", "BENCH_REPO": "org/x"}, tmp_path) == Path("b")
+    assert resolve_bench({}, tmp_path) == tmp_path / "bench"
+    assert (space_host({}), space_host({"SPACE_ID": "org/s"}), space_host({"GRADIO_SERVER_NAME": "::1"})) == (
+        "127.0.0.1", "0.0.0.0", "::1")

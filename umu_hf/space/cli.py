@@ -23,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--bench-dir", default=DEFAULT_OUT, help=f"the `umu-hf bench --out` folder (default: {DEFAULT_OUT})"
     )
     p.add_argument(
+        "--bench-repo",
+        help="instead of --bench-dir: a Hub dataset repo (ORG/NAME) holding a bench folder, downloaded first (as "
+        "the Space does with $BENCH_REPO)",
+    )
+    p.add_argument(
         "--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, this machine only)"
     )
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
@@ -45,8 +50,13 @@ def _space(args: argparse.Namespace) -> Any:
     if not 0 < args.port < 65536:
         raise UmuError(f"--port {args.port}: choose a port between 1 and 65535")
     resolve_device(args.device)  # a bad --device fails now, not at the first question
+    bench_dir = args.bench_dir
+    if args.bench_repo:
+        from umu_hf.space.source import bench_from_hub
+
+        bench_dir = bench_from_hub(args.bench_repo)
     launch(
-        build_app(args.bench_dir, device=args.device, dtype=args.dtype, max_loaded_models=args.max_loaded_models),
+        build_app(bench_dir, device=args.device, dtype=args.dtype, max_loaded_models=args.max_loaded_models),
         host=args.host,
         port=args.port,
     )
