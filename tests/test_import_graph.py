@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("umu_hf.data", "umu_hf.scoring"),  # the dataset; answer rules and metric math
     ("umu_hf.models",),  # loading, adapters, the tiny LLaVA
     ("umu_hf.evaluation",),  # the benchmark run: a model in, results.json out
+    ("umu_hf.lmms",),  # the benchmark as lmms-eval tasks: its questions, prompts and scoring, for another harness
     ("umu_hf.trainers",),  # fine-tuning and unlearning (probing forget and retain accuracy as they train)
     ("umu_hf.privacy",),  # membership inference, forget quality, PrivLeak, relearning: on top of an evaluation
     ("umu_hf.leaderboard",),  # many results.json -> the tables and plots
