@@ -11,7 +11,8 @@ only the records of its own subtask.
 - :func:`doc_to_visual`, :func:`doc_to_text`: the portrait (multimodal only) and the LLaVA-1.5 prompt of
   :func:`umu_hf.prompts.llava_task_prompt`, character for character.
 - :func:`process_results`: the reply (:func:`umu_hf.prompts.extract_reply`) scored by
-  :meth:`umu_hf.evaluation.items.Question.score`, as one record per question under every metric of the subtask.
+  :meth:`umu_hf.evaluation.items.Question.score`, as one record per question under every metric of the subtask
+  (``correct``, or generation's ``rougeL``, ``bleu``, ``rouge1``, ``rouge2``).
 - the aggregations (:data:`AGGREGATIONS`): :mod:`umu_hf.scoring`'s pair metrics of the subtask's records, the
   numbers ``umu-hf eval`` writes under ``sets.<set>.<task>`` in results.json.
 """
@@ -119,10 +120,12 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     of the subtask, whose aggregation pairs the modalities."""
     question = _question(doc)
     reply = extract_reply(_text(results[0]))
+    scores = question.score(reply)
+    if "score" in scores:  # generation: named for what it is; lmms-eval reads a "score" as a 0/1 outcome
+        scores = {"rougeL": scores.pop("score"), **scores}
     record = {
         "id": doc["id"], "set": question.set_name, "task": question.task, "modality": question.modality,
-        "profile_id": question.profile_id, "index": question.index, "reply": reply,
-        **question.score(reply),
+        "profile_id": question.profile_id, "index": question.index, "reply": reply, **scores,
     }
     return dict.fromkeys(TASK_METRICS[question.task], record)
 
@@ -147,10 +150,10 @@ def pair_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     tasks = {record["task"] for record in records}
     if len(tasks) != 1:
         raise UmuError(f"records of {sorted(tasks) or 'no'} tasks: a subtask scores one task")
-    field = "score" if tasks == {"generation"} else "correct"
+    field = "rougeL" if tasks == {"generation"} else "correct"
     u = [uni[key][field] for key in uni]
     m = [multi[key][field] for key in uni]
-    return generation_pair_metrics(u, m) if field == "score" else binary_pair_metrics(u, m)
+    return generation_pair_metrics(u, m) if field == "rougeL" else binary_pair_metrics(u, m)
 
 
 def _aggregation(metric: str) -> Callable[[Sequence[Mapping[str, Any]]], float]:
