@@ -15,13 +15,13 @@ from umu_hf.errors import UmuError
 from umu_hf.evaluation.items import iter_items
 from umu_hf.evaluation.results import task_metrics
 from umu_hf.lmms.tasks import export_lmms_eval, group_name, subtask_name
-from umu_hf.prompts import MAX_NEW_TOKENS, llava_task_prompt
+from umu_hf.prompts import MAX_NEW_TOKENS, llava_task_prompt, task_instruction
 
 #: the TaskConfig keys of lmms-eval 0.7.3 (lmms_eval/api/task.py) that the exported subtasks may use
 TASK_KEYS = {
     "task", "dataset_path", "dataset_name", "dataset_kwargs", "test_split", "output_type", "process_docs",
     "doc_to_visual", "doc_to_text", "doc_to_target", "generation_kwargs", "process_results", "metric_list",
-    "metadata",
+    "lmms_eval_specific_kwargs", "metadata",
 }
 #: what every exported subtask must set for a generate_until task scored by process_results
 REQUIRED_TASK_KEYS = TASK_KEYS - {"dataset_kwargs"}
@@ -81,6 +81,7 @@ def test_the_folder_is_one_group_of_nine_subtasks_in_lmms_eval_schema(task_dir: 
             kwargs = config["generation_kwargs"]
             assert kwargs["max_new_tokens"] == MAX_NEW_TOKENS[task]
             assert kwargs["do_sample"] is False and kwargs["temperature"] == 0 and kwargs["num_beams"] == 1
+            assert config["lmms_eval_specific_kwargs"] == {"default": {"prompt": "chat"}, "umu_hf": {"prompt": "llava"}}
             for metric in config["metric_list"]:
                 assert set(metric) == {"metric", "aggregation", "higher_is_better"}
                 lower = set_name == "forget" or metric["metric"] in ("AccF", "RLF")
@@ -105,9 +106,10 @@ def test_docs_prompts_and_portraits_are_umu_hfs(task_dir: Path, synth_dir: Path,
         assert len(docs) == len(questions) > 0
         for doc, question in zip(docs, questions, strict=True):
             assert doc["id"] == question.uid()
-            assert utils.doc_to_text(doc) == llava_task_prompt(
-                task, question.modality, question.question, question.options
-            )
+            llava = llava_task_prompt(task, question.modality, question.question, question.options)
+            assert utils.doc_to_text(doc) == utils.doc_to_text(doc, {"prompt": "llava"}) == llava
+            chat = task_instruction(task, question.question, question.options)
+            assert utils.doc_to_text(doc, {"prompt": "chat", "default": {}}) == chat
             assert utils.doc_to_target(doc) == question.reference
             visual = utils.doc_to_visual(doc)
             if question.with_image:
@@ -156,6 +158,15 @@ def test_a_question_asked_in_one_modality_only_is_an_error(task_dir: Path, synth
     records = [utils.process_results(doc, ["x"])["AccF"] for doc in docs]
     with pytest.raises(UmuError, match="one modality only"):
         utils.aggregate_AccF(records[:-1])
+
+
+def test_an_unknown_prompt_style_is_refused(task_dir: Path, synth_dir: Path):
+    import datasets
+
+    utils = _utils(task_dir)
+    doc = utils.real_cloze_docs(datasets.load_dataset(str(synth_dir), "real", split="train"))[0]
+    with pytest.raises(UmuError, match="prompt 'qwen'"):
+        utils.doc_to_text(doc, {"prompt": "qwen"})
 
 
 def test_bad_input_is_one_line_naming_the_flag(tmp_path: Path, synth_dir: Path, capsys):

@@ -8,8 +8,9 @@ only the records of its own subtask.
 - ``process_docs``: :func:`docs_function` (set, task) turns a split of profiles (one row per person, the Hub
   schema) into one doc per question and modality, in :func:`umu_hf.evaluation.items.iter_items`' order; a
   multimodal doc carries the person's portrait, a unimodal doc none.
-- :func:`doc_to_visual`, :func:`doc_to_text`: the portrait (multimodal only) and the LLaVA-1.5 prompt of
-  :func:`umu_hf.prompts.llava_task_prompt`, character for character.
+- :func:`doc_to_visual`, :func:`doc_to_text`: the portrait (multimodal only) and the original prompt: the whole
+  LLaVA-1.5 prompt (:func:`umu_hf.prompts.llava_task_prompt`, character for character) for ``--model umu_hf``,
+  the chat-template branch's user-turn text for lmms-eval's own models, whose templates add roles and image.
 - :func:`process_results`: the reply (:func:`umu_hf.prompts.extract_reply`) scored by
   :meth:`umu_hf.evaluation.items.Question.score`, as one record per question under every metric of the subtask
   (``correct``, or generation's ``rougeL``, ``bleu``, ``rouge1``, ``rouge2``).
@@ -25,7 +26,7 @@ from typing import Any
 from umu_hf.data.schema import MODALITIES, SETS, TASKS
 from umu_hf.errors import UmuError
 from umu_hf.evaluation.items import Question, iter_items
-from umu_hf.prompts import extract_reply, llava_task_prompt
+from umu_hf.prompts import extract_reply, llava_task_prompt, task_instruction
 
 #: the metrics of a subtask, per task: the two pair metrics, then the per-modality scores (results.json's keys)
 TASK_METRICS: dict[str, tuple[str, ...]] = {
@@ -33,6 +34,8 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "cloze": ("AccF", "AccR", "unimodal_acc", "multimodal_acc"),
     "generation": ("RLF", "RLR", "unimodal_rougeL", "multimodal_rougeL"),
 }
+#: how :func:`doc_to_text` words a prompt: LLaVA-1.5's whole prompt, or the user-turn text of a chat template
+PROMPT_STYLES: tuple[str, ...] = ("llava", "chat")
 #: the doc columns besides the portrait
 DOC_FIELDS: tuple[str, ...] = (
     "id", "set", "task", "modality", "profile_id", "index", "key", "question", "reference", "options",
@@ -99,9 +102,21 @@ def doc_to_visual(doc: Mapping[str, Any]) -> list:
 
 
 def doc_to_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:
-    """The original LLaVA-1.5 evaluation prompt of the doc (docs/protocol.md, Evaluation), ``USER: <image>\\n…
-    ASSISTANT:`` for a multimodal doc: :func:`umu_hf.prompts.llava_task_prompt`."""
-    return llava_task_prompt(doc["task"], doc["modality"], doc["question"], doc.get("options") or None)
+    """The doc's prompt as the original protocol words it (docs/protocol.md, Evaluation), in one of
+    :data:`PROMPT_STYLES`, chosen by the task's ``lmms_eval_specific_kwargs`` (``prompt``; per ``--model``):
+
+    - ``llava`` (no kwargs too): the whole LLaVA-1.5 prompt, ``USER: <image>\\n… ASSISTANT:`` for a multimodal doc
+      (:func:`umu_hf.prompts.llava_task_prompt`), for a model that adds no chat template of its own;
+    - ``chat``: the user-turn text of the original's chat-template branch (:func:`umu_hf.prompts.task_instruction`;
+      no roles, no image token), for a model whose chat template adds the roles and the image.
+    """
+    style = (lmms_eval_specific_kwargs or {}).get("prompt", "llava")
+    options = doc.get("options") or None
+    if style == "llava":
+        return llava_task_prompt(doc["task"], doc["modality"], doc["question"], options)
+    if style == "chat":
+        return task_instruction(doc["task"], doc["question"], options)
+    raise UmuError(f"lmms_eval_specific_kwargs prompt {style!r}: expected one of {', '.join(PROMPT_STYLES)}")
 
 
 def doc_to_target(doc: Mapping[str, Any]) -> str:

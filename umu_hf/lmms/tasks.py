@@ -6,12 +6,14 @@ The folder holds, for one forget ratio R (``forget05`` …):
 - ``umu_bench_forgetRR_<set>_<task>.yaml`` per evaluation set (forget, retain, real) × task (classification,
   cloze, generation): the set's config of the dataset (``dataset_path`` a local Hub-layout folder or a Hub repo id,
   ``dataset_name`` the config, split ``train``: what ``datasets.load_dataset`` reads), both modalities of every
-  question as docs (``process_docs``), greedy decoding with the task's ``max_new_tokens`` budget
+  question as docs (``process_docs``), the prompt (``doc_to_text``: LLaVA-1.5's whole prompt for ``--model
+  umu_hf``, the chat branch's user-turn text for lmms-eval's templated models), greedy decoding with the task's ``max_new_tokens`` budget
   (:data:`umu_hf.prompts.MAX_NEW_TOKENS`), and the set's pair metric and per-modality scores;
 - ``utils.py``: the functions the YAML names with ``!function``, imported from :mod:`umu_hf.lmms.hooks` (the
   tasks need umu-hf installed where lmms-eval runs).
 
-Run: ``lmms-eval --include_path TASKDIR --tasks umu_bench_forget05 --model … --batch_size 1``.
+Run: ``lmms-eval --include_path TASKDIR --tasks umu_bench_forget05 --model umu_hf --model_args pretrained=MODEL``
+(:mod:`umu_hf.lmms.model`: asks exactly as ``umu-hf eval`` does).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from umu_hf import __version__
 from umu_hf.data.schema import SETS, TASKS, check_forget_ratio, forget_config, set_config
 from umu_hf.errors import UmuError
 from umu_hf.lmms.hooks import TASK_METRICS
+from umu_hf.lmms.model import MODEL_NAME
 from umu_hf.outputs import check_replaceable, write_marker
 from umu_hf.prompts import ASSISTANT_TAG, MAX_NEW_TOKENS
 from umu_hf.utils import atomic_dir
@@ -83,6 +86,11 @@ def subtask_yaml(ratio: int, set_name: str, task: str, dataset_path: str) -> str
         "  num_beams: 1\n"
         "  do_sample: false\n"
         f"  until: [{q(ASSISTANT_TAG)}]\n"
+        "lmms_eval_specific_kwargs:\n"
+        "  default:\n"
+        "    prompt: chat\n"
+        f"  {MODEL_NAME}:\n"
+        "    prompt: llava\n"
         "process_results: !function utils.process_results\n"
         f"metric_list:\n{metrics}"
         "metadata:\n"
