@@ -201,3 +201,13 @@ def test_the_umu_hf_model_asks_llava_with_the_tasks_prompt(task_dir: Path, synth
             text = utils.doc_to_text(doc)
             assert request_prompt(adapter, text, doc, len(utils.doc_to_visual(doc))) == text
     assert request_prompt(adapter, "Describe it.", {"question_id": 1}, 1) == "USER: <image>\nDescribe it.\nASSISTANT:"
+
+
+def test_a_published_layout_folder_is_pointed_to_through_its_converted_copy(legacy_dir: Path, umu_cache: Path,
+                                                                            tmp_path: Path):  # fmt: skip
+    """lmms-eval reads Hub-layout folders (datasets.load_dataset); published data is converted once, into the cache."""
+    from umu_hf.data.hub import is_hub_folder
+
+    tasks = export_lmms_eval(str(legacy_dir), 15, tmp_path / "tasks")
+    path = Path(_load(tasks / "umu_bench_forget15_forget_cloze.yaml")["dataset_path"])
+    assert path.is_relative_to(umu_cache) and is_hub_folder(path)

@@ -16,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write lmms-eval tasks for one forget ratio: a group umu_bench_forgetRR of 9 subtasks "
         "(forget/retain/real x classification/cloze/generation, both modalities in each), the original "
         "LLaVA-1.5 prompts, greedy decoding, and umu-hf's scoring (utils.py imports umu_hf, so install umu-hf "
-        "where lmms-eval runs). Then: lmms-eval --include_path OUT --tasks umu_bench_forgetRR --model ... "
-        "--batch_size 1",
+        "where lmms-eval runs). Then: lmms-eval --include_path OUT --tasks umu_bench_forgetRR --model umu_hf "
+        "--model_args pretrained=MODEL (umu-hf's lmms-eval model: asks exactly as umu-hf eval does)",
     )
     lmms.add_argument(
         "--data", required=True,
@@ -30,10 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _lmms_eval(args: argparse.Namespace) -> int:
+    from umu_hf.data.schema import check_forget_ratio
     from umu_hf.lmms.tasks import export_lmms_eval, group_name
 
     out = export_lmms_eval(args.data, args.forget_ratio, args.out, overwrite=args.overwrite)
-    group = group_name(int(str(args.forget_ratio).strip().rstrip("%")))
+    group = group_name(check_forget_ratio(args.forget_ratio))
     print(f"wrote lmms-eval tasks to {out}; run: lmms-eval --include_path {out} --tasks {group} "
-          "--model MODEL --model_args pretrained=MODEL_PATH --batch_size 1")
+          "--model umu_hf --model_args pretrained=MODEL")
     return 0

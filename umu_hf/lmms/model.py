@@ -59,20 +59,25 @@ def _build_class() -> type:
     from lmms_eval.api.model import lmms
     from tqdm.auto import tqdm
 
+    from umu_hf.evaluation.batching import resolve_batch_size
     from umu_hf.models.loading import load_model
 
     class UmuHfModel(lmms):
         """lmms-eval model over umu-hf's loading and adapters; ``--model_args pretrained=PATH_OR_ID[,device=auto
-        ,dtype=auto]`` and ``--batch_size N`` (questions per ``generate`` call; greedy, so replies do not depend
-        on it)."""
+        ,dtype=auto]`` and ``--batch_size N|auto`` (questions per ``generate`` call, ``auto`` as ``umu-hf eval``'s;
+        greedy, so replies do not depend on it). One process (it reports rank 0 of 1 to lmms-eval)."""
 
         def __init__(
             self, pretrained: str, device: str | None = "auto", dtype: str = "auto", batch_size: int | str = 1,
-            **_: Any,
+            max_batch_size: int | None = None,
         ) -> None:
             super().__init__()
             self.model, self.processor, self.adapter = load_model(pretrained, device or "auto", dtype)
-            self.batch_size_per_gpu = max(1, int(batch_size))
+            text = str(batch_size).strip()
+            try:
+                self.batch_size_per_gpu = resolve_batch_size(int(text) if text.isdigit() else text, self.model)
+            except UmuError as exc:
+                raise UmuError(f"--batch_size: {exc}") from None
 
         @property
         def batch_size(self) -> int:
