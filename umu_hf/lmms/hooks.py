@@ -147,8 +147,9 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
 
 def pair_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """:mod:`umu_hf.scoring`'s pair metrics of one subtask's records: each unimodal record with the multimodal
-    record of the same (profile, index). A question answered in one modality only is an error (the run was cut
-    short, e.g. by ``--limit``, which counts docs, not questions)."""
+    record of the same (profile, index). A question answered in one modality only is an error: lmms-eval's
+    ``--limit`` counts docs, and a question's two modalities are consecutive docs, so only an even limit (2N: the
+    first N questions, as ``umu-hf eval --limit N``) keeps them paired."""
     from umu_hf.scoring import binary_pair_metrics, generation_pair_metrics
 
     by_modality: dict[str, dict[tuple[int, int], Mapping[str, Any]]] = {m: {} for m in MODALITIES}
@@ -160,7 +161,8 @@ def pair_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         profile, index = unpaired[0]
         raise UmuError(
             f"question {index} of profile {profile} was asked in one modality only: AccF/AccR and RLF/RLR pair "
-            f"both; run every doc of the subtask (no --limit)"
+            f"both; run every doc of the subtask or an even --limit (each question's two modalities are "
+            f"consecutive docs)"
         )
     tasks = {record["task"] for record in records}
     if len(tasks) != 1:
