@@ -36,10 +36,6 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 }
 #: how :func:`doc_to_text` words a prompt: LLaVA-1.5's whole prompt, or the user-turn text of a chat template
 PROMPT_STYLES: tuple[str, ...] = ("llava", "chat")
-#: the doc columns besides the portrait
-DOC_FIELDS: tuple[str, ...] = (
-    "id", "set", "task", "modality", "profile_id", "index", "key", "question", "reference", "options",
-)
 
 
 def _question(doc: Mapping[str, Any]) -> Question:
