@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("umu_hf.models",),  # loading, adapters, the tiny LLaVA
     ("umu_hf.evaluation",),  # the benchmark run: a model in, results.json out
     ("umu_hf.trainers",),  # fine-tuning and unlearning (probing forget and retain accuracy as they train)
-    ("umu_hf.privacy",),  # membership inference, forget quality, PrivLeak, relearning: on top of an evaluation
+    ("umu_hf.privacy", "umu_hf.robustness"),  # membership inference, forget quality, PrivLeak, relearning: on top of an evaluation
     ("umu_hf.leaderboard",),  # many results.json -> the tables and plots
     ("umu_hf.bench",),  # every stage of a bench run
     ("umu_hf.space",),  # the Gradio Space over a bench folder

@@ -60,12 +60,15 @@ _MIN_VARIANCE = 1e-12
 
 @dataclass(frozen=True)
 class TokenStats:
-    """One example's answer tokens: ``log_probs[t] = log p(x_t | x_<t)``, and the mean ``mu[t]`` and standard
-    deviation ``sigma[t]`` of ``log p(v)`` under the next-token distribution at that position."""
+    """One example's answer tokens: ``log_probs[t] = log p(x_t | x_<t)``, the mean ``mu[t]`` and standard
+    deviation ``sigma[t]`` of ``log p(v)`` under the next-token distribution at that position, and ``hits[t]``:
+    whether ``x_t`` is that distribution's most likely token (what exact memorization and extraction strength
+    read, :mod:`umu_hf.robustness.extraction`)."""
 
     log_probs: tuple[float, ...]
     mu: tuple[float, ...]
     sigma: tuple[float, ...]
+    hits: tuple[bool, ...] = ()
 
 
 def _lowest_mean(values: Sequence[float], k: float) -> float:
@@ -200,7 +203,9 @@ def token_stats(
                 p = log_p.exp()
                 mu = (p * log_p).sum(-1)
                 variance = ((p * log_p.square()).sum(-1) - mu.square()).clamp_min(_MIN_VARIANCE)
-                out.append(TokenStats(tuple(chosen.tolist()), tuple(mu.tolist()), tuple(variance.sqrt().tolist())))
+                hits = log_p.argmax(-1) == tokens
+                out.append(TokenStats(tuple(chosen.tolist()), tuple(mu.tolist()), tuple(variance.sqrt().tolist()),
+                                      tuple(hits.tolist())))
     finally:
         model.train(was_training)
     return out

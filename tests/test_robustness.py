@@ -1,0 +1,82 @@
+"""umu-hf eval --robustness: portrait transforms and extraction, measured on the evaluated model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from umu_hf.robustness.extraction import exact_memorization, extraction_strength
+from umu_hf.robustness.transforms import TRANSFORMS
+
+
+def test_transforms_are_deterministic_same_size_and_change_the_portrait():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    portrait = Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8), "RGB")
+    for name, transform in TRANSFORMS.items():
+        once, twice = transform(portrait), transform(portrait)
+        assert once.size == portrait.size and once.mode == "RGB", name
+        assert once.tobytes() == twice.tobytes(), name  # no randomness
+        assert once.tobytes() != portrait.tobytes(), name
+    assert TRANSFORMS["flip"](TRANSFORMS["flip"](portrait)).tobytes() == portrait.tobytes()
+
+
+@pytest.mark.parametrize(("hits", "em", "es"), [
+    ([True] * 5, 1.0, 1.0),
+    ([False, False, True, True, True], 0.6, 0.6),
+    ([True, False, True, True], 0.75, 0.5),
+    ([True, True, True, False], 0.75, 0.25),  # open-unlearning's loop stops at k = L - 1: ES = 1 / L, not 0
+    ([False], 0.0, 1.0),
+])
+def test_exact_memorization_and_extraction_strength_follow_open_unlearning(hits, em, es):
+    assert exact_memorization(hits) == pytest.approx(em)
+    assert extraction_strength(hits) == pytest.approx(es)
+
+
+def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
+    """The untransformed cell asks what the evaluation asked (same multimodal accuracy); every transform is
+    measured on the same questions with its change; extraction's hits are the argmax of a teacher-forced pass."""
+    import torch
+
+    from umu_hf.cli import main
+    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.models.loading import load_model
+    from umu_hf.privacy.mia import split_pairs
+
+    out = tmp_path / "eval"
+    code = main(["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--forget-ratio", "10",
+                 "--out", str(out), "--limit", "2", "--device", "cpu", "--robustness", "--no-progress"])
+    assert code == 0
+    assert "robustness (multimodal accuracy" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    block = results["robustness"]
+    assert set(block["image"]) == {"none", *TRANSFORMS}
+    for set_name in ("forget", "retain"):
+        for task in ("classification", "cloze"):
+            plain = block["image"]["none"][set_name][task]
+            assert plain["multimodal_acc"] == pytest.approx(results["sets"][set_name][task]["multimodal_acc"])
+            for name in TRANSFORMS:
+                cell = block["image"][name][set_name][task]
+                assert cell["n"] == plain["n"] > 0
+                assert cell["change"] == pytest.approx(cell["multimodal_acc"] - plain["multimodal_acc"])
+    assert set(block["unavailable"]) == {"paraphrase", "quantization"}
+
+    # extraction: recompute the unimodal forget answers' exact memorization from one forward pass
+    model, _processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
+    pairs, images = split_pairs(load_umu_split(str(synth_dir), "forget10", as_dataset=False), "forget", 2)
+    batch = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[], eos=False).encode(
+        pairs["unimodal"], [p.answer for p in pairs["unimodal"]])
+    labels = batch.pop("labels")
+    with torch.inference_mode():
+        predicted = model(**batch).logits[:, :-1].argmax(-1)
+    targets = labels[:, 1:]
+    scored = targets != IGNORE_INDEX
+    em = [float((predicted[i][scored[i]] == targets[i][scored[i]]).float().mean()) for i in range(len(targets))]
+    cell = block["extraction"]["unimodal"]
+    assert cell["n"] == len(pairs["unimodal"])
+    assert cell["exact_memorization"] == pytest.approx(100 * sum(em) / len(em))
+    assert 0 <= cell["extraction_strength"] <= 100

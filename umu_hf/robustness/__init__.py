@@ -1,0 +1,12 @@
+"""Is it really forgotten? The evaluation asked again under changes that should not matter
+(``umu-hf eval --robustness``; results.json's ``robustness`` block, built on top of an evaluation by
+:mod:`umu_hf.robustness.block`):
+
+- ``image``: every multimodal classification and cloze question of forget and retain asked again with the portrait
+  transformed (:mod:`umu_hf.robustness.transforms`: crop, blur, grayscale, flip, JPEG), accuracy per transform and
+  its change against the untransformed portrait;
+- ``extraction``: exact memorization and extraction strength of the forget set's answers, per modality, as
+  open-unlearning defines them (:mod:`umu_hf.robustness.extraction`).
+
+Paraphrased questions and quantized weights are not measured yet; the block says so under ``unavailable``.
+"""
