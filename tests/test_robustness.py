@@ -36,6 +36,23 @@ def test_exact_memorization_and_extraction_strength_follow_open_unlearning(hits,
     assert extraction_strength(hits) == pytest.approx(es)
 
 
+def test_quantized_copy_leaves_the_model_alone_and_says_when_4_bits_cannot_run(tiny_model_dir):
+    import torch
+
+    from umu_hf.models.loading import load_model
+    from umu_hf.robustness.quantize import QuantizationUnavailable, quantized_copy
+
+    model, _processor, _adapter = load_model(str(tiny_model_dir), "cpu", "float32")
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    quantized = quantized_copy(model, 8)
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())  # the model is untouched
+    linear = [m for m in quantized.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear and {type(m.weight).__name__ for m in linear} == {"Int8Tensor"}  # torchao's int8 weights
+    with pytest.raises(QuantizationUnavailable, match="no int4 weight-only kernel for the CPU"):
+        quantized_copy(model, 4)
+
+
+@pytest.mark.slow
 def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
     """The untransformed cell asks what the evaluation asked (same multimodal accuracy); every transform is
     measured on the same questions with its change; extraction's hits are the argmax of a teacher-forced pass."""
@@ -63,7 +80,15 @@ def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
                 cell = block["image"][name][set_name][task]
                 assert cell["n"] == plain["n"] > 0
                 assert cell["change"] == pytest.approx(cell["multimodal_acc"] - plain["multimodal_acc"])
-    assert set(block["unavailable"]) == {"paraphrase", "quantization"}
+    assert set(block["unavailable"]) == {"paraphrase"}
+    quantization = block["quantization"]
+    assert "no int4 weight-only kernel for the CPU" in quantization["int4"]["unavailable"]
+    for set_name in ("forget", "retain"):
+        for task in ("classification", "cloze"):
+            cell = quantization["int8"][set_name][task]
+            for modality in ("unimodal", "multimodal"):
+                plain = results["sets"][set_name][task][f"{modality}_acc"]
+                assert cell["recovery"][modality] == pytest.approx(cell[f"{modality}_acc"] - plain)
 
     # extraction: recompute the unimodal forget answers' exact memorization from one forward pass
     model, _processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
@@ -80,3 +105,26 @@ def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
     assert cell["n"] == len(pairs["unimodal"])
     assert cell["exact_memorization"] == pytest.approx(100 * sum(em) / len(em))
     assert 0 <= cell["extraction_strength"] <= 100
+
+
+def test_terminal_report_reads_every_part():
+    from umu_hf.robustness.block import format_robustness
+
+    cell = {"multimodal_acc": 50.0, "n": 4, "change": None}
+    image = {name: {s: {"classification": dict(cell), "cloze": dict(cell)} for s in ("forget", "retain")}
+             for name in ("none", "blur")}
+    quantized = {"unimodal_acc": 75.0, "multimodal_acc": 75.0, "n": 4,
+                 "recovery": {"unimodal": 0.0, "multimodal": 25.0}}
+    block = {
+        "image": image,
+        "extraction": {"unimodal": {"exact_memorization": 90.0, "extraction_strength": 80.0},
+                       "multimodal": {"exact_memorization": None, "extraction_strength": None}},
+        "quantization": {"library": "torchao", "int8": {s: {"classification": quantized, "cloze": quantized}
+                                                        for s in ("forget", "retain")},
+                         "int4": {"unavailable": "no kernel"}},
+    }
+    text = format_robustness(block)
+    assert "blur" in text and "classification 50.0 / 50.0" in text
+    assert "exact memorization 90.0, extraction strength 80.0" in text and "exact memorization –" in text
+    assert "int8: forget multimodal recovery classification 25.0, cloze 25.0" in text
+    assert "int4: unavailable (no kernel)" in text

@@ -6,7 +6,9 @@
   transformed (:mod:`umu_hf.robustness.transforms`: crop, blur, grayscale, flip, JPEG), accuracy per transform and
   its change against the untransformed portrait;
 - ``extraction``: exact memorization and extraction strength of the forget set's answers, per modality, as
-  open-unlearning defines them (:mod:`umu_hf.robustness.extraction`).
+  open-unlearning defines them (:mod:`umu_hf.robustness.extraction`);
+- ``quantization``: the same questions on a copy of the model with 8-bit (and, on a GPU, 4-bit) weights, and the
+  recovery of forgotten answers (:mod:`umu_hf.robustness.quantize`).
 
-Paraphrased questions and quantized weights are not measured yet; the block says so under ``unavailable``.
+Paraphrased questions are not measured yet; the block says so under ``unavailable``.
 """

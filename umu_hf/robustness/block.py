@@ -7,6 +7,8 @@ and ``change`` (transformed − untransformed, points). Asked like the evaluatio
 batching); the untransformed numbers are measured again here on the same questions, so each change compares like
 with like. ``extraction``: per modality, mean exact memorization and extraction strength (percent) of the forget
 set's QA answers, scored in the training layout as membership inference scores them (answer tokens, no EOS).
+``quantization``: per bit width (:mod:`umu_hf.robustness.quantize`), both modalities' accuracy of a quantized copy
+of the model and ``recovery`` = quantized − unquantized (points; on forget, knowledge that rounding brings back).
 """
 
 from __future__ import annotations
@@ -23,15 +25,13 @@ ROBUSTNESS = "robustness"
 IMAGE_SETS = ("forget", "retain")
 IMAGE_TASKS = ("classification", "cloze")
 #: what the block does not measure yet, and why
-NOT_YET = {
-    "paraphrase": "not measured: the dataset has no paraphrased questions yet",
-    "quantization": "not measured yet",
-}
+NOT_YET = {"paraphrase": "not measured: the dataset has no paraphrased questions yet"}
 
 
 class RobustnessBlock:
     """:meth:`prepare` keeps the forget and retain questions of ``request``'s evaluation; :meth:`measure` asks the
-    multimodal ones again under each portrait transform and scores the forget answers' extraction."""
+    classification and cloze ones again (plain, under each portrait transform, quantized) and scores the forget
+    answers' extraction."""
 
     def __init__(self, request: EvalRequest) -> None:
         self.request = request
@@ -51,48 +51,77 @@ class RobustnessBlock:
 
     def measure(self, model: Any, processor: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
         """The block (see the module docstring)."""
+        plain = self._accuracy(model, adapter, batch_size, None, ("unimodal", "multimodal"))
+        image = {"none": _with_change(_only(plain, "multimodal"), None)}
+        from umu_hf.robustness.transforms import TRANSFORMS
+
+        for name, transform in TRANSFORMS.items():
+            image[name] = _with_change(self._accuracy(model, adapter, batch_size, transform, ("multimodal",)),
+                                       _only(plain, "multimodal"))
         return {
-            "image": self._image(model, adapter, batch_size),
+            "image": image,
             "extraction": self._extraction(model, adapter, batch_size),
+            "quantization": self._quantization(model, adapter, batch_size, plain),
             "unavailable": dict(NOT_YET),
         }
 
-    def _image(self, model: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
+    def _accuracy(self, model: Any, adapter: Any, batch_size: int, transform: Any,
+                  modalities: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+        """``{set: {task: {"<modality>_acc": %, "n": pairs}}}`` of forget and retain classification and cloze,
+        asked as the evaluation asks them, with each portrait through ``transform`` when given."""
         from umu_hf.data.decode import Portraits
         from umu_hf.evaluation.execute import Asker
         from umu_hf.evaluation.items import iter_items
         from umu_hf.evaluation.plan import Job
-        from umu_hf.robustness.transforms import TRANSFORMS
 
         request = self.request
         asker = Asker(model, adapter, request.budgets, batch_size)
         scoring = {"classification": request.classification_scoring, "cloze": "generate"}
-        accuracy: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
         was_training = getattr(model, "training", False)
         model.eval()
         try:
             for set_name, split in self._splits.items():
                 portraits = Portraits(split)
+                shown = portraits if transform is None else _Transformed(portraits, transform)
                 questions = [q for q in iter_items(split, set_name, IMAGE_TASKS, request.limit)
-                             if q.modality == "multimodal"]
+                             if q.modality in modalities]
                 prompts = {q: adapter.prompt(q.task, q.question, q.with_image, q.options) for q in questions}
-                for name, transform in {"none": None, **TRANSFORMS}.items():
-                    shown = portraits if transform is None else _Transformed(portraits, transform)
-                    for task in IMAGE_TASKS:
-                        jobs = [Job(q, scoring[task]) for q in questions if q.task == task]
-                        correct = [record["correct"] for batch in asker.batches(jobs, prompts)
-                                   for record in asker.ask(batch, prompts, shown)]
-                        cell = accuracy.setdefault(name, {}).setdefault(set_name, {})
-                        cell[task] = {"multimodal_acc": _percent(correct), "n": len(correct)}
+                for task in IMAGE_TASKS:
+                    jobs = [Job(q, scoring[task]) for q in questions if q.task == task]
+                    records = [r for batch in asker.batches(jobs, prompts) for r in asker.ask(batch, prompts, shown)]
+                    cell: dict[str, Any] = {}
+                    for modality in modalities:
+                        correct = [r["correct"] for r in records if r["modality"] == modality]
+                        cell[f"{modality}_acc"], cell["n"] = _percent(correct), len(correct)
+                    out.setdefault(set_name, {})[task] = cell
         finally:
             model.train(was_training)
-        for name, sets in accuracy.items():
-            for set_name, tasks in sets.items():
+        return out
+
+    def _quantization(self, model: Any, adapter: Any, batch_size: int,
+                      plain: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+        """Per bit width: the accuracies of the quantized copy and ``recovery`` = quantized − plain (points) per
+        set, task and modality; or ``{"unavailable": why}``."""
+        from umu_hf.robustness.quantize import BITS, QuantizationUnavailable, quantized_copy
+
+        block: dict[str, Any] = {"library": "torchao", "scheme": "weight-only, linear layers"}
+        for bits in BITS:
+            try:
+                quantized = quantized_copy(model, bits)
+            except QuantizationUnavailable as exc:
+                block[f"int{bits}"] = {"unavailable": str(exc)}
+                continue
+            try:
+                measured = self._accuracy(quantized, adapter, batch_size, None, ("unimodal", "multimodal"))
+            finally:
+                del quantized
+            for set_name, tasks in measured.items():
                 for task, cell in tasks.items():
-                    plain = accuracy["none"][set_name][task]["multimodal_acc"]
-                    cell["change"] = None if name == "none" or None in (plain, cell["multimodal_acc"]) else (
-                        cell["multimodal_acc"] - plain)
-        return accuracy
+                    cell["recovery"] = {m: _difference(cell[f"{m}_acc"], plain[set_name][task][f"{m}_acc"])
+                                        for m in ("unimodal", "multimodal")}
+            block[f"int{bits}"] = measured
+        return block
 
     def _extraction(self, model: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
         from umu_hf.data.schema import MODALITIES
@@ -108,6 +137,25 @@ class RobustnessBlock:
             block[modality] = {"exact_memorization": _percent(em), "extraction_strength": _percent(es),
                                "n": len(stats)}
         return block
+
+
+def _only(accuracy: dict[str, dict[str, dict[str, Any]]], modality: str) -> dict[str, dict[str, dict[str, Any]]]:
+    return {s: {t: {f"{modality}_acc": c[f"{modality}_acc"], "n": c["n"]} for t, c in tasks.items()}
+            for s, tasks in accuracy.items()}
+
+
+def _with_change(accuracy: dict[str, dict[str, dict[str, Any]]],
+                 plain: dict[str, dict[str, dict[str, Any]]] | None) -> dict[str, dict[str, dict[str, Any]]]:
+    """``multimodal_acc`` cells with ``change`` = theirs − ``plain``'s (None for the plain cells themselves)."""
+    for set_name, tasks in accuracy.items():
+        for task, cell in tasks.items():
+            cell["change"] = None if plain is None else _difference(
+                cell["multimodal_acc"], plain[set_name][task]["multimodal_acc"])
+    return accuracy
+
+
+def _difference(value: float | None, base: float | None) -> float | None:
+    return None if value is None or base is None else value - base
 
 
 class _Transformed:
@@ -143,6 +191,15 @@ def format_robustness(block: Mapping[str, Any]) -> str:
         cell = extraction.get(modality, {})
         lines.append(f"  forget {modality}: exact memorization {_show(cell.get('exact_memorization'))}, "
                      f"extraction strength {_show(cell.get('extraction_strength'))}")
+    for width, cells in block.get("quantization", {}).items():
+        if not isinstance(cells, dict) or width in ("library", "scheme"):
+            continue
+        if "unavailable" in cells:
+            lines.append(f"  {width}: unavailable ({cells['unavailable']})")
+            continue
+        recovery = [cells[s][t]["recovery"]["multimodal"] for s in ("forget",) for t in IMAGE_TASKS]
+        lines.append(f"  {width}: forget multimodal recovery " + ", ".join(
+            f"{task} {_show(r)}" for task, r in zip(IMAGE_TASKS, recovery, strict=True)))
     return "\n".join(lines)
 
 
