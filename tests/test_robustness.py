@@ -128,3 +128,32 @@ def test_terminal_report_reads_every_part():
     assert "exact memorization 90.0, extraction strength 80.0" in text and "exact memorization –" in text
     assert "int8: forget multimodal recovery classification 25.0, cloze 25.0" in text
     assert "int4: unavailable (no kernel)" in text
+
+
+def _block(change: float, em: float, recovery: float) -> dict:
+    cells = {s: {t: {"multimodal_acc": 50.0, "n": 4, "change": change} for t in ("classification", "cloze")}
+             for s in ("forget", "retain")}
+    quant = {s: {t: {"recovery": {"unimodal": recovery, "multimodal": 2 * recovery}} for t in ("classification", "cloze")}
+             for s in ("forget", "retain")}
+    return {"image": {name: cells for name in ("none", *TRANSFORMS)},
+            "extraction": {"unimodal": {"exact_memorization": em, "extraction_strength": em / 2},
+                           "multimodal": {"exact_memorization": em, "extraction_strength": em / 2}},
+            "quantization": {"int8": quant, "int4": {"unavailable": "no kernel"}}}
+
+
+def test_leaderboard_robustness_cells_and_table():
+    from umu_hf.leaderboard.markdown import cell_text
+    from umu_hf.leaderboard.robustness import markdown, robustness_cells, run_values
+
+    values = run_values(_block(change=10.0, em=80.0, recovery=5.0))
+    assert values["image/blur/forget"] == 10.0 and values["extraction/extraction_strength_multimodal"] == 40.0
+    assert values["quantization/int8_multimodal"] == 10.0 and values["quantization/int4_unimodal"] is None
+    cells = robustness_cells([_block(10.0, 80.0, 5.0), _block(20.0, 60.0, 15.0)], [0, 1])
+    assert cells["image/jpeg/retain"]["mean"] == 15.0 and cells["extraction/exact_memorization_unimodal"]["mean"] == 70.0
+    from umu_hf.leaderboard.robustness import robustness_columns
+
+    board = {"rows": [{"model": "ga", "forget_ratio": 15, "robustness": cells}], "robustness_columns": robustness_columns()}
+    text = "\n".join(markdown(board, cell_text))
+    assert "| 15 | ga | 15.0 ± 7.1 |" in text and "int8 recovery forget mm" in text
+    assert "int4" not in text  # a column with no number in any row (4 bits on CPU) is left out
+    assert markdown({"rows": [{"model": "ga", "forget_ratio": 15}]}, cell_text) == []
