@@ -176,9 +176,9 @@ def export_model(bench_dir: str | Path, name: str, out: str | Path, *, dataset_i
     bench = Path(bench_dir)
     if not bench.is_dir():
         raise UmuError(f"--bench-dir {bench_dir} is not a folder; give the --out folder of `umu-hf bench`")
+    facts, model_dir, results_file, results = gather_facts(bench, name, dataset_id)
     check_out_apart(out, [("bench folder", bench)])
     check_replaceable(out, overwrite)
-    facts, model_dir, results_file, results = gather_facts(bench, name, dataset_id)
     files = _model_files(model_dir)
     card = render_model_card(facts, results, model_name or Path(out).resolve().name)
     with atomic_dir(out) as tmp:
