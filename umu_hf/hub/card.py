@@ -225,6 +225,7 @@ def render_body(facts: CardFacts, metrics: list[CardMetric], results: Mapping[st
             if facts.name.startswith("vanilla") else f"the bench's `{facts.name}` model")
     dataset = (f"[{facts.dataset_id}](https://huggingface.co/datasets/{facts.dataset_id})" if facts.dataset_on_hub
                else f"{_local(facts)} (not on the Hub)")
+    data = facts.dataset_id if facts.dataset_on_hub else "<dataset>"
     parts = [
         f"# {title}", "",
         f"A vision-language model from a UMU-Bench run of [umu-hf]({UMU_HF_URL}): {what}, evaluated on "
@@ -246,7 +247,7 @@ def render_body(facts: CardFacts, metrics: list[CardMetric], results: Mapping[st
         "```python\nfrom transformers import AutoModelForImageTextToText, AutoProcessor\n\n"
         "model = AutoModelForImageTextToText.from_pretrained(\"<this repo>\")\n"
         "processor = AutoProcessor.from_pretrained(\"<this repo>\")\n```", "",
-        "or evaluate it again with `umu-hf eval --model <this repo> --data <dataset> "
+        f"or evaluate it again with `umu-hf eval --model <this repo> --data {data} "
         f"--forget-ratio {facts.forget_ratio} --out OUT`.", "",
     ]
     return "\n".join(parts)

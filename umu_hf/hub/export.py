@@ -81,7 +81,7 @@ def lineage(bench: Path, model_dir: Path, record: dict[str, Any] | None) -> tupl
                 base = source
                 steps.insert(0, f"`{source}`")
             else:
-                steps.insert(0, "a local checkpoint")
+                steps.insert(0, f"a local checkpoint (`{Path(source).name}`)")
             break
         seen.add(folder)
         where, record_file = folder, folder / TRAINING_RECORD
@@ -105,11 +105,10 @@ def _dataset(bench: Path, manifest: Manifest, dataset_id: str | None) -> tuple[s
     """(dataset id or local name, whether it names a Hub dataset, whether it is the synthetic stand-in)."""
     data = manifest.data
     synthetic = False
-    if not data.startswith(_HUB_PREFIX):
-        folder = resolve_inside(bench, data) if not Path(data).is_absolute() else Path(data)
-        readme = folder / "README.md"
-        synthetic = folder.name.startswith("synth-") or (
-            readme.is_file() and "Synthetic stand-in" in readme.read_text(encoding="utf-8", errors="replace"))
+    if not data.startswith(_HUB_PREFIX):  # inside the bench, or a folder the bench was given (as it was named)
+        readmes = [p for p in (bench / data / "README.md", Path(data) / "README.md") if p.is_file()]
+        synthetic = Path(data).name.startswith("synth-") or any(
+            "Synthetic stand-in" in p.read_text(encoding="utf-8", errors="replace") for p in readmes[:1])
     if dataset_id is not None:
         if not is_hub_id(dataset_id):
             raise UmuError(f"--dataset-id {dataset_id!r}: expected the published dataset's Hub id, ORG/NAME")

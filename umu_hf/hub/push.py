@@ -20,7 +20,7 @@ from umu_hf.outputs import MARKER
 
 REPO_TYPES = ("model", "dataset")
 #: never uploaded: umu-hf's own markers and locks, and training checkpoints an interrupted run left
-IGNORED = [MARKER, f"*/{MARKER}", LOCK_FILE, f"*/{LOCK_FILE}", "*/checkpoint-*", "*/.*.tmp-*"]
+IGNORED = [MARKER, f"*/{MARKER}", LOCK_FILE, f"*/{LOCK_FILE}", "*/checkpoint-*", ".*.tmp-*", "*/.*.tmp-*"]
 
 
 def model_index_count(folder: Path) -> int:
