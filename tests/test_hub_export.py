@@ -112,7 +112,8 @@ def _eval_results(folder: Path) -> dict[str, object]:
 
 def test_card_lists_every_metric_of_results_json_and_the_folder_loads(hand_bench, tmp_path):
     out = tmp_path / "npo-seed1"
-    assert main(["hub", "export", "--bench-dir", str(hand_bench), "--model", "npo (seed 1)", "--out", str(out)]) == 0
+    assert main(["hub", "export", "--bench-dir", str(hand_bench), "--model", "npo (seed 1)", "--out", str(out),
+                 "--license", "apache-2.0"]) == 0
     results = json.loads((hand_bench / "evals" / "npo-200" / "results.json").read_text())
     found = _eval_results(out)
     assert {k: r.metric_value for k, r in found.items()} == expected_metrics(results)
@@ -126,6 +127,7 @@ def test_card_lists_every_metric_of_results_json_and_the_folder_loads(hand_bench
     card = ModelCard.load(out / "README.md")
     assert card.data.datasets == ["org/umu-bench"] and "npo" in card.data.tags
     assert card.data.model_name == "npo-seed1" and card.data.pipeline_tag == "image-text-to-text"
+    assert card.data.license == "apache-2.0"
     body = card.text
     assert "- method: npo" in body and "- protocol: original" in body
     assert "embedded tiny LLaVA (`models/tiny-aaa`" in body and "fine-tuned (`models/vanilla-bbb`" in body

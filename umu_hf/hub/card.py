@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from umu_hf.data.schema import MODALITIES, SETS, SPLIT, TASKS
+from umu_hf.leaderboard.columns import RETAIN_MODEL
 from umu_hf.scoring import LOWER_IS_BETTER
 
 BENCHMARK_URL = "https://github.com/QDRhhhh/UMU-bench"
@@ -123,15 +124,15 @@ def _local(facts: CardFacts) -> str:
     return f"local data {facts.dataset_id.removeprefix(LOCAL_PREFIX)}"
 
 
-def card_data(facts: CardFacts, metrics: list[CardMetric], model_name: str) -> Any:
-    """The card's YAML front matter as ``ModelCardData``."""
+def card_data(facts: CardFacts, metrics: list[CardMetric], model_name: str, license: str | None = None) -> Any:
+    """The card's YAML front matter as ``ModelCardData`` (``license``: a Hub license id, e.g. ``apache-2.0``)."""
     from huggingface_hub import ModelCardData
 
     tags = ["umu-bench", "machine-unlearning", "multimodal", "umu-hf"] + ([facts.method] if facts.method else [])
     return ModelCardData(
         model_name=model_name, eval_results=eval_results(facts, metrics), library_name="transformers",
         pipeline_tag="image-text-to-text", tags=tags, base_model=facts.base_model,
-        datasets=[facts.dataset_id] if facts.dataset_on_hub else None,
+        datasets=[facts.dataset_id] if facts.dataset_on_hub else None, license=license,
     )
 
 
@@ -222,7 +223,9 @@ def render_body(facts: CardFacts, metrics: list[CardMetric], results: Mapping[st
     protocol = record.get("protocol")
     what = (f"the `{facts.method}` unlearning method applied to the vanilla model" if facts.method
             else "the vanilla model (fine-tuned on every profile; the starting point every method unlearns from)"
-            if facts.name.startswith("vanilla") else f"the bench's `{facts.name}` model")
+            if facts.name.startswith("vanilla")
+            else "the retain model (fine-tuned without the forget people: the reference of forget quality and "
+                 "PrivLeak)" if facts.name.startswith(RETAIN_MODEL) else f"the bench's `{facts.name}` model")
     dataset = (f"[{facts.dataset_id}](https://huggingface.co/datasets/{facts.dataset_id})" if facts.dataset_on_hub
                else f"{_local(facts)} (not on the Hub)")
     data = facts.dataset_id if facts.dataset_on_hub else "<dataset>"
@@ -253,11 +256,12 @@ def render_body(facts: CardFacts, metrics: list[CardMetric], results: Mapping[st
     return "\n".join(parts)
 
 
-def render_model_card(facts: CardFacts, results: Mapping[str, Any], model_name: str) -> str:
+def render_model_card(facts: CardFacts, results: Mapping[str, Any], model_name: str,
+                      license: str | None = None) -> str:
     """The whole README.md: ``model-index`` front matter and body, through huggingface_hub's ``ModelCard``."""
     from huggingface_hub import ModelCard
 
     metrics = card_metrics(results)
-    data = card_data(facts, metrics, model_name)
+    data = card_data(facts, metrics, model_name, license)
     body = render_body(facts, metrics, results, title=f"{model_name} — UMU-Bench")
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))

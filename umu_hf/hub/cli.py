@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="Hub id (ORG/NAME) of the published dataset the bench used, when the bench read it from "
                              "a local folder (default: the bench's data id, or a local name)")
     export.add_argument("--model-name", default=None, help="the model's name in model-index (default: --out's name)")
+    export.add_argument("--license", default=None,
+                        help="the card's license, a Hub license id such as apache-2.0 (default: none; the base "
+                             "model's license usually applies)")
     export.add_argument("--overwrite", action="store_true",
                         help="replace --out if umu-hf wrote it (never an input or a foreign folder)")
     export.set_defaults(func=_export)
@@ -40,7 +43,8 @@ def _export(args: argparse.Namespace) -> int:
     from umu_hf.hub.push import model_index_count
 
     out, facts = export_model(args.bench_dir, args.model, args.out, dataset_id=args.dataset_id,
-                              model_name=args.model_name, overwrite=args.overwrite)
+                              model_name=args.model_name, license=args.license,
+                              overwrite=args.overwrite)
     count = model_index_count(out)  # read back from the card, as the Hub will
     print(f"wrote {out}: weights, processor, results.json and a model card with {count} model-index results")
     if not facts.dataset_on_hub:

@@ -168,10 +168,11 @@ def gather_facts(bench_dir: str | Path, name: str, dataset_id: str | None = None
 
 
 def export_model(bench_dir: str | Path, name: str, out: str | Path, *, dataset_id: str | None = None,
-                 model_name: str | None = None, overwrite: bool = False) -> tuple[Path, CardFacts]:
+                 model_name: str | None = None, license: str | None = None,
+                 overwrite: bool = False) -> tuple[Path, CardFacts]:
     """Write the Hub model folder of the bench model ``name`` to ``out`` (atomically; an existing ``out`` is
     replaced only with ``overwrite`` and only when umu-hf wrote it). ``model_name`` names it in ``model-index``
-    (default: ``out``'s folder name). Returns ``(out, the card's facts)``."""
+    (default: ``out``'s folder name), ``license`` is the card's license id. Returns ``(out, the card's facts)``."""
     bench = Path(bench_dir)
     if not bench.is_dir():
         raise UmuError(f"--bench-dir {bench_dir} is not a folder; give the --out folder of `umu-hf bench`")
@@ -179,7 +180,7 @@ def export_model(bench_dir: str | Path, name: str, out: str | Path, *, dataset_i
     check_out_apart(out, [("bench folder", bench)])
     check_replaceable(out, overwrite)
     files = _model_files(model_dir)
-    card = render_model_card(facts, results, model_name or Path(out).resolve().name)
+    card = render_model_card(facts, results, model_name or Path(out).resolve().name, license)
     with atomic_dir(out) as tmp:
         for file in files:
             shutil.copy2(file, tmp / file.name)
