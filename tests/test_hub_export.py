@@ -320,3 +320,17 @@ def test_export_from_a_reduced_bench(reduced_bench, tmp_path, name):
     assert f"- protocol: {record['protocol']}" in text and "Partial evaluation" in text
     assert ("unlearned with `npo`" in text) == (name == "npo") and "embedded tiny LLaVA" in text
     assert isinstance(_generates(out), str)
+
+
+def test_a_number_that_could_not_be_computed_is_left_out_of_model_index(hand_bench, tmp_path):
+    """A metric results.json holds as null (no questions) is no model-index result and a dash in the table."""
+    file = hand_bench / "evals" / "npo-100" / "results.json"
+    results = json.loads(file.read_text())
+    results["headline"]["real"]["cloze"]["AccR"] = None
+    results["sets"]["real"]["cloze"].update(AccR=None, unimodal_acc=None, multimodal_acc=None)
+    file.write_text(json.dumps(results))
+    out = export_model(hand_bench, "npo", tmp_path / "npo")[0]
+    found = _eval_results(out)
+    assert len(found) == 24 and not {"real_cloze_AccR", "real_cloze_unimodal_acc"} & set(found)
+    text = ModelCard.load(out / "README.md").text
+    assert "| real | cloze | AccR ↑ | – | 3 | 49.0 ± 1.5 |" in text and "| real | cloze (acc ↑) | – | – |" in text

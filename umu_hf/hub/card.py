@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from umu_hf.data.schema import MODALITIES, SETS, SPLIT, TASKS
+from umu_hf.data.schema import MODALITIES, SETS, SPLIT, TASKS, forget_config
 from umu_hf.leaderboard.columns import RETAIN_MODEL
 from umu_hf.scoring import LOWER_IS_BETTER
 
@@ -110,7 +110,7 @@ def eval_results(facts: CardFacts, metrics: list[CardMetric]) -> list[Any]:
     config."""
     from huggingface_hub import EvalResult
 
-    dataset = {"dataset_type": facts.dataset_id, "dataset_config": f"forget{facts.forget_ratio:02d}",
+    dataset = {"dataset_type": facts.dataset_id, "dataset_config": forget_config(facts.forget_ratio),
                "dataset_split": SPLIT,
                "dataset_name": f"UMU-Bench forget {facts.forget_ratio}%"
                                + ("" if facts.dataset_on_hub else f" ({_local(facts)}, not on the Hub)")}
@@ -232,7 +232,7 @@ def render_body(facts: CardFacts, metrics: list[CardMetric], results: Mapping[st
     parts = [
         f"# {title}", "",
         f"A vision-language model from a UMU-Bench run of [umu-hf]({UMU_HF_URL}): {what}, evaluated on "
-        f"UMU-Bench forget {facts.forget_ratio}% (config `forget{facts.forget_ratio:02d}` of {dataset}).", "",
+        f"UMU-Bench forget {facts.forget_ratio}% (config `{forget_config(facts.forget_ratio)}` of {dataset}).", "",
         "## How it was made", "",
         f"- method: {facts.method or 'none (fine-tuning only)'}",
         f"- protocol: {protocol or 'not recorded'}" + (f" — {_PROTOCOLS[protocol]}" if protocol in _PROTOCOLS else ""),
