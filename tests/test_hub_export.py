@@ -139,7 +139,11 @@ def test_card_lists_every_metric_of_results_json_and_the_folder_loads(hand_bench
     merged = hand_bench / "models" / "npo-ddd" / "merged"
     assert (out / "model.safetensors").read_bytes() == (merged / "model.safetensors").read_bytes()
     assert json.loads((out / "umu_training.json").read_text())["seed"] == 1
-    assert json.loads((out / "results.json").read_text()) == results
+    from umu_hf.hub.export import published
+
+    assert json.loads((out / "results.json").read_text()) == published(results)  # local paths left out
+    for name in ("results.json", "umu_training.json"):
+        assert str(tmp_path) not in (out / name).read_text() and str(hand_bench) not in (out / name).read_text()
     assert {"config.json", "processor_config.json", "tokenizer.json", "README.md", MARKER} <= {
         p.name for p in out.iterdir()}
     assert not list(out.parent.glob(".npo-seed1.tmp-*"))  # written aside, then renamed
@@ -316,7 +320,10 @@ def test_export_from_a_reduced_bench(reduced_bench, tmp_path, name):
         f"local:{Path(read_manifest(reduced_bench).data).name}"}
     text = ModelCard.load(out / "README.md").text
     record = json.loads((out / "umu_training.json").read_text())
-    assert record == json.loads((reduced_bench / entry.path / "umu_training.json").read_text())
+    from umu_hf.hub.export import published
+
+    assert record == published(json.loads((reduced_bench / entry.path / "umu_training.json").read_text()))
+    assert str(reduced_bench) not in (out / "umu_training.json").read_text()
     assert f"- protocol: {record['protocol']}" in text and "Partial evaluation" in text
     assert ("unlearned with `npo`" in text) == (name == "npo") and "embedded tiny LLaVA" in text
     assert isinstance(_generates(out), str)

@@ -185,9 +185,31 @@ def export_model(bench_dir: str | Path, name: str, out: str | Path, *, dataset_i
         for file in files:
             shutil.copy2(file, tmp / file.name)
         if (model_dir / TRAINING_RECORD).is_file():
-            shutil.copy2(model_dir / TRAINING_RECORD, tmp / TRAINING_RECORD)
-        shutil.copy2(results_file, tmp / "results.json")
+            _write_published(model_dir / TRAINING_RECORD, tmp / TRAINING_RECORD)
+        _write_published(results_file, tmp / "results.json")
         (tmp / "README.md").write_text(card, encoding="utf-8")
         write_marker(tmp, "umu-hf hub export")
         check_replaceable(out, overwrite)  # nobody put a foreign folder there meanwhile
     return Path(out), facts
+
+
+def published(value: Any) -> Any:
+    """``value`` (a JSON record) with every absolute local path replaced by ``local:<its last part>``: what this
+    machine's folders were called is not for a public model page.
+
+    >>> published({"model": "/home/me/bench/models/ga-1/merged", "data": "org/umu", "n": 3, "x": ["/tmp/d"]})
+    {'model': 'local:merged', 'data': 'org/umu', 'n': 3, 'x': ['local:d']}
+    """
+    if isinstance(value, dict):
+        return {key: published(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [published(item) for item in value]
+    if isinstance(value, str) and value.startswith(("/", "\\")) and len(value) > 1 and "\n" not in value:
+        return f"local:{Path(value).name}"
+    return value
+
+
+def _write_published(source: Path, target: Path) -> None:
+    record = json.loads(source.read_text(encoding="utf-8"))
+    target.write_text(json.dumps(published(record), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
