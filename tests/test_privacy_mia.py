@@ -214,6 +214,33 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
     assert block["n_pairs"] == {m: {"forget": 1, "holdout": 1} for m in ("unimodal", "multimodal")}  # --limit 1
     assert block["k"] == 0.4  # Min-K%'s fraction, recorded
     assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
+    # one member and one non-member pair: the attack flags the member at FPR 0 exactly when it ranks it above
+    assert block["fpr_levels"] == [0.01, 0.05] and set(block["tpr_at_fpr"]) == set(ATTACKS)
+    for attack, per_modality in block["tpr_at_fpr"].items():
+        for m, tprs in per_modality.items():
+            assert tprs == {level: float(block["mia"][attack][m] == 1.0) for level in ("1%", "5%")}
+    assert "TPR@1%/5% FPR" in printed
+
+
+def test_tpr_at_fpr_is_the_roc_curves_best_point_within_the_fpr():
+    """Against a brute-force ROC: every threshold, the highest TPR among those with FPR <= the level."""
+    import random
+
+    from umu_hf.privacy.auc import tpr_at_fpr
+
+    rng = random.Random(0)
+    for trial in range(200):
+        members = [rng.randrange(10) + rng.random() * (trial % 2) for _ in range(rng.randint(1, 30))]
+        others = [rng.randrange(10) + rng.random() * (trial % 2) for _ in range(rng.randint(1, 30))]
+        for level in (0.0, 0.01, 0.05, 0.2, 0.5):
+            best = max(
+                sum(v >= t for v in members) / len(members)
+                for t in {*members, *others, math.inf}
+                if sum(v >= t for v in others) / len(others) <= level
+            )
+            assert tpr_at_fpr(members, others, level) == best
+    with pytest.raises(UmuError, match="fpr must be in"):
+        tpr_at_fpr([1.0], [0.0], 1.0)
 
 
 def test_privacy_block_from_python_on_a_loaded_model(tiny_model_dir, synth_dir, tmp_path):

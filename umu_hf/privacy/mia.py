@@ -256,11 +256,12 @@ def membership_report(
     layout: Layout | None = None,
 ) -> dict[str, Any]:
     """The ``privacy`` block of ``results.json``: ``{"mia": {attack: {"unimodal": auc, "multimodal": auc,
-    "gap": multimodal − unimodal}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
+    "gap": multimodal − unimodal}}, "tpr_at_fpr": {attack: {modality: {"1%": tpr, "5%": tpr}}}
+    (:func:`umu_hf.privacy.auc.tpr_at_fpr`; with fewer than 100 holdout pairs 1 % is FPR 0), "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
     {"forget": n, "holdout": n}}, "k": k, "layout": ...}`` (``k``: Min-K%'s and Min-K%++'s fraction; ``layout``:
     :meth:`Layout.to_dict`, default :class:`Layout`) for the splits ``members`` (forget) and ``nonmembers``
     (holdout); ``limit``: only the first ``limit`` pairs of each split and modality."""
-    from umu_hf.privacy.auc import modality_aucs
+    from umu_hf.privacy.auc import FPR_LEVELS, modality_aucs, modality_tprs
 
     layout = layout or Layout()
     scores: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -280,8 +281,15 @@ def membership_report(
         )
         for attack in ATTACKS
     }
+    tpr = {
+        attack: modality_tprs({m: scores["forget"][m][attack] for m in MODALITIES},
+                              {m: scores["holdout"][m][attack] for m in MODALITIES})
+        for attack in ATTACKS
+    }
     return {
         "mia": mia,
+        "tpr_at_fpr": tpr,
+        "fpr_levels": list(FPR_LEVELS),
         "n_forget": members.num_rows,
         "n_holdout": nonmembers.num_rows,
         "n_pairs": counts,
@@ -301,9 +309,14 @@ def format_privacy(block: Mapping[str, Any]) -> str:
     if layout:
         why = f": {layout['detail']}" if layout.get("detail") else ""
         lines.append(f"  unimodal pairs: {layout['unimodal']} ({layout['source']}{why})")
+    tprs = block.get("tpr_at_fpr", {})
     for attack, aucs in block["mia"].items():
+        tpr = tprs.get(attack, {})
+        low = "  TPR@1%/5% FPR " + " ".join(
+            f"{m[:3]} {tpr[m]['1%']:.2f}/{tpr[m]['5%']:.2f}" for m in ("unimodal", "multimodal") if m in tpr
+        ) if tpr else ""
         lines.append(
             f"  {attack:<16} unimodal {aucs['unimodal']:.3f}  multimodal {aucs['multimodal']:.3f}  "
-            f"gap {aucs['gap']:+.3f}"
+            f"gap {aucs['gap']:+.3f}" + low
         )
     return "\n".join(lines)
