@@ -39,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "from the model's umu_training.json (an unlearned model's record leads to its vanilla's); a model without "
         "one (a Hub checkpoint) is scored text-only, and results.json's privacy.layout says which and why",
     )
+    group.add_argument(
+        "--gradnorm",
+        action="store_true",
+        help="with --privacy: also the gradient-norm attack (open-unlearning's GradNorm: one backward pass per "
+        "pair, so off by default)",
+    )
     parser.add_argument_group("robustness", "the evaluation asked again under changes that should not matter "
                               "(results.json's 'robustness' block)").add_argument(
         "--robustness",
@@ -61,7 +67,8 @@ def _eval(args: argparse.Namespace) -> int:
     if privacy:
         from umu_hf.privacy.block import PRIVACY, PrivacyBlock, PrivacyOptions
 
-        options = PrivacyOptions(retain_model=args.retain_model, unimodal_layout=args.unimodal_layout)
+        options = PrivacyOptions(retain_model=args.retain_model, unimodal_layout=args.unimodal_layout,
+                                 gradnorm=args.gradnorm)
         blocks[PRIVACY] = PrivacyBlock(request, options)
     if args.robustness:
         from umu_hf.robustness.block import ROBUSTNESS, RobustnessBlock
