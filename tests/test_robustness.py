@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -37,6 +38,7 @@ def test_exact_memorization_and_extraction_strength_follow_open_unlearning(hits,
 
 
 def test_quantized_copy_leaves_the_model_alone_and_says_when_4_bits_cannot_run(tiny_model_dir):
+    pytest.importorskip("torchao", reason="the robustness extra (torchao); CI installs it and runs this file again")
     import torch
 
     from umu_hf.models.loading import load_model
@@ -80,15 +82,15 @@ def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
                 cell = block["image"][name][set_name][task]
                 assert cell["n"] == plain["n"] > 0
                 assert cell["change"] == pytest.approx(cell["multimodal_acc"] - plain["multimodal_acc"])
-    assert set(block["unavailable"]) == {"paraphrase"}
-    quantization = block["quantization"]
-    assert "no int4 weight-only kernel for the CPU" in quantization["int4"]["unavailable"]
+    # paraphrases: the dataset's wording is the evaluation's numbers; two paraphrases per question
     for set_name in ("forget", "retain"):
-        for task in ("classification", "cloze"):
-            cell = quantization["int8"][set_name][task]
+        for task in ("classification", "cloze", "generation"):
             for modality in ("unimodal", "multimodal"):
-                plain = results["sets"][set_name][task][f"{modality}_acc"]
-                assert cell["recovery"][modality] == pytest.approx(cell[f"{modality}_acc"] - plain)
+                cell = block["paraphrase"][set_name][task][modality]
+                key = f"{modality}_rougeL" if task == "generation" else f"{modality}_acc"
+                assert cell["plain"] == pytest.approx(results["sets"][set_name][task][key])
+                assert cell["n"] == 2 * results["sets"][set_name][task]["n"]
+                assert cell["change"] == pytest.approx(cell["score"] - cell["plain"])
 
     # extraction: recompute the unimodal forget answers' exact memorization from one forward pass
     model, _processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
@@ -106,6 +108,19 @@ def test_eval_robustness_block(tiny_model_dir, synth_dir, tmp_path, capsys):
     assert cell["exact_memorization"] == pytest.approx(100 * sum(em) / len(em))
     assert 0 <= cell["extraction_strength"] <= 100
 
+    # quantization: with the robustness extra an 8-bit copy answered, without it the part says why
+    quantization = block["quantization"]
+    if importlib.util.find_spec("torchao") is None:  # the part says why instead of giving numbers
+        assert all("torchao is not installed" in quantization[w]["unavailable"] for w in ("int8", "int4"))
+        return
+    assert "no int4 weight-only kernel for the CPU" in quantization["int4"]["unavailable"]
+    for set_name in ("forget", "retain"):
+        for task in ("classification", "cloze"):
+            cell = quantization["int8"][set_name][task]
+            for modality in ("unimodal", "multimodal"):
+                plain = results["sets"][set_name][task][f"{modality}_acc"]
+                assert cell["recovery"][modality] == pytest.approx(cell[f"{modality}_acc"] - plain)
+
 
 def test_terminal_report_reads_every_part():
     from umu_hf.robustness.block import format_robustness
@@ -116,6 +131,8 @@ def test_terminal_report_reads_every_part():
     quantized = {"unimodal_acc": 75.0, "multimodal_acc": 75.0, "n": 4,
                  "recovery": {"unimodal": 0.0, "multimodal": 25.0}}
     block = {
+        "paraphrase": {"forget": {"cloze": {"unimodal": {"score": 40.0, "change": -10.0},
+                                            "multimodal": {"score": None, "change": None}}}},
         "image": image,
         "extraction": {"unimodal": {"exact_memorization": 90.0, "extraction_strength": 80.0},
                        "multimodal": {"exact_memorization": None, "extraction_strength": None}},
@@ -128,6 +145,7 @@ def test_terminal_report_reads_every_part():
     assert "exact memorization 90.0, extraction strength 80.0" in text and "exact memorization –" in text
     assert "int8: forget multimodal recovery classification 25.0, cloze 25.0" in text
     assert "int4: unavailable (no kernel)" in text
+    assert "cloze 40.0 (-10.0) / – (–)" in text
 
 
 def _block(change: float, em: float, recovery: float) -> dict:
@@ -157,3 +175,34 @@ def test_leaderboard_robustness_cells_and_table():
     assert "| 15 | ga | 15.0 ± 7.1 |" in text and "int8 recovery forget mm" in text
     assert "int4" not in text  # a column with no number in any row (4 bits on CPU) is left out
     assert markdown({"rows": [{"model": "ga", "forget_ratio": 15}]}, cell_text) == []
+
+
+def test_data_without_paraphrases_says_so(tiny_model_dir, legacy_dir, tmp_path):
+    """Data in the original release's layout has no paraphrases: the part is "unavailable", never a number."""
+    from umu_hf.evaluation.request import EvalRequest
+    from umu_hf.models.loading import load_model
+    from umu_hf.robustness.block import RobustnessBlock
+
+    block = RobustnessBlock(EvalRequest(str(tiny_model_dir), str(legacy_dir), 5, tmp_path / "out", limit=1))
+    block.prepare(tmp_path, {})
+    model, _processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
+    assert "no paraphrased questions" in block._paraphrase(model, adapter, 8)["unavailable"]
+
+
+def test_synthetic_items_carry_two_paraphrases_with_the_same_answer(synth_rows):
+    from umu_hf.data.schema import validate_row
+
+    row = synth_rows[0]
+    for column in ("Classify", "Cloze", "Generation"):
+        for modality in ("unimodal", "multimodal"):
+            for item in row[column][modality]:
+                assert len(item["paraphrases"]) == 2 and item["question"] not in item["paraphrases"]
+                if column == "Cloze":
+                    assert all("___" in text for text in item["paraphrases"])
+    subject = "the person in the image"
+    assert all(subject in p.lower() for item in row["Classify"]["multimodal"] for p in item["paraphrases"])
+    validate_row(row, "row 0")
+    bad = {**row, "Cloze": {**row["Cloze"], "unimodal": [{**row["Cloze"]["unimodal"][0], "paraphrases": [""]},
+                                                          *row["Cloze"]["unimodal"][1:]]}}
+    with pytest.raises(Exception, match="paraphrases"):
+        validate_row(bad, "row 0")

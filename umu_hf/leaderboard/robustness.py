@@ -3,6 +3,8 @@ each evaluation's ``robustness`` block measured (:mod:`umu_hf.robustness.block`)
 
 Columns (leaderboard.json ``robustness_columns``; each row's ``robustness`` holds the cells):
 
+- ``paraphrase/<set>_<modality>`` — the change of the score (points, mean over classification, cloze and
+  generation) when questions are asked in the dataset's other wordings;
 - ``image/<transform>/<set>`` — the change of multimodal accuracy (points, mean over classification and cloze)
   when the portrait is transformed; on forget, higher = a changed portrait brings forgotten answers back;
 - ``extraction/<metric>_<modality>`` — exact memorization / extraction strength of the forget answers (%);
@@ -23,6 +25,10 @@ TASKS = ("classification", "cloze")
 def robustness_columns() -> list[dict[str, str]]:
     """The robustness columns: key, header, direction (on forget, a smaller recovery / memorization is better)."""
     specs = []
+    for set_name, direction in (("forget", "lower"), ("retain", "higher")):
+        for modality, m in MODALITY_SHORT.items():
+            specs.append({"key": f"paraphrase/{set_name}_{modality}", "header": f"paraphrase Δ {set_name} {m}",
+                          "direction": direction})
     for name in TRANSFORM_NAMES:
         for set_name, direction in (("forget", "lower"), ("retain", "higher")):
             specs.append({"key": f"image/{name}/{set_name}", "header": f"{name} Δ {set_name} mm",
@@ -47,6 +53,12 @@ def run_values(block: Mapping[str, Any] | None) -> dict[str, float | None]:
     values: dict[str, float | None] = {c["key"]: None for c in robustness_columns()}
     if not isinstance(block, Mapping):
         return values
+    paraphrase = block.get("paraphrase") or {}
+    for set_name in ("forget", "retain"):
+        for modality in MODALITY_SHORT:
+            values[f"paraphrase/{set_name}_{modality}"] = _mean(
+                [((paraphrase.get(set_name) or {}).get(t) or {}).get(modality, {}).get("change")
+                 for t in ("classification", "cloze", "generation")]) if set_name in paraphrase else None
     image = block.get("image") or {}
     for name in TRANSFORM_NAMES:
         for set_name in ("forget", "retain"):
@@ -86,7 +98,8 @@ def markdown(board: Mapping[str, Any], cell_text: Callable[..., str]) -> list[st
         return []
     specs = [c for c in board.get("robustness_columns", [])
              if any((row["robustness"].get(c["key"]) or {}).get("mean") is not None for row in rows)]
-    lines = ["", "Robustness (`--robustness`; mean ± sd over seeds): Δ = multimodal accuracy with the portrait "
+    lines = ["", "Robustness (`--robustness`; mean ± sd over seeds): paraphrase Δ = score with the questions reworded "
+             "minus as worded (points, mean of the three tasks); transform Δ = multimodal accuracy with the portrait "
              "transformed minus without (points, mean of classification and cloze); EM / ES = exact memorization / "
              "extraction strength of the forget answers (%, open-unlearning's definitions); recovery = forget "
              "accuracy of the quantized copy minus the model's (points). On forget, lower is better everywhere:",

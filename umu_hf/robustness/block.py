@@ -1,7 +1,9 @@
 """The ``robustness`` block of ``results.json`` (``umu-hf eval --robustness``), measured on the evaluated model as
 an extra block of its evaluation (:class:`umu_hf.evaluation.runner.ExtraBlock`; the model is loaded once).
 
-``image``: per transform (:data:`umu_hf.robustness.transforms.TRANSFORMS`) and for the untransformed portrait
+``paraphrase``: per set (forget, retain), task and modality, the score of the dataset's paraphrases of every
+question (accuracy %, generation ROUGE-L %), the same questions as worded, and the change; "unavailable" for data
+without paraphrases. ``image``: per transform (:data:`umu_hf.robustness.transforms.TRANSFORMS`) and for the untransformed portrait
 (``none``), per set (forget, retain) and task (classification, cloze), the multimodal accuracy in percent, ``n``
 and ``change`` (transformed − untransformed, points). Asked like the evaluation (same prompts, budgets, scoring,
 batching); the untransformed numbers are measured again here on the same questions, so each change compares like
@@ -24,8 +26,8 @@ ROBUSTNESS = "robustness"
 #: the sets and tasks the image transforms are measured on
 IMAGE_SETS = ("forget", "retain")
 IMAGE_TASKS = ("classification", "cloze")
-#: what the block does not measure yet, and why
-NOT_YET = {"paraphrase": "not measured: the dataset has no paraphrased questions yet"}
+#: the tasks paraphrases are asked for (every task: generation scored by ROUGE-L)
+PARAPHRASE_TASKS = ("classification", "cloze", "generation")
 
 
 class RobustnessBlock:
@@ -59,10 +61,10 @@ class RobustnessBlock:
             image[name] = _with_change(self._accuracy(model, adapter, batch_size, transform, ("multimodal",)),
                                        _only(plain, "multimodal"))
         return {
+            "paraphrase": self._paraphrase(model, adapter, batch_size),
             "image": image,
             "extraction": self._extraction(model, adapter, batch_size),
             "quantization": self._quantization(model, adapter, batch_size, plain),
-            "unavailable": dict(NOT_YET),
         }
 
     def _accuracy(self, model: Any, adapter: Any, batch_size: int, transform: Any,
@@ -98,6 +100,62 @@ class RobustnessBlock:
         finally:
             model.train(was_training)
         return out
+
+    def _paraphrase(self, model: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
+        """Per set, task and modality: the score of every paraphrase of every question (accuracy %, generation
+        ROUGE-L %), the same questions as worded in the dataset, ``n`` paraphrases and ``change`` = paraphrased −
+        plain (points); ``{"unavailable": why}`` for data without paraphrases (converted published data)."""
+        import dataclasses
+
+        from umu_hf.evaluation.items import iter_items
+
+        questions = {name: list(iter_items(split, name, PARAPHRASE_TASKS, self.request.limit))
+                     for name, split in self._splits.items()}
+        if not any(q.paraphrases for qs in questions.values() for q in qs):
+            return {"unavailable": "the dataset has no paraphrased questions (converted published data has none; "
+                                   "the synthetic data has two per question)"}
+        out: dict[str, Any] = {}
+        for set_name, asked in questions.items():
+            asked = [q for q in asked if q.paraphrases]
+            reworded = [dataclasses.replace(q, question=text) for q in asked for text in q.paraphrases]
+            plain = self._scores(model, adapter, batch_size, set_name, asked)
+            other = self._scores(model, adapter, batch_size, set_name, reworded)
+            for task in PARAPHRASE_TASKS:
+                cell: dict[str, Any] = {}
+                for modality in ("unimodal", "multimodal"):
+                    mean, base = _percent(other[(task, modality)]), _percent(plain[(task, modality)])
+                    cell[modality] = {"score": mean, "plain": base, "n": len(other[(task, modality)]),
+                                      "change": _difference(mean, base)}
+                out.setdefault(set_name, {})[task] = cell
+        return out
+
+    def _scores(self, model: Any, adapter: Any, batch_size: int, set_name: str,
+                questions: list[Any]) -> dict[tuple[str, str], list[float]]:
+        """``{(task, modality): [score of each question]}`` (correct 0/1; generation ROUGE-L F1), asked as the
+        evaluation asks them."""
+        from umu_hf.data.decode import Portraits
+        from umu_hf.evaluation.execute import Asker
+        from umu_hf.evaluation.plan import Job
+
+        request = self.request
+        asker = Asker(model, adapter, request.budgets, batch_size)
+        scoring = {"classification": request.classification_scoring}
+        prompts = {q: adapter.prompt(q.task, q.question, q.with_image, q.options) for q in questions}
+        portraits = Portraits(self._splits[set_name])
+        scores: dict[tuple[str, str], list[float]] = {(t, m): [] for t in PARAPHRASE_TASKS
+                                                      for m in ("unimodal", "multimodal")}
+        was_training = getattr(model, "training", False)
+        model.eval()
+        try:
+            for task in PARAPHRASE_TASKS:
+                jobs = [Job(q, scoring.get(task, "generate")) for q in questions if q.task == task]
+                for batch in asker.batches(jobs, prompts):
+                    for record in asker.ask(batch, prompts, portraits):
+                        value = record["score"] if task == "generation" else float(record["correct"])
+                        scores[(task, record["modality"])].append(value)
+        finally:
+            model.train(was_training)
+        return scores
 
     def _quantization(self, model: Any, adapter: Any, batch_size: int,
                       plain: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -177,7 +235,19 @@ def _percent(values: list[Any]) -> float | None:
 
 def format_robustness(block: Mapping[str, Any]) -> str:
     """A few lines for the terminal: forget/retain multimodal accuracy per transform, and extraction."""
-    lines = ["robustness (multimodal accuracy %, forget / retain; change vs the plain portrait):"]
+    lines = []
+    paraphrase = block.get("paraphrase") or {}
+    if "unavailable" in paraphrase:
+        lines.append(f"robustness, paraphrases: unavailable ({paraphrase['unavailable']})")
+    elif paraphrase:
+        lines.append("robustness, paraphrased questions (score %, change vs the dataset's wording, uni / mm):")
+        for set_name, tasks in paraphrase.items():
+            shown = "   ".join(
+                f"{task} " + " / ".join(f"{_show(c[m]['score'])} ({_signed(c[m]['change'])})"
+                                       for m in ("unimodal", "multimodal"))
+                for task, c in tasks.items())
+            lines.append(f"  {set_name:<7} {shown}")
+    lines.append("robustness (multimodal accuracy %, forget / retain; change vs the plain portrait):")
     for name, sets in block["image"].items():
         cells = []
         for task in IMAGE_TASKS:
@@ -201,6 +271,10 @@ def format_robustness(block: Mapping[str, Any]) -> str:
         lines.append(f"  {width}: forget multimodal recovery " + ", ".join(
             f"{task} {_show(r)}" for task, r in zip(IMAGE_TASKS, recovery, strict=True)))
     return "\n".join(lines)
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.1f}"
 
 
 def _show(value: float | None) -> str:
