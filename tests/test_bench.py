@@ -381,3 +381,18 @@ def test_an_error_in_a_worker_is_the_runs_error(tmp_path):
         Bench(tmp_path, _reduced(seeds=(0, 1), min_vanilla_retain_acc=101.0), workers=2,
               log=lambda line: None).run()
     assert not list((tmp_path / "evals").glob("ga-*"))  # no method ran on a vanilla that failed its check
+
+
+@pytest.mark.slow
+def test_bench_robustness_adds_its_table(tmp_path):
+    from umu_hf.leaderboard.robustness import run_values
+
+    Bench(tmp_path, _reduced(methods=("ga",), robustness=True), log=lambda line: None).run()
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    assert board["robustness_columns"]
+    manifest = read_manifest(tmp_path)
+    for row, entry in zip(board["rows"], manifest.models, strict=True):
+        results = json.loads((tmp_path / entry.results).read_text())
+        expected = run_values(results["robustness"])
+        assert {key: cell["mean"] for key, cell in row["robustness"].items()} == pytest.approx(expected)
+    assert "Robustness (`--robustness`" in (tmp_path / "leaderboard.md").read_text()

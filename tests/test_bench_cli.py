@@ -26,7 +26,7 @@ FLAGS = (
     "--eval-batch-size", "--min-vanilla-acc", "--eval-every",
 )
 #: flags added since
-NEW_FLAGS = ("--workers",)
+NEW_FLAGS = ("--workers", "--robustness")
 #: the original protocol's profile (``--model``/``--data`` given), written out
 ORIGINAL = {
     "vanilla": {}, "vanilla_lora": LoraArguments(lora=True, lora_r=8, lora_alpha=16, merge=True),

@@ -16,7 +16,8 @@ def _commands(parser) -> set[str]:
 
 def test_every_command_group_is_registered():
     assert _commands(cli.build_parser()) == {
-        "data", "model", "eval", "relearn", "finetune", "unlearn", "metrics", "bench", "export", "space"
+        "data", "model", "eval", "relearn", "finetune", "unlearn", "metrics", "bench", "hub", "export",
+        "space",
     }
 
 

@@ -23,9 +23,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("umu_hf.evaluation",),  # the benchmark run: a model in, results.json out
     ("umu_hf.lmms",),  # the benchmark as lmms-eval tasks: its questions, prompts and scoring, for another harness
     ("umu_hf.trainers",),  # fine-tuning and unlearning (probing forget and retain accuracy as they train)
-    ("umu_hf.privacy",),  # membership inference, forget quality, PrivLeak, relearning: on top of an evaluation
+    ("umu_hf.privacy", "umu_hf.robustness"),  # membership inference, forget quality, PrivLeak, relearning: on top of an evaluation
     ("umu_hf.leaderboard",),  # many results.json -> the tables and plots
     ("umu_hf.bench",),  # every stage of a bench run
+    ("umu_hf.hub",),  # publishing: a bench model with its results as a Hub model repo, pushing folders
     ("umu_hf.space",),  # the Gradio Space over a bench folder
     ("umu_hf.cli",),  # the umu-hf command (its commands by name)
 )

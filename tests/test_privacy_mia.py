@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from umu_hf.cli import main
+from umu_hf.data.schema import MODALITIES
 from umu_hf.errors import UmuError
 from umu_hf.privacy.auc import auc, modality_aucs
 from umu_hf.privacy.mia import ATTACKS, TokenStats, attack_scores
@@ -214,6 +215,33 @@ def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_d
     assert block["n_pairs"] == {m: {"forget": 1, "holdout": 1} for m in ("unimodal", "multimodal")}  # --limit 1
     assert block["k"] == 0.4  # Min-K%'s fraction, recorded
     assert "privacy: membership-inference AUC" in printed and "min_k_plus_plus" in printed
+    # one member and one non-member pair: the attack flags the member at FPR 0 exactly when it ranks it above
+    assert block["fpr_levels"] == [0.01, 0.05] and set(block["tpr_at_fpr"]) == set(ATTACKS)
+    for attack, per_modality in block["tpr_at_fpr"].items():
+        for m, tprs in per_modality.items():
+            assert tprs == {level: float(block["mia"][attack][m] == 1.0) for level in ("1%", "5%")}
+    assert "TPR@1%/5% FPR" in printed
+
+
+def test_tpr_at_fpr_is_the_roc_curves_best_point_within_the_fpr():
+    """Against a brute-force ROC: every threshold, the highest TPR among those with FPR <= the level."""
+    import random
+
+    from umu_hf.privacy.auc import tpr_at_fpr
+
+    rng = random.Random(0)
+    for trial in range(200):
+        members = [rng.randrange(10) + rng.random() * (trial % 2) for _ in range(rng.randint(1, 30))]
+        others = [rng.randrange(10) + rng.random() * (trial % 2) for _ in range(rng.randint(1, 30))]
+        for level in (0.0, 0.01, 0.05, 0.2, 0.5):
+            best = max(
+                sum(v >= t for v in members) / len(members)
+                for t in {*members, *others, math.inf}
+                if sum(v >= t for v in others) / len(others) <= level
+            )
+            assert tpr_at_fpr(members, others, level) == best
+    with pytest.raises(UmuError, match="fpr must be in"):
+        tpr_at_fpr([1.0], [0.0], 1.0)
 
 
 def test_privacy_block_from_python_on_a_loaded_model(tiny_model_dir, synth_dir, tmp_path):
@@ -420,3 +448,42 @@ def test_evaluate_privacy_module_is_the_library_auc(tmp_path):
     assert result["held_locks"] == [] and result["cache_files"] == []  # the errors inside _compute cleaned up
     assert result["doctest"]["failed"] == 0 and result["doctest"]["attempted"] > 0, result["doctest"]["report"]
     assert result["card"] and all(card["shown"] == card["claimed"] for card in result["card"])
+
+
+def test_gradnorm_attack_is_open_unlearnings_mean_of_parameter_gradient_norms(tiny_model_dir, synth_dir):
+    """One pair's score is minus the mean over parameters of each gradient's 2-norm, of that pair's mean answer
+    NLL alone; the model's weights, gradients, mode and requires_grad are as before."""
+    import torch
+
+    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+    from umu_hf.data.load import load_umu_split
+    from umu_hf.models.loading import load_model
+    from umu_hf.privacy.mia import gradnorm_scores, split_pairs
+
+    model, _processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    before = {name: p.clone() for name, p in model.named_parameters()}
+    pairs, images = split_pairs(load_umu_split(str(synth_dir), "forget10", as_dataset=False), "forget", 2)
+    scores = gradnorm_scores(model, adapter, pairs["multimodal"], images)
+    assert not model.training and not any(p.requires_grad or p.grad is not None for p in model.parameters())
+    assert all(torch.equal(p, before[name]) for name, p in model.named_parameters())
+    pair = pairs["multimodal"][1]
+    batch = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[], eos=False).encode([pair], [pair.answer])
+    labels = batch.pop("labels")[0, 1:]
+    for param in model.parameters():
+        param.requires_grad_(True)
+    logits = model(**batch).logits[0, :-1]
+    keep = labels != IGNORE_INDEX
+    torch.nn.functional.cross_entropy(logits[keep], labels[keep]).backward()
+    expected = -torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]).mean()
+    assert len(scores) == 2 and scores[1] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_eval_privacy_gradnorm_flag(tiny_model_dir, synth_dir, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(out), *_EVAL,
+                 "--privacy", "--gradnorm"]) == 0
+    block = json.loads((out / "results.json").read_text(encoding="utf-8"))["privacy"]
+    assert set(block["mia"]) == {*ATTACKS, "gradnorm"} and set(block["tpr_at_fpr"]["gradnorm"]) == set(MODALITIES)

@@ -132,7 +132,10 @@ def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, c
     for modality in MODALITIES:
         assert block["forget_quality"][modality]["forget_quality"] == 1.0
         assert block["forget_quality"][modality]["n_unlearned"] == 2  # --limit 2 classification items
-        assert all(block["privleak"][attack][modality] == 0.0 for attack in block["mia"])
+        assert all(block["privleak"][attack][modality] == 0.0 for attack in block["privleak"])
+        # the reference attack against itself: every pair's loss difference is 0, so chance, flagging nobody
+        assert block["mia"]["reference"][modality] == 0.5
+        assert block["tpr_at_fpr"]["reference"][modality] == {"1%": 0.0, "5%": 0.0}
     assert block["retain_model"]["model"] == str(tiny_model_dir.resolve())
     assert "forget quality" in printed and "PrivLeak" in printed
     cache = out / REFERENCE_FILE

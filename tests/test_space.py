@@ -515,9 +515,10 @@ def test_every_event_is_scriptable(served: str, space, bench_dir: Path) -> None:
 
     profiles = client.predict("retain", api_name="/profiles")
     assert profiles["value"] == space.profile_choices("retain")[0][1]
-    table, plot, note, details, _figure = client.predict(api_name="/leaderboard")
+    table, plot, note, details, _figure, robustness = client.predict(api_name="/leaderboard")
     assert [row[1] for row in table["data"]] == ["vanilla", "ga"] and plot and "lower is better" in note
     assert "Per modality, forget set" in details and "Selectivity" in details
+    assert "no robustness numbers" in robustness and "umu-hf bench --robustness" in robustness
 
 
 @pytest.mark.slow
@@ -733,3 +734,21 @@ def test_bench_repo_is_downloaded_as_a_dataset_and_checked(bench_dir: Path, tmp_
     assert resolve_bench({}, tmp_path) == tmp_path / "bench"
     assert (space_host({}), space_host({"SPACE_ID": "org/s"}), space_host({"GRADIO_SERVER_NAME": "::1"})) == (
         "127.0.0.1", "0.0.0.0", "::1")
+
+
+def test_robustness_tab_shows_the_leaderboards_robustness_table(bench_dir: Path, tmp_path: Path) -> None:
+    """A bench with robustness numbers: the Robustness tab shows leaderboard.md's robustness table."""
+    from umu_hf.leaderboard import cell_text
+    from umu_hf.leaderboard.robustness import markdown, robustness_columns
+    from umu_hf.space.tables import read_leaderboard
+
+    copy = tmp_path / "bench"
+    shutil.copytree(bench_dir, copy)
+    board = json.loads((copy / "leaderboard.json").read_text())
+    cell = {"mean": 12.5, "sd": 0.0, "n": 1, "values": [12.5], "seeds": [0]}
+    for row in board["rows"]:
+        row["robustness"] = {c["key"]: dict(cell) for c in robustness_columns()}
+    board["robustness_columns"] = robustness_columns()
+    (copy / "leaderboard.json").write_text(json.dumps(board))
+    shown = read_leaderboard(copy).robustness()
+    assert shown == "\n".join(markdown(board, cell_text)).strip() and "| 5 | ga | 12.5 |" in shown

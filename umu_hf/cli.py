@@ -34,6 +34,7 @@ _COMMAND_MODULES = (
     "umu_hf.trainers.cli",  # finetune, unlearn
     "umu_hf.metrics_install",  # metrics install
     "umu_hf.bench.cli",  # bench
+    "umu_hf.hub.cli",  # hub export | push
     "umu_hf.lmms.cli",  # export lmms-eval
     "umu_hf.space.cli",  # space
 )

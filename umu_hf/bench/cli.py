@@ -81,6 +81,11 @@ class BenchArguments:
                   "forget ratio and add membership-inference AUC, forget quality and PrivLeak per modality to the "
                   "leaderboard (needs data with a holdout config; the synthetic data has one)"},
     )
+    robustness: bool = field(
+        default=False,
+        metadata={"help": "every evaluation also asks forget and retain again with transformed portraits and of an "
+                  "8-bit copy, and scores extraction (umu-hf eval --robustness): the leaderboard's robustness table"},
+    )
     retain_model: str | None = field(
         default=None,
         metadata={"help": "with --no-finetune: the retain model to compare against (implies --privacy)"},
@@ -221,6 +226,7 @@ def bench_settings(args: BenchArguments, sizes: BenchSizes) -> BenchSettings:
         privacy=args.privacy or args.retain_model is not None,
         retain_model=args.retain_model,
         unimodal_layout=args.unimodal_layout,
+        robustness=args.robustness,
     )
     if sizes.fictitious is not None:
         settings.n_fictitious = sizes.fictitious

@@ -244,6 +244,8 @@ class Bench:
             spec["privacy"] = {"retain_model": reference[0] if reference else None, **MEASUREMENT}
             if self.s.unimodal_layout is not None:
                 spec["privacy"]["unimodal_layout"] = self.s.unimodal_layout
+        if self.s.robustness:
+            spec["robustness"] = True
         folder = self.out / "evals" / f"{name}-{settings_hash('eval', model_key, spec)}"
         results_file = folder / "results.json"
         if self._done(folder, spec) and results_file.is_file():
@@ -251,14 +253,18 @@ class Bench:
         with self.stage(f"evaluate {name} → {folder}"):
             request = EvalRequest(model, data, ratio, folder, batch_size=self.s.eval_batch_size,
                                   limit=self.s.eval_limit, device=self.s.device, overwrite=self.force)
+            blocks: dict[str, Any] = {}
             if self.s.privacy:
-                from umu_hf.privacy.block import PrivacyOptions, evaluate_with_privacy
+                from umu_hf.privacy.block import PRIVACY, PrivacyBlock, PrivacyOptions
 
                 options = PrivacyOptions(retain_reference=reference[1] if reference else None,
                                          unimodal_layout=self.s.unimodal_layout)
-                results = evaluate_with_privacy(request, options, progress=self.progress)
-            else:
-                results = evaluate_model(request, progress=self.progress)
+                blocks[PRIVACY] = PrivacyBlock(request, options)
+            if self.s.robustness:
+                from umu_hf.robustness.block import ROBUSTNESS, RobustnessBlock
+
+                blocks[ROBUSTNESS] = RobustnessBlock(request)
+            results = evaluate_model(request, progress=self.progress, extra_blocks=blocks)
             self._mark_done(folder, spec)
         return results, results_file
 

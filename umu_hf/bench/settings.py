@@ -80,6 +80,9 @@ class BenchSettings:
     #: with ``finetune=False``: how the given vanilla's fine-tuning asked UM_QA (``umu_hf.privacy.mia.UNIMODAL_LAYOUTS``)
     #: for membership inference; None: each model's training records say (the bench's own fine-tuning writes them)
     unimodal_layout: str | None = None
+    #: every evaluation also asks forget and retain again with transformed portraits and of a quantized copy, and
+    #: scores extraction (:mod:`umu_hf.robustness`): the leaderboard's robustness table
+    robustness: bool = False
 
 
 #: how the embedded bench's unlearning step size was chosen

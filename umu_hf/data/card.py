@@ -102,9 +102,13 @@ utility set, in no forget/retain split.{holdout_note} Rows are stored once, in d
 | `biography` | string | free-text profile (`""` when absent) |
 | `MM_QA` | list of {{question, answer}} | training pairs asked with the image |
 | `UM_QA` | list of {{question, answer}} | training pairs asked in text only |
-| `Classify` | {{unimodal, multimodal}}: list of {{key, question, options {{A,B,C,D}}, answer}} | multiple choice; `answer` is the correct letter, the correct text is `options[answer]` |
-| `Cloze` | {{unimodal, multimodal}}: list of {{key, question, answer}} | fill in the blank |
-| `Generation` | {{unimodal, multimodal}}: list of {{key, question, answer}} | open answer, one sentence |
+| `Classify` | {{unimodal, multimodal}}: list of {{key, question, options {{A,B,C,D}}, answer, paraphrases}} | multiple choice; `answer` is the correct letter, the correct text is `options[answer]` |
+| `Cloze` | {{unimodal, multimodal}}: list of {{key, question, answer, paraphrases}} | fill in the blank |
+| `Generation` | {{unimodal, multimodal}}: list of {{key, question, answer, paraphrases}} | open answer, one sentence |
+
+Each item's `paraphrases` are other wordings of its question with the same answer (for cloze, other sentences
+with the same blank), asked by `umu-hf eval --robustness`; null in data converted from the original release,
+which has none.
 
 Item *k* of `unimodal` and of `multimodal` share `key` and probe the same fact.
 

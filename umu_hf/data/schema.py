@@ -18,6 +18,10 @@ One row is one profile::
 For classification ``answer`` is the correct option *letter* (``"A"``..``"D"``); the correct text is
 ``options[answer]``. In both modalities it is the unimodal item's letter (the legacy data's rule). Items of the
 two modalities with the same index share ``key`` and probe the same fact.
+
+Every task item may also carry ``"paraphrases"``: other wordings of its ``question`` with the same answer (for
+cloze, other sentences with the same blank), which ``umu-hf eval --robustness`` asks too; the synthetic data has
+two per item, converted published data none (``None``/absent: the robustness block says "unavailable").
 """
 
 from __future__ import annotations
@@ -112,8 +116,10 @@ def features():  # -> datasets.Features (imported lazily: datasets is heavy)
 
     qa = List({"question": Value("string"), "answer": Value("string")})
     options = {letter: Value("string") for letter in OPTION_LETTERS}
-    cls_item = {"key": Value("string"), "question": Value("string"), "options": options, "answer": Value("string")}
-    txt_item = {"key": Value("string"), "question": Value("string"), "answer": Value("string")}
+    cls_item = {"key": Value("string"), "question": Value("string"), "options": options, "answer": Value("string"),
+                "paraphrases": List(Value("string"))}
+    txt_item = {"key": Value("string"), "question": Value("string"), "answer": Value("string"),
+                "paraphrases": List(Value("string"))}
 
     def two(item: dict) -> dict:
         return {"unimodal": List(item), "multimodal": List(item)}
@@ -240,6 +246,10 @@ def _validate_item(task: str, item: Any, field: str, fail) -> None:
     for name in ("key", "question", "answer"):
         if not isinstance(item.get(name), str):
             fail(f"{field}.{name}", "missing or not a string")
+    paraphrases = item.get("paraphrases")
+    if paraphrases is not None and (not isinstance(paraphrases, list)
+                                    or not all(isinstance(text, str) and text.strip() for text in paraphrases)):
+        fail(f"{field}.paraphrases", "must be a list of non-empty strings (or absent)")
     if task != "classification":
         return
     options = item.get("options")

@@ -99,6 +99,9 @@ class Fact:
     values: tuple[str, ...]
     question: str
     sentence: str
+    #: other wordings of ``question`` and of ``sentence`` with the same answer (the robustness block asks them)
+    question_paraphrases: tuple[str, ...] = ()
+    sentence_paraphrases: tuple[str, ...] = ()
 
     def text(self, template: str, subject: str, value: str = "___") -> str:
         """Fill a template; the subject is capitalised at the start of the sentence."""
@@ -107,12 +110,24 @@ class Fact:
 
 
 FACTS: tuple[Fact, ...] = (
-    Fact("birthplace", CITIES, "In which city was {s} born?", "{s} was born in the city of {v}."),
-    Fact("birth_year", BIRTH_YEARS, "In which year was {s} born?", "{s} was born in the year {v}."),
-    Fact("occupation", OCCUPATIONS, "What does {s} do for a living?", "{s} works as a {v}."),
-    Fact("education", UNIVERSITIES, "Which university did {s} attend?", "{s} studied at {v}."),
-    Fact("hobby", HOBBIES, "What is the favourite hobby of {s}?", "The favourite hobby of {s} is {v}."),
-    Fact("colour", COLOURS, "What is the favourite colour of {s}?", "The favourite colour of {s} is {v}."),
+    Fact("birthplace", CITIES, "In which city was {s} born?", "{s} was born in the city of {v}.",
+         ("Which city is the birthplace of {s}?", "Where was {s} born? Name the city."),
+         ("The city where {s} was born is {v}.", "{s} is a native of the city of {v}.")),
+    Fact("birth_year", BIRTH_YEARS, "In which year was {s} born?", "{s} was born in the year {v}.",
+         ("What year was {s} born in?", "What is the birth year of {s}?"),
+         ("The year of birth of {s} is {v}.", "{s} came into the world in {v}.")),
+    Fact("occupation", OCCUPATIONS, "What does {s} do for a living?", "{s} works as a {v}.",
+         ("What is the profession of {s}?", "Which job does {s} have?"),
+         ("By profession {s} is a {v}.", "{s} earns a living as a {v}.")),
+    Fact("education", UNIVERSITIES, "Which university did {s} attend?", "{s} studied at {v}.",
+         ("Where did {s} go to university?", "At which university did {s} study?"),
+         ("{s} went to university at {v}.", "The university {s} attended is {v}.")),
+    Fact("hobby", HOBBIES, "What is the favourite hobby of {s}?", "The favourite hobby of {s} is {v}.",
+         ("Which hobby does {s} enjoy most?", "What does {s} like doing most in free time?"),
+         ("The hobby {s} likes best is {v}.", "In free time {s} most enjoys {v}.")),
+    Fact("colour", COLOURS, "What is the favourite colour of {s}?", "The favourite colour of {s} is {v}.",
+         ("Which colour does {s} like best?", "What colour does {s} prefer?"),
+         ("The colour {s} likes most is {v}.", "Of all colours {s} prefers {v}.")),
 )  # fmt: skip
 
 
@@ -211,12 +226,17 @@ def _profile_text(name: str, values: dict[str, str], rng: random.Random) -> dict
         for modality, subject in (("unimodal", name), ("multimodal", IMAGE_SUBJECT)):
             question = fact.text(fact.question, subject)
             cloze = fact.text(fact.sentence, subject)
+            asked = [fact.text(t, subject) for t in fact.question_paraphrases]
+            blanked = [fact.text(t, subject) for t in fact.sentence_paraphrases]
             tasks["Classify"][modality].append(
-                {"key": fact.key, "question": question, "options": dict(options), "answer": letter}
+                {"key": fact.key, "question": question, "options": dict(options), "answer": letter,
+                 "paraphrases": asked}
             )
-            tasks["Cloze"][modality].append({"key": fact.key, "question": cloze, "answer": f"{value}."})
+            tasks["Cloze"][modality].append(
+                {"key": fact.key, "question": cloze, "answer": f"{value}.", "paraphrases": blanked}
+            )
             tasks["Generation"][modality].append(
-                {"key": fact.key, "question": question, "answer": answer_sentence}
+                {"key": fact.key, "question": question, "answer": answer_sentence, "paraphrases": list(asked)}
             )
             # with the portrait, the completed sentence names the person first: a model without
             # pretraining resolves who is shown before the fact (the cloze rule only needs the value)

@@ -20,7 +20,7 @@ A :class:`Question` is what the runner asks and what the Space shows: the questi
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from umu_hf.data.schema import MODALITIES, OPTION_LETTERS, SETS, TASK_COLUMNS, TASKS
@@ -71,6 +71,9 @@ class Question:
     reference: str
     options: tuple[str, ...] | None
     row: int
+    #: other wordings of the question with the same answer (the dataset's ``paraphrases``; asked only by the
+    #: robustness block), not part of the question's identity
+    paraphrases: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def with_image(self) -> bool:
@@ -151,6 +154,7 @@ def _question(
         reference,
         options,
         row,
+        tuple(item.get("paraphrases") or ()),
     )
 
 

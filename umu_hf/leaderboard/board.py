@@ -89,6 +89,7 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
     rows, comparisons = [], {}
     trajectories: dict[str, dict[str, Any]] = {}
     privacy = any(isinstance(r.results.get("privacy"), Mapping) for r in runs)
+    robust = any(isinstance(r.results.get("robustness"), Mapping) for r in runs)
     for (ratio, model), group in groups.items():
         group = sorted(group, key=lambda r: r.seed)
         cells = {}
@@ -106,6 +107,10 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
         if privacy:
             for column in PRIVACY_COLUMNS:
                 cells[column.key] = _privacy_cell([r.privacy(column) for r in group], [r.seed for r in group])
+        if robust:
+            from umu_hf.leaderboard.robustness import robustness_cells
+
+            row_robustness = robustness_cells([r.results.get("robustness") for r in group], [r.seed for r in group])
         failed = {str(r.seed): r.failed for r in group if r.failed}
         row: dict[str, Any] = {"model": model, "forget_ratio": ratio, "cells": cells}
         if any(r.modality for r in group):
@@ -116,6 +121,8 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
             paths = {r.seed: r.trajectory for r in group}
             row["matched_forgetting"] = trajectory.matched_forgetting(paths)
             trajectories.setdefault(str(ratio), {})[model] = trajectory.mean_trajectory(paths)
+        if robust:
+            row["robustness"] = row_robustness
         rows.append({**row, **({"failed": failed} if failed else {})})
     for ratio in sorted({r for r, _ in groups}):
         methods = [m for (r, m) in groups if r == ratio and m not in (baseline, RETAIN_MODEL)]
@@ -138,7 +145,14 @@ def build_board(runs: Sequence[Run], title: str = "UMU-Bench", baseline: str = B
         "comparisons": comparisons,
         "significance": SIGNIFICANCE_NOTE,
         **({"trajectory": trajectories} if trajectories else {}),
+        **({"robustness_columns": _robustness_columns()} if robust else {}),
     }
+
+
+def _robustness_columns() -> list[dict[str, str]]:
+    from umu_hf.leaderboard.robustness import robustness_columns
+
+    return robustness_columns()
 
 
 def _privacy_cell(values: Sequence[float | None], seeds: Sequence[int]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     """The table (``forget %``, model, one column per headline metric), the per-modality, selectivity and
     misalignment tables (:mod:`umu_hf.leaderboard.modality`) and the "which gaps are real" lines."""
     import umu_hf.leaderboard.modality as modality
+    import umu_hf.leaderboard.robustness as robustness
     import umu_hf.leaderboard.trajectory as trajectory
 
     specs = board["columns"]
@@ -42,6 +43,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
         lines += ["", PRIVACY_NOTE]
     lines += modality.markdown(board, cell_text)
     lines += trajectory.markdown(board)
+    lines += robustness.markdown(board, cell_text)
     gaps = _gap_lines(board)
     if gaps:
         lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "

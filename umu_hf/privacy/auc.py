@@ -81,3 +81,47 @@ def modality_aucs(
     out = {m: auc(member_scores[m], nonmember_scores[m]) for m in ("unimodal", "multimodal")}
     out["gap"] = out["multimodal"] - out["unimodal"]
     return out
+
+
+#: the false-positive rates at which the true-positive rate is reported beside the AUC (low-FPR operating points:
+#: an attack that is right about a few people with confidence matters more than its average)
+FPR_LEVELS: tuple[float, ...] = (0.01, 0.05)
+
+
+def tpr_at_fpr(member_scores: Sequence[float], nonmember_scores: Sequence[float], fpr: float) -> float:
+    """The true-positive rate of the rule "member when the score is at least t" at the threshold t that flags
+    the most members while flagging at most a ``fpr`` fraction of the non-members (the ROC curve's highest TPR at
+    FPR ≤ ``fpr``; no interpolation). With fewer than ``1 / fpr`` non-members that is the TPR at FPR 0.
+
+    >>> tpr_at_fpr([5, 4, 3, 0], [2, 1, 0, -1], 0.0)  # three members above every non-member
+    0.75
+    >>> tpr_at_fpr([5, 4, 3, 0], [2, 1, 0, -1], 0.5)  # flagging the member at 0 flags 3 of 4 non-members
+    0.75
+    >>> tpr_at_fpr([1, 1], [1, 1], 0.5), tpr_at_fpr([3, 2], [1, 0], 0.0)
+    (0.0, 1.0)
+    """
+    if not 0 <= fpr < 1:
+        raise UmuError(f"fpr must be in [0, 1), got {fpr}")
+    members = sorted(_scores(member_scores, "member_scores"), reverse=True)
+    others = sorted(_scores(nonmember_scores, "nonmember_scores"), reverse=True)
+    allowed = math.floor(fpr * len(others) + 1e-9)  # non-members that may score at or above the threshold
+    flagged = flagged_others = 0
+    for threshold in sorted(set(members) | set(others), reverse=True):  # lower the threshold step by step
+        while flagged_others < len(others) and others[flagged_others] >= threshold:
+            flagged_others += 1
+        if flagged_others > allowed:
+            break
+        while flagged < len(members) and members[flagged] >= threshold:
+            flagged += 1
+    return flagged / len(members)
+
+
+def modality_tprs(member_scores: dict[str, Sequence[float]], nonmember_scores: dict[str, Sequence[float]],
+                  levels: Sequence[float] = FPR_LEVELS) -> dict[str, dict[str, float]]:
+    """``{modality: {"1%": tpr, "5%": tpr}}`` at each FPR level (:func:`tpr_at_fpr`).
+
+    >>> modality_tprs({"unimodal": [3, 2], "multimodal": [1, 0]}, {"unimodal": [1, 0], "multimodal": [3, 2]})
+    {'unimodal': {'1%': 1.0, '5%': 1.0}, 'multimodal': {'1%': 0.0, '5%': 0.0}}
+    """
+    return {m: {f"{level:.0%}": tpr_at_fpr(member_scores[m], nonmember_scores[m], level) for level in levels}
+            for m in ("unimodal", "multimodal")}

@@ -41,6 +41,8 @@ class PrivacyOptions:
     retain_model: str | None = None
     retain_reference: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     unimodal_layout: str | None = None
+    #: also the gradient-norm attack (one backward pass per pair: off by default)
+    gradnorm: bool = False
 
     def __post_init__(self) -> None:
         if self.unimodal_layout is not None and self.unimodal_layout not in UNIMODAL_LAYOUTS:
@@ -90,7 +92,7 @@ class PrivacyBlock:
 
         forget, holdout = self._data
         block = measure(model, adapter, forget, holdout, batch_size=batch_size, limit=self.request.limit,
-                        layout=self._layout)
+                        layout=self._layout, gradnorm=self.options.gradnorm)
         if self._reference is None:
             return block
         retain = source_id(self.options.retain_model) if self.options.retain_model else None

@@ -1,5 +1,6 @@
-"""``umu-hf eval``: the evaluation's command (:mod:`umu_hf.evaluation.cli`) with the privacy flags, whose block
-(:mod:`umu_hf.privacy.block`) is measured on top of the evaluation, with the model it loaded."""
+"""``umu-hf eval``: the evaluation's command (:mod:`umu_hf.evaluation.cli`) with the privacy flags and
+``--robustness``, whose blocks (:mod:`umu_hf.privacy.block`, :mod:`umu_hf.robustness.block`) are measured on top
+of the evaluation, with the model it loaded."""
 
 from __future__ import annotations
 
@@ -38,23 +39,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "from the model's umu_training.json (an unlearned model's record leads to its vanilla's); a model without "
         "one (a Hub checkpoint) is scored text-only, and results.json's privacy.layout says which and why",
     )
+    group.add_argument(
+        "--gradnorm",
+        action="store_true",
+        help="with --privacy: also the gradient-norm attack (open-unlearning's GradNorm: one backward pass per "
+        "pair, so off by default)",
+    )
+    parser.add_argument_group("robustness", "the evaluation asked again under changes that should not matter "
+                              "(results.json's 'robustness' block)").add_argument(
+        "--robustness",
+        action="store_true",
+        help="also ask every multimodal classification and cloze question of forget and retain with the portrait "
+        "cropped, blurred, in grayscale, flipped and as a low-quality JPEG (accuracy per transform and its change), "
+        "and score exact memorization and extraction strength of the forget answers per modality "
+        "(open-unlearning's definitions)",
+    )
     parser.set_defaults(func=_eval)
 
 
 def _eval(args: argparse.Namespace) -> int:
     from umu_hf.evaluation.cli import eval_request, print_report
+    from umu_hf.evaluation.runner import evaluate_model
 
     request = eval_request(args)
-    if not args.privacy and args.retain_model is None:
-        from umu_hf.evaluation.runner import evaluate_model
+    blocks: dict = {}
+    privacy = args.privacy or args.retain_model is not None
+    if privacy:
+        from umu_hf.privacy.block import PRIVACY, PrivacyBlock, PrivacyOptions
 
-        print_report(evaluate_model(request, progress=not args.no_progress), args.out)
-        return 0
-    from umu_hf.privacy.block import PRIVACY, PrivacyOptions, evaluate_with_privacy
-    from umu_hf.privacy.mia import format_privacy
-    from umu_hf.privacy.reference import format_comparison
+        options = PrivacyOptions(retain_model=args.retain_model, unimodal_layout=args.unimodal_layout,
+                                 gradnorm=args.gradnorm)
+        blocks[PRIVACY] = PrivacyBlock(request, options)
+    if args.robustness:
+        from umu_hf.robustness.block import ROBUSTNESS, RobustnessBlock
 
-    options = PrivacyOptions(retain_model=args.retain_model, unimodal_layout=args.unimodal_layout)
-    results = evaluate_with_privacy(request, options, progress=not args.no_progress)
-    print_report(results, args.out, format_privacy(results[PRIVACY]), format_comparison(results[PRIVACY]))
+        blocks[ROBUSTNESS] = RobustnessBlock(request)
+    results = evaluate_model(request, progress=not args.no_progress, extra_blocks=blocks)
+    reports = []
+    if privacy:
+        from umu_hf.privacy.mia import format_privacy
+        from umu_hf.privacy.reference import format_comparison
+
+        reports += [format_privacy(results[PRIVACY]), format_comparison(results[PRIVACY])]
+    if args.robustness:
+        from umu_hf.robustness.block import format_robustness
+
+        reports.append(format_robustness(results[ROBUSTNESS]))
+    print_report(results, args.out, *reports)
     return 0

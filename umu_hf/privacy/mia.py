@@ -60,12 +60,15 @@ _MIN_VARIANCE = 1e-12
 
 @dataclass(frozen=True)
 class TokenStats:
-    """One example's answer tokens: ``log_probs[t] = log p(x_t | x_<t)``, and the mean ``mu[t]`` and standard
-    deviation ``sigma[t]`` of ``log p(v)`` under the next-token distribution at that position."""
+    """One example's answer tokens: ``log_probs[t] = log p(x_t | x_<t)``, the mean ``mu[t]`` and standard
+    deviation ``sigma[t]`` of ``log p(v)`` under the next-token distribution at that position, and ``hits[t]``:
+    whether ``x_t`` is that distribution's most likely token (what exact memorization and extraction strength
+    read, :mod:`umu_hf.robustness.extraction`)."""
 
     log_probs: tuple[float, ...]
     mu: tuple[float, ...]
     sigma: tuple[float, ...]
+    hits: tuple[bool, ...] = ()
 
 
 def _lowest_mean(values: Sequence[float], k: float) -> float:
@@ -200,10 +203,56 @@ def token_stats(
                 p = log_p.exp()
                 mu = (p * log_p).sum(-1)
                 variance = ((p * log_p.square()).sum(-1) - mu.square()).clamp_min(_MIN_VARIANCE)
-                out.append(TokenStats(tuple(chosen.tolist()), tuple(mu.tolist()), tuple(variance.sqrt().tolist())))
+                hits = log_p.argmax(-1) == tokens
+                out.append(TokenStats(tuple(chosen.tolist()), tuple(mu.tolist()), tuple(variance.sqrt().tolist()),
+                                      tuple(hits.tolist())))
     finally:
         model.train(was_training)
     return out
+
+
+def gradnorm_scores(model: Any, adapter: Any, pairs: Sequence[Any], images: Mapping[int, Any],
+                    p: float = 2.0) -> list[float]:
+    """The gradient-norm attack's score of each pair, as open-unlearning's ``GradNormAttack``
+    (``src/evals/metrics/mia/gradnorm.py``): the pair's mean answer-token NLL backpropagated alone, the p-norm of
+    each parameter's gradient, their mean over parameters — negated here, so that higher means member (a seen
+    example has small gradients). The model is in train mode meanwhile, as there (no dropout in LLaVA), every
+    parameter takes a gradient, and each pair's gradients are cleared after it; nothing is updated."""
+    import torch
+
+    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+
+    collator = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[], eos=False)
+    device = next(model.parameters()).device
+    params = list(model.parameters())
+    wanted = [param.requires_grad for param in params]
+    was_training = getattr(model, "training", False)
+    model.train()
+    scores = []
+    try:
+        for param in params:
+            param.requires_grad_(True)
+        for pair in pairs:
+            batch = collator.encode([pair], [pair.answer])
+            labels = batch.pop("labels")
+            inputs = {key: value.to(device) for key, value in batch.items()}
+            if "pixel_values" in inputs:
+                inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+            model.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                logits = model(**inputs).logits[0, :-1].float()
+                targets = labels[0, 1:].to(logits.device)
+                scored = targets != IGNORE_INDEX
+                nll = -logits[scored].log_softmax(-1).gather(-1, targets[scored].unsqueeze(-1)).mean()
+                nll.backward()
+            norms = [param.grad.detach().float().norm(p=p) for param in params if param.grad is not None]
+            scores.append(-float(torch.stack(norms).mean()))
+    finally:
+        model.zero_grad(set_to_none=True)
+        for param, flag in zip(params, wanted, strict=True):
+            param.requires_grad_(flag)
+        model.train(was_training)
+    return scores
 
 
 def example_scores(
@@ -249,25 +298,33 @@ def membership_report(
     batch_size: int = 16,
     limit: int | None = None,
     layout: Layout | None = None,
+    gradnorm: bool = False,
 ) -> dict[str, Any]:
     """The ``privacy`` block of ``results.json``: ``{"mia": {attack: {"unimodal": auc, "multimodal": auc,
-    "gap": multimodal − unimodal}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
+    "gap": multimodal − unimodal}}, "tpr_at_fpr": {attack: {modality: {"1%": tpr, "5%": tpr}}}
+    (:func:`umu_hf.privacy.auc.tpr_at_fpr`; with fewer than 100 holdout pairs 1 % is FPR 0), "loss_scores": {role:
+    {modality: [LOSS score per pair]}}, "n_forget": profiles, "n_holdout": profiles, "n_pairs": {modality:
     {"forget": n, "holdout": n}}, "k": k, "layout": ...}`` (``k``: Min-K%'s and Min-K%++'s fraction; ``layout``:
     :meth:`Layout.to_dict`, default :class:`Layout`) for the splits ``members`` (forget) and ``nonmembers``
-    (holdout); ``limit``: only the first ``limit`` pairs of each split and modality."""
-    from umu_hf.privacy.auc import modality_aucs
+    (holdout); ``limit``: only the first ``limit`` pairs of each split and modality. ``gradnorm``: also the
+    gradient-norm attack (:func:`gradnorm_scores`; one backward pass per pair, so off by default)."""
+    from umu_hf.privacy.auc import FPR_LEVELS, modality_aucs, modality_tprs
 
     layout = layout or Layout()
     scores: dict[str, dict[str, dict[str, list[float]]]] = {}
     counts: dict[str, dict[str, int]] = {m: {} for m in MODALITIES}
+    laid_out = {}
     for role, split in (("forget", members), ("holdout", nonmembers)):
-        pairs, images = split_pairs(split, role, limit, layout)
+        pairs, images = laid_out[role] = split_pairs(split, role, limit, layout)
         scores[role] = {}
         for modality in MODALITIES:
             scores[role][modality] = example_scores(
                 model, adapter, pairs[modality], images, k=k, batch_size=batch_size
             )
             counts[modality][role] = len(pairs[modality])
+    def _pairs_and_images(role: str, modality: str) -> tuple[Any, Any]:
+        return laid_out[role][0][modality], laid_out[role][1]
+
     mia = {
         attack: modality_aucs(
             {m: scores["forget"][m][attack] for m in MODALITIES},
@@ -275,8 +332,23 @@ def membership_report(
         )
         for attack in ATTACKS
     }
+    tpr = {
+        attack: modality_tprs({m: scores["forget"][m][attack] for m in MODALITIES},
+                              {m: scores["holdout"][m][attack] for m in MODALITIES})
+        for attack in ATTACKS
+    }
+    if gradnorm:
+        grad = {role: {m: gradnorm_scores(model, adapter, *_pairs_and_images(role, m)) for m in MODALITIES}
+                for role in ("forget", "holdout")}
+        mia["gradnorm"] = modality_aucs(grad["forget"], grad["holdout"])
+        tpr["gradnorm"] = modality_tprs(grad["forget"], grad["holdout"])
     return {
         "mia": mia,
+        "tpr_at_fpr": tpr,
+        # the LOSS attack's per-pair scores (pairs in order): what the reference attack compares with a
+        # reference model's (umu_hf.privacy.reference.compare_with_retain)
+        "loss_scores": {role: {m: scores[role][m]["loss"] for m in MODALITIES} for role in scores},
+        "fpr_levels": list(FPR_LEVELS),
         "n_forget": members.num_rows,
         "n_holdout": nonmembers.num_rows,
         "n_pairs": counts,
@@ -296,9 +368,13 @@ def format_privacy(block: Mapping[str, Any]) -> str:
     if layout:
         why = f": {layout['detail']}" if layout.get("detail") else ""
         lines.append(f"  unimodal pairs: {layout['unimodal']} ({layout['source']}{why})")
+    tprs = block.get("tpr_at_fpr", {})
     for attack, aucs in block["mia"].items():
-        lines.append(
-            f"  {attack:<16} unimodal {aucs['unimodal']:.3f}  multimodal {aucs['multimodal']:.3f}  "
-            f"gap {aucs['gap']:+.3f}"
-        )
+        tpr = tprs.get(attack, {})
+        low = "  TPR@1%/5% FPR " + " ".join(
+            f"{m[:3]} {tpr[m]['1%']:.2f}/{tpr[m]['5%']:.2f}" for m in ("unimodal", "multimodal") if m in tpr
+        ) if tpr else ""
+        shown = [f"{aucs[key]:{fmt}}" if aucs.get(key) is not None else "–"
+                 for key, fmt in (("unimodal", ".3f"), ("multimodal", ".3f"), ("gap", "+.3f"))]
+        lines.append(f"  {attack:<16} unimodal {shown[0]}  multimodal {shown[1]}  gap {shown[2]}" + low)
     return "\n".join(lines)

@@ -39,7 +39,7 @@ REFERENCE_FILE = "retain_reference.json"
 #: how the numbers of a privacy block are measured, beyond the model and the data: part of the identity of a
 #: cached retain-model block (:func:`retain_reference`) and of a bench's privacy evaluations, so a block measured
 #: otherwise (Min-K% at 0.2, truth ratios with the end-of-turn token) is measured again, never reused
-MEASUREMENT: dict[str, Any] = {"k": DEFAULT_K, "option_scores": "option tokens only"}
+MEASUREMENT: dict[str, Any] = {"k": DEFAULT_K, "option_scores": "option tokens only", "loss_scores": "per pair"}
 
 
 def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
@@ -64,7 +64,7 @@ def privleak(auc_model: float | None, auc_retain: float | None) -> float | None:
 
 
 def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int | None = None,
-            batch_size: int = 16, layout: Layout | None = None) -> dict[str, Any]:
+            batch_size: int = 16, layout: Layout | None = None, gradnorm: bool = False) -> dict[str, Any]:
     """One model's privacy block: :func:`umu_hf.privacy.mia.membership_report` (its pairs laid out as ``layout``
     says) plus ``truth_ratios`` (``{modality: [...]}``, the forget set's classification items in canonical order)
     and their medians."""
@@ -73,7 +73,8 @@ def measure(model: Any, adapter: Any, forget: Any, holdout: Any, *, limit: int |
     from umu_hf.privacy.mia import membership_report
     from umu_hf.privacy.truth_ratio import split_truth_ratios
 
-    block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit, layout=layout)
+    block = membership_report(model, adapter, forget, holdout, batch_size=batch_size, limit=limit, layout=layout,
+                              gradnorm=gradnorm)
     per_modality = split_truth_ratios(model, adapter, forget, limit=limit, batch_size=batch_size)
     block["truth_ratios"] = per_modality
     block["median_truth_ratio"] = {m: statistics.median(v) if v else None for m, v in per_modality.items()}
@@ -103,6 +104,7 @@ def compare_with_retain(block: Mapping[str, Any], reference: Mapping[str, Any],
         leak[attack] = row
     out = {
         **block,
+        **_reference_attack(block, reference, unlike),
         "forget_quality": forget_quality_by_modality(block["truth_ratios"], reference["truth_ratios"]),
         "privleak": leak,
         "retain_model": {"model": retain_model, "mia": reference["mia"], "layout": reference.get("layout"),
@@ -112,6 +114,35 @@ def compare_with_retain(block: Mapping[str, Any], reference: Mapping[str, Any],
         out["privleak_note"] = (f"no unimodal PrivLeak: the model's unimodal pairs were scored as {ours}, the retain "
                                 f"model's as {theirs}")
     return out
+
+
+def _reference_attack(block: Mapping[str, Any], reference: Mapping[str, Any], unlike: bool) -> dict[str, Any]:
+    """``mia`` and ``tpr_at_fpr`` with the reference-model attack added (open-unlearning's ``ReferenceAttack``,
+    ``src/evals/metrics/mia/reference.py``: the target's average loss minus the reference's on the same pair; here
+    negated, so that higher means member), the retain model being the reference; per modality where both blocks
+    scored the same pairs (same layout and counts), else None."""
+    from umu_hf.privacy.auc import FPR_LEVELS, auc, tpr_at_fpr
+
+    ours, theirs = block.get("loss_scores"), reference.get("loss_scores")
+    if not ours or not theirs:
+        return {}
+    aucs: dict[str, float | None] = {}
+    tprs: dict[str, dict[str, float]] = {}
+    for m in MODALITIES:
+        diff = {}
+        for role in ("forget", "holdout"):
+            a, b = ours.get(role, {}).get(m, []), theirs.get(role, {}).get(m, [])
+            if len(a) == len(b) > 0 and not (unlike and m == "unimodal"):
+                diff[role] = [x - y for x, y in zip(a, b, strict=True)]
+        if len(diff) < 2:
+            aucs[m] = None
+            continue
+        aucs[m] = auc(diff["forget"], diff["holdout"])
+        tprs[m] = {f"{level:.0%}": tpr_at_fpr(diff["forget"], diff["holdout"], level) for level in FPR_LEVELS}
+    both = aucs["unimodal"] is not None and aucs["multimodal"] is not None
+    aucs["gap"] = aucs["multimodal"] - aucs["unimodal"] if both else None
+    return {"mia": {**block["mia"], "reference": aucs},
+            "tpr_at_fpr": {**block.get("tpr_at_fpr", {}), "reference": tprs}}
 
 
 def retain_reference(retain_model: str, forget: Any, holdout: Any, out_dir: str | Path, identity: Mapping[str, Any],

@@ -78,15 +78,15 @@ def _guard(gr: Any, fn: Callable[..., Any], public: Callable[[str], str] = str) 
 
 def _leaderboard_values(
     bench_dir: Path, public: Callable[[str], str] = str
-) -> tuple[list[list[Any]] | None, list[str] | None, Any, str, str, Any]:
-    """(rows, headers, plot image or None, note, per-modality tables as Markdown, trajectory figure or None) of the
-    bench's leaderboard; the note says what is missing."""
+) -> tuple[list[list[Any]] | None, list[str] | None, Any, str, str, Any, str]:
+    """(rows, headers, plot image or None, note, per-modality tables as Markdown, trajectory figure or None,
+    robustness table as Markdown) of the bench's leaderboard; the note says what is missing."""
     from PIL import Image
 
     try:
         board = read_leaderboard(bench_dir)
     except UmuError as exc:
-        return None, None, None, public(str(exc)), "", None
+        return None, None, None, public(str(exc)), "", None, ""
     plot = None
     if board.plot is not None:
         with Image.open(board.plot) as image:
@@ -99,7 +99,7 @@ def _leaderboard_values(
         from umu_hf.leaderboard import PRIVACY_NOTE
 
         note += f"\n\n{PRIVACY_NOTE}"
-    return board.table(), board.headers(), plot, note, board.details(), board.trajectory_figure()
+    return board.table(), board.headers(), plot, note, board.details(), board.trajectory_figure(), board.robustness()
 
 
 def _missing_app(gr: Any, bench_dir: Path, message: str) -> gr.Blocks:
@@ -277,11 +277,11 @@ def build_app(
     def alignment(model_a: str, model_b: str) -> tuple[Any, ...]:
         return tuple(_alignment_values(space, (model_a, model_b)))
 
-    def leaderboard() -> tuple[Any, Any, str, str, Any]:
-        rows, headers, plot, note, details, figure = _leaderboard_values(bench_dir, public)
-        return {"headers": headers or ["model"], "data": rows or []}, plot, note, details, figure
+    def leaderboard() -> tuple[Any, Any, str, str, Any, str]:
+        rows, headers, plot, note, details, figure, robust = _leaderboard_values(bench_dir, public)
+        return {"headers": headers or ["model"], "data": rows or []}, plot, note, details, figure, robust
 
-    rows, headers, plot, note, details, figure = _leaderboard_values(bench_dir, public)
+    rows, headers, plot, note, details, figure, robust = _leaderboard_values(bench_dir, public)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(
             f"# {TITLE}\n\nBench `{bench_dir.resolve().name}`: {len(names)} model(s), forget ratio "
@@ -360,6 +360,8 @@ def build_app(
                 plot, type="pil", label="Leaderboard plot", interactive=False, elem_id="leaderboard-plot"
             )
             reload_btn = gr.Button("Reload the leaderboard", elem_id="reload-btn")
+        with gr.Tab("Robustness", id="robustness"):
+            board_robustness = gr.Markdown(robust, elem_id="robustness-table")
 
         selection = [set_name, profile, task]
         set_name.change(guard(on_set), set_name, profile, api_name="profiles")
@@ -384,7 +386,8 @@ def build_app(
             alignment_outputs,
             api_name="alignment",
         )
-        reload_btn.click(guard(leaderboard), None, [board, board_plot, board_note, board_details, board_trajectory],
+        reload_btn.click(guard(leaderboard), None, [board, board_plot, board_note, board_details, board_trajectory,
+                                                     board_robustness],
                          api_name="leaderboard")
     return demo
 

@@ -55,6 +55,12 @@ class AlignmentTable:
         return rows
 
 
+#: the Robustness tab of a bench run without ``--robustness``
+NO_ROBUSTNESS = ("This bench has no robustness numbers. `umu-hf bench --robustness` asks every forget and retain "
+                 "question again in other wordings, with changed portraits and of a quantized copy, and scores "
+                 "extraction (docs/protocol.md, Robustness).")
+
+
 @dataclass
 class Leaderboard:
     """The bench's leaderboard files: title, column headers (with direction arrows), rows, plot path."""
@@ -81,6 +87,15 @@ class Leaderboard:
         if not self.payload.get("rows"):
             return ""
         return "\n".join(modality.markdown(self.payload, cell_text) + trajectory.markdown(self.payload)).strip()
+
+    def robustness(self) -> str:
+        """The robustness table as Markdown (:mod:`umu_hf.leaderboard.robustness`), or a line saying how to get
+        one when the bench ran without ``--robustness``."""
+        from umu_hf.leaderboard import cell_text
+        from umu_hf.leaderboard.robustness import markdown
+
+        text = "\n".join(markdown(self.payload, cell_text)).strip() if self.payload.get("rows") else ""
+        return text or NO_ROBUSTNESS
 
     def trajectory_figure(self) -> Any:
         """A matplotlib figure of the trajectories (forget vs retain accuracy per method), or None without them."""
