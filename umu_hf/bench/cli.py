@@ -83,8 +83,9 @@ class BenchArguments:
     )
     robustness: bool = field(
         default=False,
-        metadata={"help": "every evaluation also asks forget and retain again with transformed portraits and of an "
-                  "8-bit copy, and scores extraction (umu-hf eval --robustness): the leaderboard's robustness table"},
+        metadata={"help": "every evaluation also asks forget and retain again in other wordings, with transformed "
+                  "portraits and of an 8-bit copy, and scores extraction (umu-hf eval --robustness): the "
+                  "leaderboard's robustness table"},
     )
     retain_model: str | None = field(
         default=None,
