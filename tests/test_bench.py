@@ -396,3 +396,5 @@ def test_bench_robustness_adds_its_table(tmp_path):
         expected = run_values(results["robustness"])
         assert {key: cell["mean"] for key, cell in row["robustness"].items()} == pytest.approx(expected)
     assert "Robustness (`--robustness`" in (tmp_path / "leaderboard.md").read_text()
+    with Image.open(tmp_path / "leaderboard.png") as image:  # a fourth row of panels: the robustness ones
+        assert image.height > 4 * 300

@@ -22,7 +22,8 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
     - trajectories (when recorded): forget against retain accuracy over the unlearning steps, one curve per method
       (mean over seeds), for classification with the portrait, in text, and cloze (solid with the portrait,
       dashed in text), forgetting to the right: the ideal path runs along the top;
-    - privacy (when the board has privacy columns): MIA AUC, forget quality and PrivLeak per modality.
+    - privacy (when the board has privacy columns): MIA AUC, forget quality and PrivLeak per modality;
+    - robustness (``bench --robustness``): paraphrase change, portrait-transform change, extraction.
     """
     import matplotlib
 
@@ -38,6 +39,8 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
         kinds.append("trajectory")
     if privacy:
         kinds.append("privacy")
+    if any(row.get("robustness") for row in board["rows"]):
+        kinds.append("robustness")
     panel_rows = [(ratio, kind) for ratio in ratios for kind in kinds]
     fig, axes = plt.subplots(len(panel_rows), len(SETS), figsize=(4.6 * len(SETS), 3.2 * len(panel_rows)),
                              squeeze=False)
@@ -46,6 +49,9 @@ def plot(board: Mapping[str, Any], path: Path, title: str = "UMU-Bench") -> None
         rows = [row for row in board["rows"] if row["forget_ratio"] == ratio]
         if kind == "privacy":
             _plot_privacy(axes[r_i], rows, privacy, ratio, cmap)
+            continue
+        if kind == "robustness":
+            _plot_robustness(axes[r_i], rows, ratio, cmap)
             continue
         if kind == "modality":
             _plot_modality(axes[r_i], rows, ratio, cmap)
@@ -104,6 +110,32 @@ def _plot_privacy(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], specs:
         ax.grid(axis="y", alpha=0.3)
 
 
+
+
+def _plot_robustness(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], ratio: int, cmap: Any) -> None:
+    """The robustness panels of one ratio (:mod:`umu_hf.leaderboard.robustness`): the paraphrase change per set
+    and modality, the portrait transforms' change of forget multimodal accuracy, extraction of the forget answers."""
+    from umu_hf.leaderboard.robustness import MODALITY_SHORT, TRANSFORM_NAMES
+
+    panels = [
+        ("paraphrase Δ (points)", [(f"paraphrase/{s}_{m}", f"{s}\n{short}") for s in ("forget", "retain")
+                                   for m, short in MODALITY_SHORT.items()]),
+        ("portrait Δ, forget mm (points)", [(f"image/{t}/forget", t) for t in TRANSFORM_NAMES]),
+        ("forget extraction (%)", [(f"extraction/{k}_{m}", f"{label}\n{short}")
+                                   for k, label in (("exact_memorization", "EM"), ("extraction_strength", "ES"))
+                                   for m, short in MODALITY_SHORT.items()]),
+    ]
+    rows = [row for row in rows if row.get("robustness")]
+    width = 0.8 / max(1, len(rows))
+    for ax, (name, columns) in zip(axes, panels, strict=False):
+        for i, row in enumerate(rows):
+            cells = [row["robustness"].get(key) or {} for key, _ in columns]
+            _bars(ax, range(len(columns)), cells, i, len(rows), width, row["model"], cmap(i % 10))
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set_title(f"forget {ratio}% — robustness — {name}", fontsize=9)
+        ax.set_xticks(range(len(columns)))
+        ax.set_xticklabels([label for _, label in columns], fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
 
 
 def _plot_modality(axes: Sequence[Any], rows: Sequence[Mapping[str, Any]], ratio: int, cmap: Any) -> None:
