@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -13,6 +14,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if not {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ):  # as umu_hf.cli: short OpenMP spins, so
     os.environ["GOMP_SPINCOUNT"] = "1000"  # two torch threads do not crawl on cores shared with other work
+
+#: torch's intra-op threads in this test process: the tiny models' small matrices gain little from threads, so
+#: under pytest-xdist (pyproject's addopts: one worker process per core) each worker runs one thread, and two
+#: one-thread workers beat one two-thread process; a run without workers (-n 0) keeps two. Set here, once: test
+#: modules do not change it (a module-level call would change it for every test of the process).
+TEST_THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, torch.get_num_threads())
+torch.set_num_threads(TEST_THREADS)
 
 #: the sizes of the shared synthetic dataset: 40 fictitious (forget sets 2/4/6) + 8 real, seed 0
 SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED = 40, 8, 0
@@ -106,3 +114,48 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result["root"] = str(root)
     result["stdout"] = proc.stdout
     return result
+
+
+# -- pytest-xdist: which tests share a worker -------------------------------------------------------------------
+
+
+def _shared_scopes(root: Path) -> dict[str, str]:
+    """Test modules whose tests must run on one worker, by path (as in node ids) -> scope: every user of
+    :func:`offline_run` (one metric-driver process, not one per worker), and each module that defines a
+    module-scoped fixture (built once; tests of other modules in between would tear it down and rebuild it)."""
+    scopes = {}
+    for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(root).as_posix()
+        if "offline_run" in text:
+            scopes[name] = "offline_run"
+        elif 'scope="module"' in text:
+            scopes[name] = name
+    return scopes
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist load`` (what ``-n`` gives) with the tests of :func:`_shared_scopes` kept together: every other test
+    is a unit of its own, so the long ones spread over the workers. (xdist's own ``loadgroup`` cannot do it under
+    pytest 9, whose node ids xdist 3.8 cannot suffix with the group.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    scopes = _shared_scopes(config.rootpath)
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scopes.get(nodeid.split("::", 1)[0], nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core this process may run on (its affinity, not the machine's count), at most 8
+    (each worker imports everything and builds the session fixtures again)."""
+    from umu_hf.bench.parallel import available_cores
+
+    return max(1, min(available_cores(), 8))
