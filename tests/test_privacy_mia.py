@@ -184,7 +184,9 @@ def test_token_stats_match_an_independent_computation(tiny, synth_dir, modality)
 
 # -- umu-hf eval --privacy -----------------------------------------------------------------------------------
 
-_EVAL = ["--forget-ratio", "15", "--sets", "forget", "--limit", "1", "--device", "cpu", "--no-progress"]
+#: the privacy block asks no generation question: a 4-token generation budget (not 200) keeps the evaluations short
+_EVAL = ["--forget-ratio", "15", "--sets", "forget", "--limit", "1", "--device", "cpu", "--no-progress",
+         "--max-new-tokens", "generation=4"]
 
 
 def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_dir, synth_dir, tmp_path, capsys):
@@ -222,7 +224,8 @@ def test_privacy_block_from_python_on_a_loaded_model(tiny_model_dir, synth_dir, 
     cli_out, api_out = tmp_path / "cli", tmp_path / "api"
     assert main(["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(cli_out), *_EVAL,
                  "--privacy", "--unimodal-layout", "with-portrait"]) == 0  # fmt: skip
-    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 15, api_out, sets=("forget",), limit=1, device="cpu")
+    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 15, api_out, sets=("forget",), limit=1, device="cpu",
+                          max_new_tokens={"generation": 4})
     loaded = load_model(str(tiny_model_dir), "cpu", "auto")
     results = evaluate_with_privacy(request, PrivacyOptions(unimodal_layout="with-portrait"), loaded=loaded,
                                     progress=False)

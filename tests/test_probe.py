@@ -23,9 +23,11 @@ def test_probe_with_the_evaluations_budgets_is_the_evaluation(tiny_model_dir, sy
     from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.prompts import MAX_NEW_TOKENS
 
-    # the first person of each set: the evaluation's first 6 question pairs per task, the probe's first profile
+    # the first person of each set: the evaluation's first 6 question pairs per task, the probe's first profile.
+    # The probe asks no generation question: the evaluation's generation budget (200 tokens, most of its time) is
+    # cut; classification and cloze keep the original budgets, which the probe is given.
     results = evaluate_model(EvalRequest(str(tiny_model_dir), str(synth_dir), 10, tmp_path / "eval", device="cpu",
-                                         sets=("forget", "retain"), limit=6))
+                                         sets=("forget", "retain"), limit=6, max_new_tokens={"generation": 4}))
     model, _, adapter = load_model(str(tiny_model_dir), "cpu")
     probe = AccuracyProbe(adapter, _splits(synth_dir), people=1, batch_size=5, max_new_tokens=MAX_NEW_TOKENS)
     values = probe(model)
