@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,14 +29,33 @@ torch.set_num_threads(TEST_THREADS)
 SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED = 40, 8, 0
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Path]) -> Path:
+    """``build(folder)`` into a fresh folder, once per test run: under pytest-xdist the first worker that asks builds
+    it in the run's shared temporary root (under a lock) and every worker uses that copy, so a session fixture is
+    built once, not once per worker. For deterministic, read-only fixtures only."""
+    import fcntl
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent / "built-once"  # the parent of every worker's basetemp
+    root.mkdir(exist_ok=True)
+    folder, done = root / name, root / f"{name}.json"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes (or its worker dies)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that died mid-build left it half-written
+            folder.mkdir()
+            done.write_text(json.dumps(str(build(folder))))
+        return Path(json.loads(done.read_text()))
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic dataset in the Hub layout (40 fictitious + 8 real, seed 0). Treat it as read-only."""
     from umu_hf.data.synth import generate_dataset
 
-    return generate_dataset(
-        tmp_path_factory.mktemp("synth") / "umu", SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED
-    )
+    return built_once(tmp_path_factory, "synth",
+                      lambda folder: generate_dataset(folder / "umu", SYNTH_FICTITIOUS, SYNTH_REAL, SYNTH_SEED))
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +93,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) ->
     deterministic garbage. Treat it as read-only. (Added by the evaluation helper.)"""
     from umu_hf.models.tiny import build_tiny_from_dataset
 
-    return build_tiny_from_dataset(
-        synth_dir, tmp_path_factory.mktemp("tiny") / "tiny-llava", size="small", seed=0
-    )
+    return built_once(tmp_path_factory, "tiny", lambda folder: build_tiny_from_dataset(
+        synth_dir, folder / "tiny-llava", size="small", seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -159,3 +180,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     from umu_hf.bench.parallel import available_cores
 
     return max(1, min(available_cores(), 8))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the tests that run a model (they ask for :func:`tiny_model_dir`: seconds each) come
+    first and the quick ones last, so the workers finish together instead of one running a long test alone at the
+    end. Every worker sorts the same way, as xdist needs; a run without workers keeps the file order (its
+    module-scoped fixtures are built once)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: "tiny_model_dir" not in getattr(item, "fixturenames", ()))
