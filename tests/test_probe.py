@@ -54,7 +54,9 @@ def test_eval_every_is_checked():
             parse_eval_every(bad)
 
 
-def test_unlearning_records_its_trajectory(tiny_model_dir, synth_dir, tmp_path):
+def test_unlearning_records_its_trajectory(tiny_model_dir, small_synth_dir, tmp_path):
+    """A point at step 0, every ``eval_every`` steps and at the last step. (Each point asks every classification
+    and cloze question of the forget and retain sets: the small dataset keeps the four of them short.)"""
     from umu_hf.trainers.jobs import unlearn
     from umu_hf.trainers.lora import LoraArguments
     from umu_hf.trainers.methods.gd import GDConfig
@@ -62,7 +64,7 @@ def test_unlearning_records_its_trajectory(tiny_model_dir, synth_dir, tmp_path):
     out = tmp_path / "gd"
     config = GDConfig(output_dir=str(out), max_steps=5, per_device_train_batch_size=2, learning_rate=1e-2,
                       use_cpu=True, save_strategy="no", disable_tqdm=True, eval_every="2")
-    unlearn("gd", str(tiny_model_dir), synth_dir, 5, config, LoraArguments(lora_r=4).settings())
+    unlearn("gd", str(tiny_model_dir), small_synth_dir, 5, config, LoraArguments(lora_r=4).settings())
     saved = json.loads((out / TRAJECTORY_FILE).read_text())
     assert [p["step"] for p in saved["points"]] == [0, 2, 4, 5]
     assert all(list(p["values"]) == probe_keys() for p in saved["points"])
