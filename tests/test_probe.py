@@ -24,7 +24,7 @@ def test_probe_with_the_evaluations_budgets_is_the_evaluation(tiny_model_dir, sy
     from umu_hf.prompts import MAX_NEW_TOKENS
 
     # the first person of each set: the evaluation's first 6 question pairs per task, the probe's first profile.
-    # The probe asks no generation question: the evaluation's generation budget (200 tokens, most of its time) is
+    # The probe asks no generation question: the evaluation's generation budget (200 tokens, the longest) is
     # cut; classification and cloze keep the original budgets, which the probe is given.
     results = evaluate_model(EvalRequest(str(tiny_model_dir), str(synth_dir), 10, tmp_path / "eval", device="cpu",
                                          sets=("forget", "retain"), limit=6, max_new_tokens={"generation": 4}))
