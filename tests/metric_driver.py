@@ -125,6 +125,8 @@ def refused_then_computed(evaluate) -> dict:
 #: truth ratios of two models on the same items, and attack scores of members and non-members
 TRUTH = {"unlearned": [0.05, 0.4, 0.2, 0.9, 0.1, 0.3], "retain": [0.8, 1.2, 0.6, 1.0, 0.9, 0.7, 1.1]}
 SCORES = {"members": [-0.2, -0.5, -1.0, -3.0], "nonmembers": [-2.5, -1.5, -4.0]}
+#: scores with ties, within and across the two samples (test_privacy_mia.py checks the AUC against a brute count)
+TIED = {"members": [0.3, -1.2, 2.5, 0.3, 0.0], "nonmembers": [0.3, -2.0, 1.1]}
 
 
 def _error(module, **kwargs) -> list | None:
@@ -179,6 +181,9 @@ def privacy_module(evaluate, root: Path) -> dict:
         "by_path": by_path.compute(member_scores=SCORES["members"], nonmember_scores=SCORES["nonmembers"]),
         "streamed": streamed.compute(nonmember_scores=SCORES["nonmembers"]),
         "library": {"auc": value, "privleak": reference.privleak(value, 0.6)},
+        "tied": {"library": auc.auc(TIED["members"], TIED["nonmembers"]),
+                 "bare": bare.compute(member_scores=TIED["members"], nonmember_scores=TIED["nonmembers"]),
+                 "by_path": by_path.compute(member_scores=TIED["members"], nonmember_scores=TIED["nonmembers"])},
         "errors": errors,
         "held_locks": held_cache_locks({"failing": failing}),
         "cache_files": cache_files({"failing": failing}),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from helpers import HAS_TORCHVISION, assert_same_predictions, tiny_gemma3, tiny_qwen2_vl
 
 from umu_hf.evaluation import store
@@ -19,7 +18,6 @@ from umu_hf.evaluation.items import LOGLIK_TASK
 from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 from umu_hf.prompts import task_instruction
 
-torch.set_num_threads(2)
 pytestmark = pytest.mark.slow  # model families: builds and evaluates a random Gemma 3 and Qwen2-VL
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
 

@@ -16,8 +16,6 @@ from umu_hf.evaluation import store
 from umu_hf.evaluation.items import LOGLIK_TASK, iter_items
 from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
-torch.set_num_threads(2)
-
 #: short budgets keep the test fast; they are part of the run's identity like the SPEC ones
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 8}
 LIMIT = 4  # so batches of up to 4 prompts of different lengths are padded

@@ -13,13 +13,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from helpers import assert_same_predictions
 
 from umu_hf.evaluation import store
 from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
-torch.set_num_threads(2)
 pytestmark = pytest.mark.slow  # two torchrun processes
 BUDGETS = {"classification": 4, "cloze": 4, "generation": 6}
 

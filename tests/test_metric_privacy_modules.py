@@ -38,6 +38,18 @@ def test_privacy_module_is_the_library_auc_and_privleak(offline_run):
     assert run["by_path"] == run["streamed"] == run["after_errors"] == expected
 
 
+def test_privacy_module_is_the_library_auc_with_ties(offline_run):
+    """On scores tied within and across the two samples, the module (by bare name and by path) gives the
+    library's AUC, and that AUC is the brute count over all pairs (a tie counts half)."""
+    from metric_driver import TIED
+
+    members, nonmembers = TIED["members"], TIED["nonmembers"]
+    wins = sum((m > n) + 0.5 * (m == n) for m in members for n in nonmembers)
+    tied = offline_run["umu_privacy"]["tied"]
+    assert tied["library"] == wins / (len(members) * len(nonmembers))
+    assert tied["bare"] == tied["by_path"] == {"auc": tied["library"], "n_members": 5, "n_nonmembers": 3}
+
+
 def test_forget_quality_module_is_the_library_ks_test(offline_run):
     run = offline_run["umu_forget_quality"]
     expected = {**run["library"], "n_unlearned": 6, "n_retain": 7}

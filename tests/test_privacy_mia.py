@@ -1,15 +1,12 @@
 """Membership inference: the AUC math, the synthetic holdout config, the four attacks' definitions on the
-tiny model, ``umu-hf eval --privacy`` and the ``umu_privacy`` evaluate module."""
+tiny model and ``umu-hf eval --privacy`` (the ``umu_privacy`` evaluate module: test_metric_privacy_modules.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +16,6 @@ from umu_hf.data.schema import MODALITIES
 from umu_hf.errors import UmuError
 from umu_hf.privacy.auc import auc, modality_aucs
 from umu_hf.privacy.mia import ATTACKS, TokenStats, attack_scores
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 # -- the AUC -------------------------------------------------------------------------------------------------
 
@@ -191,7 +185,9 @@ def test_token_stats_match_an_independent_computation(tiny, synth_dir, modality)
 
 # -- umu-hf eval --privacy -----------------------------------------------------------------------------------
 
-_EVAL = ["--forget-ratio", "15", "--sets", "forget", "--limit", "1", "--device", "cpu", "--no-progress"]
+#: the privacy block asks no generation question: a 4-token generation budget (not 200) keeps the evaluations short
+_EVAL = ["--forget-ratio", "15", "--sets", "forget", "--limit", "1", "--device", "cpu", "--no-progress",
+         "--max-new-tokens", "generation=4"]
 
 
 def test_eval_privacy_writes_the_block_and_nothing_without_the_flag(tiny_model_dir, synth_dir, tmp_path, capsys):
@@ -256,7 +252,8 @@ def test_privacy_block_from_python_on_a_loaded_model(tiny_model_dir, synth_dir, 
     cli_out, api_out = tmp_path / "cli", tmp_path / "api"
     assert main(["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(cli_out), *_EVAL,
                  "--privacy", "--unimodal-layout", "with-portrait"]) == 0  # fmt: skip
-    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 15, api_out, sets=("forget",), limit=1, device="cpu")
+    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 15, api_out, sets=("forget",), limit=1, device="cpu",
+                          max_new_tokens={"generation": 4})
     loaded = load_model(str(tiny_model_dir), "cpu", "auto")
     results = evaluate_with_privacy(request, PrivacyOptions(unimodal_layout="with-portrait"), loaded=loaded,
                                     progress=False)
@@ -382,72 +379,6 @@ def test_vanilla_recognises_the_forget_set_and_the_retain_model_does_not(tiny_mo
 
 #: vanilla / retain-model epochs in the MIA test: enough that vanilla memorises its training pairs
 MIA_EPOCHS = 8
-
-
-# -- the umu_privacy evaluate module ----------------------------------------------------------------------------
-
-_DRIVER = r"""
-import json, sys
-sys.path.insert(0, sys.argv[3])  # tests/: metric_driver's helpers
-import evaluate
-from metric_driver import cache_files, card_examples, held_cache_locks, kwargs_doctests
-from umu_hf.metrics_install import install_metric
-from umu_hf.privacy.auc import auc
-
-metric_dir = sys.argv[2]
-install_metric(source=metric_dir, name="umu_privacy")  # into this process's private HF_MODULES_CACHE
-members, nonmembers = [0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1]
-by_path = evaluate.load(metric_dir)
-bare = evaluate.load("umu_privacy")
-streamed = evaluate.load("umu_privacy", experiment_id="streamed")  # its pending rows hold their own lock
-for score in members[:3]:
-    streamed.add(member_scores=score)
-streamed.add_batch(member_scores=members[3:])
-errors = {}
-failing = evaluate.load("umu_privacy")  # kept alive: a lock its failed compute held would stay held
-for name, kwargs in {"nan": dict(member_scores=[1.0], nonmember_scores=[float("nan")]),
-                     "empty": dict(member_scores=[], nonmember_scores=[1.0])}.items():
-    try:
-        failing.compute(**kwargs)
-    except ValueError as exc:
-        errors[name] = str(exc)
-module = sys.modules[type(bare).__module__]
-out = {
-    "library": auc(members, nonmembers),
-    "by_path": by_path.compute(member_scores=members, nonmember_scores=nonmembers),
-    "bare": bare.compute(member_scores=members, nonmember_scores=nonmembers),
-    "streamed": streamed.compute(nonmember_scores=nonmembers),
-    "errors": errors,
-    "doctest": kwargs_doctests(module),
-    "card": card_examples(__import__("pathlib").Path(metric_dir) / "README.md"),
-}
-out["held_locks"] = held_cache_locks({"failing": failing})
-out["cache_files"] = cache_files({"failing": failing})
-json.dump(out, open(sys.argv[1], "w"))
-"""
-
-
-def test_evaluate_privacy_module_is_the_library_auc(tmp_path):
-    """The worktree's umu_privacy script (installed into a private cache and loaded by path) with the worktree's
-    umu_hf."""
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_MODULES_CACHE": str(tmp_path / "modules"),
-           "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1", "HF_UPDATE_DOWNLOAD_COUNTS": "0",
-           "PYTHONPATH": str(REPO)}  # fmt: skip
-    (tmp_path / "cwd").mkdir()
-    (tmp_path / "driver.py").write_text(_DRIVER, encoding="utf-8")
-    out = tmp_path / "out.json"
-    argv = [sys.executable, str(tmp_path / "driver.py"), str(out), str(REPO / "metrics" / "umu_privacy"),
-            str(REPO / "tests")]  # fmt: skip
-    proc = subprocess.run(argv, cwd=tmp_path / "cwd", env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text(encoding="utf-8"))
-    expected = {"auc": result["library"], "n_members": 5, "n_nonmembers": 3}
-    assert result["library"] == _brute_auc([0.3, -1.2, 2.5, 0.3, 0.0], [0.3, -2.0, 1.1])
-    assert result["by_path"] == result["bare"] == result["streamed"] == expected
-    assert "nonmember_scores[0]" in result["errors"]["nan"] and "member_scores is empty" in result["errors"]["empty"]
-    assert result["held_locks"] == [] and result["cache_files"] == []  # the errors inside _compute cleaned up
-    assert result["doctest"]["failed"] == 0 and result["doctest"]["attempted"] > 0, result["doctest"]["report"]
-    assert result["card"] and all(card["shown"] == card["claimed"] for card in result["card"])
 
 
 def test_gradnorm_attack_is_open_unlearnings_mean_of_parameter_gradient_norms(tiny_model_dir, synth_dir):

@@ -122,9 +122,10 @@ def test_eval_retain_model_against_itself(tiny_model_dir, synth_dir, tmp_path, c
 
     monkeypatch.setattr(loading, "load_model", counting)
     out = tmp_path / "eval"
+    # the privacy block asks no generation question: a 4-token generation budget (not 200) keeps the runs short
     argv = ["eval", "--model", str(tiny_model_dir), "--data", str(synth_dir), "--out", str(out), "--forget-ratio",
             "15", "--sets", "forget", "--limit", "2", "--device", "cpu", "--no-progress",
-            "--retain-model", str(tiny_model_dir)]  # fmt: skip
+            "--retain-model", str(tiny_model_dir), "--max-new-tokens", "generation=4"]  # fmt: skip
     assert main(argv) == 0
     assert loads == [str(tiny_model_dir)] * 2  # the retain model, then the evaluated model: once each
     printed = capsys.readouterr().out

@@ -23,9 +23,11 @@ def test_probe_with_the_evaluations_budgets_is_the_evaluation(tiny_model_dir, sy
     from umu_hf.evaluation.runner import EvalRequest, evaluate_model
     from umu_hf.prompts import MAX_NEW_TOKENS
 
-    # the first person of each set: the evaluation's first 6 question pairs per task, the probe's first profile
+    # the first person of each set: the evaluation's first 6 question pairs per task, the probe's first profile.
+    # The probe asks no generation question: the evaluation's generation budget (200 tokens, the longest) is
+    # cut; classification and cloze keep the original budgets, which the probe is given.
     results = evaluate_model(EvalRequest(str(tiny_model_dir), str(synth_dir), 10, tmp_path / "eval", device="cpu",
-                                         sets=("forget", "retain"), limit=6))
+                                         sets=("forget", "retain"), limit=6, max_new_tokens={"generation": 4}))
     model, _, adapter = load_model(str(tiny_model_dir), "cpu")
     probe = AccuracyProbe(adapter, _splits(synth_dir), people=1, batch_size=5, max_new_tokens=MAX_NEW_TOKENS)
     values = probe(model)
@@ -52,7 +54,9 @@ def test_eval_every_is_checked():
             parse_eval_every(bad)
 
 
-def test_unlearning_records_its_trajectory(tiny_model_dir, synth_dir, tmp_path):
+def test_unlearning_records_its_trajectory(tiny_model_dir, small_synth_dir, tmp_path):
+    """A point at step 0, every ``eval_every`` steps and at the last step. (Each point asks every classification
+    and cloze question of the forget and retain sets: the small dataset keeps the four of them short.)"""
     from umu_hf.trainers.jobs import unlearn
     from umu_hf.trainers.lora import LoraArguments
     from umu_hf.trainers.methods.gd import GDConfig
@@ -60,7 +64,7 @@ def test_unlearning_records_its_trajectory(tiny_model_dir, synth_dir, tmp_path):
     out = tmp_path / "gd"
     config = GDConfig(output_dir=str(out), max_steps=5, per_device_train_batch_size=2, learning_rate=1e-2,
                       use_cpu=True, save_strategy="no", disable_tqdm=True, eval_every="2")
-    unlearn("gd", str(tiny_model_dir), synth_dir, 5, config, LoraArguments(lora_r=4).settings())
+    unlearn("gd", str(tiny_model_dir), small_synth_dir, 5, config, LoraArguments(lora_r=4).settings())
     saved = json.loads((out / TRAJECTORY_FILE).read_text())
     assert [p["step"] for p in saved["points"]] == [0, 2, 4, 5]
     assert all(list(p["values"]) == probe_keys() for p in saved["points"])
