@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-TRANSFORM_NAMES = ("crop", "blur", "grayscale", "flip", "jpeg")
+from umu_hf.robustness.block import IMAGE_TASKS, PARAPHRASE_TASKS
+from umu_hf.robustness.transforms import TRANSFORMS
+
+TRANSFORM_NAMES = tuple(TRANSFORMS)
 MODALITY_SHORT = {"unimodal": "uni", "multimodal": "mm"}
-TASKS = ("classification", "cloze")
 
 
 def robustness_columns() -> list[dict[str, str]]:
@@ -58,12 +60,12 @@ def run_values(block: Mapping[str, Any] | None) -> dict[str, float | None]:
         for modality in MODALITY_SHORT:
             values[f"paraphrase/{set_name}_{modality}"] = _mean(
                 [((paraphrase.get(set_name) or {}).get(t) or {}).get(modality, {}).get("change")
-                 for t in ("classification", "cloze", "generation")]) if set_name in paraphrase else None
+                 for t in PARAPHRASE_TASKS]) if set_name in paraphrase else None
     image = block.get("image") or {}
     for name in TRANSFORM_NAMES:
         for set_name in ("forget", "retain"):
             cells = (image.get(name) or {}).get(set_name) or {}
-            values[f"image/{name}/{set_name}"] = _mean([(cells.get(t) or {}).get("change") for t in TASKS])
+            values[f"image/{name}/{set_name}"] = _mean([(cells.get(t) or {}).get("change") for t in IMAGE_TASKS])
     extraction = block.get("extraction") or {}
     for metric in ("exact_memorization", "extraction_strength"):
         for modality in MODALITY_SHORT:
@@ -73,7 +75,7 @@ def run_values(block: Mapping[str, Any] | None) -> dict[str, float | None]:
         forget = (quantization.get(f"int{bits}") or {}).get("forget") or {}
         for modality in MODALITY_SHORT:
             values[f"quantization/int{bits}_{modality}"] = _mean(
-                [((forget.get(t) or {}).get("recovery") or {}).get(modality) for t in TASKS])
+                [((forget.get(t) or {}).get("recovery") or {}).get(modality) for t in IMAGE_TASKS])
     return values
 
 

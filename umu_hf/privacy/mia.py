@@ -220,7 +220,8 @@ def gradnorm_scores(model: Any, adapter: Any, pairs: Sequence[Any], images: Mapp
     parameter takes a gradient, and each pair's gradients are cleared after it; nothing is updated."""
     import torch
 
-    from umu_hf.data.collate import IGNORE_INDEX, UMUCollator
+    from umu_hf.data.collate import UMUCollator
+    from umu_hf.trainers.losses import answer_nll
 
     collator = UMUCollator(adapter, images, {}, label_mode="answer", refusals=[], eos=False)
     device = next(model.parameters()).device
@@ -240,11 +241,7 @@ def gradnorm_scores(model: Any, adapter: Any, pairs: Sequence[Any], images: Mapp
                 inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
             model.zero_grad(set_to_none=True)
             with torch.enable_grad():
-                logits = model(**inputs).logits[0, :-1].float()
-                targets = labels[0, 1:].to(logits.device)
-                scored = targets != IGNORE_INDEX
-                nll = -logits[scored].log_softmax(-1).gather(-1, targets[scored].unsqueeze(-1)).mean()
-                nll.backward()
+                answer_nll(model(**inputs).logits, labels.to(device)).backward()
             norms = [param.grad.detach().float().norm(p=p) for param in params if param.grad is not None]
             scores.append(-float(torch.stack(norms).mean()))
     finally:

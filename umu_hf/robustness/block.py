@@ -71,34 +71,19 @@ class RobustnessBlock:
                   modalities: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
         """``{set: {task: {"<modality>_acc": %, "n": pairs}}}`` of forget and retain classification and cloze,
         asked as the evaluation asks them, with each portrait through ``transform`` when given."""
-        from umu_hf.data.decode import Portraits
-        from umu_hf.evaluation.execute import Asker
         from umu_hf.evaluation.items import iter_items
-        from umu_hf.evaluation.plan import Job
 
-        request = self.request
-        asker = Asker(model, adapter, request.budgets, batch_size)
-        scoring = {"classification": request.classification_scoring, "cloze": "generate"}
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        was_training = getattr(model, "training", False)
-        model.eval()
-        try:
-            for set_name, split in self._splits.items():
-                portraits = Portraits(split)
-                shown = portraits if transform is None else _Transformed(portraits, transform)
-                questions = [q for q in iter_items(split, set_name, IMAGE_TASKS, request.limit)
-                             if q.modality in modalities]
-                prompts = {q: adapter.prompt(q.task, q.question, q.with_image, q.options) for q in questions}
-                for task in IMAGE_TASKS:
-                    jobs = [Job(q, scoring[task]) for q in questions if q.task == task]
-                    records = [r for batch in asker.batches(jobs, prompts) for r in asker.ask(batch, prompts, shown)]
-                    cell: dict[str, Any] = {}
-                    for modality in modalities:
-                        correct = [r["correct"] for r in records if r["modality"] == modality]
-                        cell[f"{modality}_acc"], cell["n"] = _percent(correct), len(correct)
-                    out.setdefault(set_name, {})[task] = cell
-        finally:
-            model.train(was_training)
+        for set_name, split in self._splits.items():
+            questions = [q for q in iter_items(split, set_name, IMAGE_TASKS, self.request.limit)
+                         if q.modality in modalities]
+            scores = self._scores(model, adapter, batch_size, set_name, questions, transform)
+            for task in IMAGE_TASKS:
+                cell: dict[str, Any] = {}
+                for modality in modalities:
+                    cell[f"{modality}_acc"], cell["n"] = (_percent(scores[(task, modality)]),
+                                                          len(scores[(task, modality)]))
+                out.setdefault(set_name, {})[task] = cell
         return out
 
     def _paraphrase(self, model: Any, adapter: Any, batch_size: int) -> dict[str, Any]:
@@ -129,10 +114,10 @@ class RobustnessBlock:
                 out.setdefault(set_name, {})[task] = cell
         return out
 
-    def _scores(self, model: Any, adapter: Any, batch_size: int, set_name: str,
-                questions: list[Any]) -> dict[tuple[str, str], list[float]]:
+    def _scores(self, model: Any, adapter: Any, batch_size: int, set_name: str, questions: list[Any],
+                transform: Any = None) -> dict[tuple[str, str], list[float]]:
         """``{(task, modality): [score of each question]}`` (correct 0/1; generation ROUGE-L F1), asked as the
-        evaluation asks them."""
+        evaluation asks them, each portrait through ``transform`` when given."""
         from umu_hf.data.decode import Portraits
         from umu_hf.evaluation.execute import Asker
         from umu_hf.evaluation.plan import Job
@@ -142,6 +127,8 @@ class RobustnessBlock:
         scoring = {"classification": request.classification_scoring}
         prompts = {q: adapter.prompt(q.task, q.question, q.with_image, q.options) for q in questions}
         portraits = Portraits(self._splits[set_name])
+        if transform is not None:
+            portraits = _Transformed(portraits, transform)
         scores: dict[tuple[str, str], list[float]] = {(t, m): [] for t in PARAPHRASE_TASKS
                                                       for m in ("unimodal", "multimodal")}
         was_training = getattr(model, "training", False)
