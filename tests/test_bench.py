@@ -333,7 +333,7 @@ def test_kill_9_of_bench_mid_stage_then_rerun_gives_the_uninterrupted_results(tm
     assert cells(killed) == cells(tmp_path / "a")
 
 
-def test_workers_flag_is_checked():
+def test_workers_flag_is_checked(tmp_path):
     from umu_hf.bench.parallel import available_cores, plan_workers
     from umu_hf.errors import UmuError
 
@@ -343,6 +343,9 @@ def test_workers_flag_is_checked():
     for bad in ("0", "-1", "two", 0):
         with pytest.raises(UmuError, match="--workers"):
             plan_workers(bad, "cpu", 3)
+    with pytest.raises(UmuError, match="--workers"):  # refused before any stage runs
+        Bench(tmp_path, _reduced(), workers="0", log=lambda line: None).run()
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.slow

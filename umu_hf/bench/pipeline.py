@@ -373,11 +373,11 @@ class Bench:
         from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
 
+        plan = plan_workers(self.workers, self.s.device, len(self.s.seeds))  # a bad --workers before any work
         data, data_key = self.data()
         self._data_key = data_key
         if self.s.privacy:
             self._check_holdout(data)
-        plan = plan_workers(self.workers, self.s.device, len(self.s.seeds))
         if plan.workers > 1:  # every stage computed side by side; the pass below reads them back
             self._failed = run_stages(self, plan, data, data_key, self.log)
             self.force = False
