@@ -9,9 +9,9 @@ synthetic data, its vanilla fine-tuning per seed, LoRA r 16, each method's origi
     python benchmarks/step_size_sweep.py --out /tmp/sweep [--seeds 100,101] [--scales 100,200,400,800,1600] \
         [--workers 1|N|auto]
 
-``--workers`` runs the stages as ``umu-hf bench --workers`` does (processes of ``cores / workers`` threads each):
-the numbers depend on the threads per process, so tune with the thread count the bench reports with (recorded in
-``sweep.json`` under ``execution``).
+``--workers`` runs the stages as ``umu-hf bench --workers`` does, every process with the bench's intra-op threads
+(``BenchSettings.threads``, embedded 1): the numbers depend on the threads per process, not on the worker count
+(recorded in ``sweep.json`` under ``execution``).
 
 Every stage is cached in ``--out`` like the bench's (a rerun reuses it); ``--out/sweep.json`` holds each run's
 per-modality accuracies and the rule's table, which is also printed. Run on two CPU cores this took about
@@ -30,7 +30,7 @@ from pathlib import Path
 
 os.environ.setdefault("GOMP_SPINCOUNT", "1000")  # as the umu-hf CLI: short OpenMP spins on shared cores
 
-from umu_hf.bench.parallel import describe, plan_workers, run_stages  # noqa: E402
+from umu_hf.bench.parallel import describe, plan_workers, run_stages, set_threads  # noqa: E402
 from umu_hf.bench.pipeline import Bench  # noqa: E402
 from umu_hf.bench.settings import BenchSettings  # noqa: E402
 from umu_hf.trainers.guard import TrainingDivergedError  # noqa: E402
@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args.out, base)
     data, data_key = bench.data()
     bench._data_key = data_key
-    plan = plan_workers(args.workers, base.device, len(seeds))
-    if plan.workers > 1:  # compute every stage in the pool; the pass below only reads them back
+    plan = plan_workers(args.workers, base.device, len(seeds), base.threads)
+    if plan.workers == 1 and base.threads is not None:
+        set_threads(base.threads)  # this process computes: with the bench's threads
+    if plan.workers > 1:  # compute every stage in the pool; the pass below only reads them back (in one thread)
         for scale in scales:
             bench.s = replace(base, unlearn=replace(base.unlearn, lr_scale=scale))
             bench._failed.update(run_stages(bench, plan, data, data_key, bench.log))

@@ -69,6 +69,11 @@ class BenchSettings:
     eval_limit: int | None = None
     min_vanilla_retain_acc: float = 60.0
     device: str = "auto"
+    #: intra-op threads of each process on CPU. The numbers depend on it (the order of float summation in a
+    #: matrix product) and unlearning at the tuned step size amplifies that into points (docs/protocol.md), so the
+    #: embedded profile fixes 1: the same numbers on any machine's core count, with ``--workers auto`` running one
+    #: process per core. None: the cores divided among the workers (real runs). Part of every training key.
+    threads: int | None = 1
     #: privacy columns: per seed and forget ratio a retain model (vanilla's fine-tuning without the forget
     #: people) is trained and every model gets membership inference, forget quality and PrivLeak against it
     privacy: bool = False
@@ -110,6 +115,7 @@ def original_profile(**overrides: Any) -> BenchSettings:
         vanilla_lora=replace(FINETUNE_LORA),
         unlearn=UnlearnTuning(),
         eval_batch_size=8,
+        threads=None,
         forget_ratios=(5,),
         seeds=(0,),
     )
