@@ -33,7 +33,7 @@ def run_metric_driver(root: Path, *args: str) -> subprocess.CompletedProcess:
     asserts that it succeeded."""
     repo = Path(__file__).resolve().parent.parent
     workdir = root / "cwd"
-    workdir.mkdir(exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "HF_HOME": str(root / "hf_home"),
