@@ -390,6 +390,43 @@ def test_fixed_threads_are_part_of_every_training_key(tmp_path):
 
 
 @pytest.mark.slow
+def test_kill_9_of_a_bench_with_workers_ends_its_workers_and_a_rerun_completes(tmp_path):
+    """``kill -9`` of ``umu-hf bench --workers 2`` mid-stage: its worker processes end within seconds instead of
+    finishing their stages into the folder beside the next run (which then refused the half-written folder), and
+    the same command again completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(tmp_path), "--methods", "ga", "--seeds",
+               "2", "--workers", "2", "--forget-ratio", "5", "--fictitious", "12", "--real", "2",
+               "--vanilla-epochs", "2", "--unlearn-epochs", "1", "--eval-limit", "2", "--min-vanilla-acc", "0",
+               "--device", "cpu"]
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob("models/vanilla-*/checkpoint-*/trainer_state.json")):
+        assert victim.poll() is None, "the bench ended before it could be killed"
+        assert time.monotonic() < deadline, "no vanilla checkpoint after 300 s"
+        time.sleep(0.01)
+    workers = [p for p in psutil.Process(victim.pid).children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    assert workers, "no worker process found"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, f"workers outlived the bench: {[p.pid for p in alive]}"
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert (tmp_path / "leaderboard.json").is_file()
+
+
+@pytest.mark.slow
 def test_an_error_in_a_worker_is_the_runs_error(tmp_path):
     with pytest.raises(VanillaTooWeakError, match="does not know the profiles"):
         Bench(tmp_path, _reduced(seeds=(0, 1), min_vanilla_retain_acc=101.0), workers=2,

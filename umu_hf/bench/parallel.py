@@ -16,6 +16,7 @@ leaderboard.json's ``training.execution``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -115,8 +116,23 @@ def fixed_threads(threads: int | None) -> Iterator[None]:
 _WORKER: dict[str, Any] = {}
 
 
+def _exit_with_parent(parent: int, period: float = 0.5) -> None:
+    """End this worker as soon as the bench process that started it is gone (``kill``, ``kill -9``, a crash):
+    without it a worker finishes its stage and the ones already queued, writing into the bench folder beside
+    the next run. Its unfinished stage is not marked done, so the next run redoes it."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="umu-exit-with-parent", daemon=True).start()
+
+
 def _init_worker(bench_cls: type, out: str, settings: BenchSettings, force: bool, data_key: str, threads: int,
-                 started: float) -> None:
+                 started: float, parent: int) -> None:
+    _exit_with_parent(parent)
     set_threads(threads)
     bench = bench_cls(out, settings, force=force, progress=False)
     bench._data_key = data_key
@@ -156,7 +172,7 @@ def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
     pool = ProcessPoolExecutor(plan.workers, mp_context=context, initializer=_init_worker,
                                initargs=(type(bench), str(bench.out), s, bench.force, data_key, plan.threads,
-                                         bench._start))
+                                         bench._start, os.getpid()))
     pending: dict[Future, tuple[Any, ...]] = {}
     try:
         for seed in s.seeds:
