@@ -83,6 +83,10 @@ class BenchSettings:
     #: every evaluation also asks forget and retain again with transformed portraits and of a quantized copy, and
     #: scores extraction (:mod:`umu_hf.robustness`): the leaderboard's robustness table
     robustness: bool = False
+    #: deletion requests served one after another (``--sequential 5,10,15``: forget ratios, increasing): per method
+    #: and seed, each request's people unlearned on the model the request before left, every step evaluated at the
+    #: last ratio; the leaderboard's sequential section (:mod:`umu_hf.leaderboard.sequential`). Empty: off
+    sequential: tuple[int, ...] = ()
 
 
 #: how the embedded bench's unlearning step size was chosen
