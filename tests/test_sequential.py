@@ -272,3 +272,27 @@ def test_kill_9_mid_sequence_then_rerun_gives_the_uninterrupted_results(tmp_path
         return json.loads((folder / "leaderboard.json").read_text())["sequential"]
 
     assert sequential(killed) == sequential(tmp_path / "a")
+
+
+@pytest.mark.slow
+def test_workers_run_the_sequences_too_and_give_a_one_process_runs_numbers(tmp_path):
+    """Under ``--workers 2`` each method's sequence is a worker task of its own; the section equals a one-process
+    run's at the workers' thread count (as every other number of the bench)."""
+    import torch
+
+    from umu_hf.bench.parallel import plan_workers
+    from umu_hf.bench.pipeline import Bench
+
+    settings = _sequential_settings(seeds=(0, 1))
+    lines: list[str] = []
+    Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
+    assert any("2 worker processes" in line for line in lines)
+    assert not [line for line in lines if "done in" in line and "request" in line]  # the workers did every step
+    before = torch.get_num_threads()
+    torch.set_num_threads(plan_workers(2, "cpu", 2).threads)
+    try:
+        Bench(tmp_path / "one", settings, workers=1, log=lambda line: None).run()
+    finally:
+        torch.set_num_threads(before)
+    par, one = (json.loads((tmp_path / d / "leaderboard.json").read_text())["sequential"] for d in ("par", "one"))
+    assert par == one and par["methods"]["ga"]["seeds"] == [0, 1]
