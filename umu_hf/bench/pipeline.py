@@ -5,9 +5,12 @@ it done last, and is reused by the next run (``force`` redoes everything).
     models/tiny-<h>         the untrained tiny LLaVA (embedded run)
     models/vanilla-<h>      vanilla fine-tuning on ``full``
     models/retain_model-<h> with ``privacy``: the same fine-tuning without the forget people (``retainXX+real``)
-    models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated)
-    evals/<name>-<h>        results.json + predictions.jsonl of each evaluation
-    leaderboard.{md,json,png}, bench.json
+    models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated); with
+                            ``sequential`` also each request of each method's sequence (its key chains the key of
+                            the model it started from, so a rerun reuses every step and a changed step redoes the
+                            steps after it)
+    evals/<name>-<h>        results.json + predictions.jsonl of each evaluation (a sequence's: ``<method>-seq<r>``)
+    leaderboard.{md,json,png}, leaderboard-sequential.png (with ``sequential``), bench.json
 """
 
 from __future__ import annotations
