@@ -174,6 +174,8 @@ def test_the_leaderboard_gets_the_sequential_tables_json_and_plot(tmp_path):
 
 
 def test_an_empty_request_is_refused_before_any_training(tmp_path, small_synth_dir, tiny_model_dir):
+    from dataclasses import replace
+
     from test_bench import _reduced
 
     from umu_hf.bench.pipeline import Bench
@@ -182,7 +184,10 @@ def test_an_empty_request_is_refused_before_any_training(tmp_path, small_synth_d
                         forget_ratios=(15,), sequential=(5, 10, 15))
     with pytest.raises(UmuError, match=r"--sequential 5,10,15: .*forget10 adds no one to forget05"):
         Bench(tmp_path, settings, log=lambda line: None).run()
+    with pytest.raises(UmuError, match=r"--sequential 5,10 ends at forget 10 %.*add 10 to --forget-ratio"):
+        Bench(tmp_path, replace(settings, data=None, sequential=(5, 10)), log=lambda line: None).run()
     assert not (tmp_path / "models").exists() and not (tmp_path / "evals").exists()
+    assert not (tmp_path / "data").exists()  # the second: refused before the synthetic data is made
 
 
 # ---- end to end -------------------------------------------------------------------------------------------------

@@ -188,6 +188,7 @@ def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 def _sequence(text: str | None, ratios: tuple[int, ...]) -> tuple[int, ...]:
     """``--sequential 5,10,15`` → ``(5, 10, 15)`` (None: off), checked; its last ratio must be a bench ratio, whose
     runs are the at-once comparison."""
+    from umu_hf.bench.settings import check_sequential
     from umu_hf.data.schema import check_sequence
     from umu_hf.errors import UmuError
 
@@ -197,10 +198,7 @@ def _sequence(text: str | None, ratios: tuple[int, ...]) -> tuple[int, ...]:
         sequence = check_sequence(text)
     except UmuError as exc:
         raise UmuError(f"--sequential {text}: {exc}") from None
-    if sequence[-1] not in ratios:
-        raise UmuError(f"--sequential {text} ends at forget {sequence[-1]} %, which the bench does not run "
-                       f"(--forget-ratio {','.join(map(str, ratios))}): the sequence is compared with unlearning "
-                       f"forget{sequence[-1]:02d} at once; add {sequence[-1]} to --forget-ratio")
+    check_sequential(sequence, ratios)
     return sequence
 
 

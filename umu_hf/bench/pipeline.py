@@ -222,8 +222,8 @@ class Bench:
                  title: str, request: dict[str, int | None] | None = None) -> tuple[str, str]:
         """(unlearned model path, key) of one method started from ``start``; ``request``: a step of a sequence,
         ``{"after": the ratio of the request before, or None for the first}`` (the people ``ratio`` adds to
-        ``forget{after}``), part of the key (so a sequence's first step never shares a folder, and a worker,
-        with a plain run)."""
+        ``forget{after}``), part of the key: a sequence's first step has its own folder even where it trains what a
+        plain run trains, so two workers never train into one folder."""
         from umu_hf.trainers.jobs import unlearn
         from umu_hf.trainers.registry import get_method
 
@@ -441,12 +441,13 @@ class Bench:
 
     def _run(self) -> str:
         from umu_hf.bench.parallel import describe, plan_workers, run_stages
-        from umu_hf.bench.settings import training_record
+        from umu_hf.bench.settings import check_sequential, training_record
         from umu_hf.leaderboard import Run, write_leaderboard
         from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
 
         plan = plan_workers(self.workers, self.s.device, len(self.s.seeds))  # a bad --workers before any work
+        check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
         data, data_key = self.data()
         self._data_key = data_key
         if self.s.privacy:

@@ -135,6 +135,18 @@ EMBEDDED_VANILLA: dict[str, Any] = {
 }
 
 
+def check_sequential(sequential: tuple[int, ...], ratios: tuple[int, ...]) -> None:
+    """A sequence of requests (``--sequential``) must end at a forget ratio the bench runs: those plain runs are
+    what the sequence is compared with (unlearning it all at once)."""
+    if sequential and sequential[-1] not in ratios:
+        from umu_hf.errors import UmuError
+
+        last = sequential[-1]
+        raise UmuError(f"--sequential {','.join(map(str, sequential))} ends at forget {last} %, which the bench does "
+                       f"not run (--forget-ratio {','.join(map(str, ratios))}): the sequence is compared with "
+                       f"unlearning forget{last:02d} at once; add {last} to --forget-ratio")
+
+
 def config_default(config_cls: type, name: str) -> Any:
     """The default of one field of a Config dataclass."""
     return config_cls.__dataclass_fields__[name].default

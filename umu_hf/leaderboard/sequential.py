@@ -305,7 +305,7 @@ def plot(section: Mapping[str, Any], path: Path) -> None:
                        title="ring: request made\n×: at once")
     fig.suptitle(f"Sequential unlearning {','.join(map(str, section['ratios']))}: each group's score after each "
                  "request (mean over seeds)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the top row
     image = io.BytesIO()
     fig.savefig(image, format="png", dpi=100)
     plt.close(fig)
