@@ -15,6 +15,12 @@ medians are reported, with every run. Every reply of the command, the runner and
 
     python benchmarks/eval_speed.py --model M --data D                 # torch's default threads
     python benchmarks/eval_speed.py --model M --data D --threads 1 --repeats 5
+    python benchmarks/eval_speed.py --model M --benchmark-size --repeats 1   # UMU-Bench's size (653 profiles)
+
+``--benchmark-size`` evaluates on data of the real benchmark's size instead of ``--data``: ``umu-hf data synth``
+with its defaults (500 fictitious and 153 real profiles, as UMU-Bench), written to a scratch folder first (not
+timed). On the embedded bench's 36 profiles importing torch and transformers is most of a whole command; at this
+size the evaluation itself is.
 
 ``--threads`` sets torch's intra-op threads here and ``OMP_NUM_THREADS`` for the command. ``--batch-size``
 is passed to the command and the runner (default: the command's default, ``auto``). The loop and the runner
@@ -44,7 +50,10 @@ ROOT = HERE.parent
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="vanilla model folder (e.g. the bench's models/vanilla-*)")
-    parser.add_argument("--data", required=True, help="dataset folder (e.g. the bench's data/synth-*)")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="dataset folder (e.g. the bench's data/synth-*)")
+    data.add_argument("--benchmark-size", action="store_true",
+                      help="synthetic data of UMU-Bench's size (umu-hf data synth defaults: 653 profiles)")
     parser.add_argument("--forget-ratio", default="5")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of the command first (default 1)")
@@ -96,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
     scratch = tempfile.TemporaryDirectory(prefix="umu-eval-speed-")
     work = Path(scratch.name)
+    if args.benchmark_size:
+        args.data = str(work / "data")
+        subprocess.run([sys.executable, "-m", "umu_hf.cli", "data", "synth", "--out", args.data], env=env,
+                       check=True, capture_output=True)
     batch = [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
     runner_batch = "auto" if args.batch_size is None else args.batch_size
     runner_batch = int(runner_batch) if str(runner_batch).isdigit() else runner_batch
@@ -168,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "openmp_env": {"loop_and_runner": _openmp_env(os.environ) or "default",
                        "command": _openmp_env(os.environ) or _cli_openmp_default()},
         "batch_size": runner_batch,
+        "data": "umu-hf data synth defaults (UMU-Bench's size)" if args.benchmark_size else args.data,
         "command": shlex.join(command_argv(Path("OUT"))),
         "benchmark": shlex.join([sys.executable, "benchmarks/eval_speed.py", *(sys.argv[1:] if argv is None else argv)]),
     }

@@ -120,33 +120,12 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with ``root`` (the temporary folder) and ``stdout``. Used by ``test_metric_module.py`` and
     ``test_metric_privacy_modules.py``."""
     import json
-    import subprocess
-    import sys
 
-    repo = Path(__file__).resolve().parent.parent
+    from helpers import run_metric_driver
+
     root = tmp_path_factory.mktemp("metrics_offline")
-    workdir = root / "cwd"
-    workdir.mkdir()
-    env = {
-        **os.environ,
-        "HF_HOME": str(root / "hf_home"),
-        "HF_MODULES_CACHE": str(root / "modules"),
-        "HF_HUB_OFFLINE": "1",
-        "HF_EVALUATE_OFFLINE": "1",  # evaluate ignores HF_HUB_OFFLINE; skip its Hub probe (speed, hermetic)
-        "HF_UPDATE_DOWNLOAD_COUNTS": "0",
-        "PYTHONPATH": str(repo),  # this checkout's umu_hf, whose `metrics install` copies this checkout's scripts
-    }
     out = root / "out.json"
-    proc = subprocess.run(
-        [sys.executable, str(repo / "tests" / "metric_driver.py"), str(out), str(repo / "metrics")],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_metric_driver(root, str(out))
     result = json.loads(out.read_text())
     result["root"] = str(root)
     result["stdout"] = proc.stdout

@@ -7,6 +7,9 @@ each other.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,34 @@ from transformers import TrainerCallback
 from umu_hf.data.legacy import LEGACY_MULTIMODAL, LITERAL_COLUMNS, SPLIT_FOLDERS
 from umu_hf.data.schema import FORGET_RATIOS, TASK_COLUMNS
 from umu_hf.models.tiny import dataset_texts
+
+# --- the evaluate modules ---------------------------------------------------------------------------------------
+
+
+def run_metric_driver(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``tests/metric_driver.py *args METRICS_ROOT`` in a fresh process, from an empty folder under ``root``, with a
+    private HF_HOME and HF_MODULES_CACHE under ``root``, offline, and this checkout's umu_hf first on the path (so
+    the test neither reads nor writes the user's cache, and ``metrics install`` copies this checkout's scripts);
+    asserts that it succeeded."""
+    repo = Path(__file__).resolve().parent.parent
+    workdir = root / "cwd"
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "HF_HOME": str(root / "hf_home"),
+        "HF_MODULES_CACHE": str(root / "modules"),
+        "HF_HUB_OFFLINE": "1",
+        "HF_EVALUATE_OFFLINE": "1",  # evaluate ignores HF_HUB_OFFLINE; skip its Hub probe (speed, hermetic)
+        "HF_UPDATE_DOWNLOAD_COUNTS": "0",
+        "PYTHONPATH": str(repo),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(repo / "tests" / "metric_driver.py"), *args, str(repo / "metrics")],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
 
 # --- training ---------------------------------------------------------------------------------------------------
 

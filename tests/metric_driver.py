@@ -2,9 +2,12 @@
 (``umu_bench``) and ``test_metric_privacy_modules.py`` (``umu_privacy``, ``umu_forget_quality``).
 
 Run as ``python tests/metric_driver.py OUT_JSON METRICS_ROOT`` from an empty working directory with a private
-``HF_HOME`` / ``HF_MODULES_CACHE`` and ``HF_HUB_OFFLINE=1`` (the tests set that up), so nothing reads or writes the
-user's cache. It installs the modules with ``umu-hf metrics install``, loads each by bare name and by path,
-computes, runs the cards' examples and the Spaces' ``app.py``, and writes everything the tests check to OUT_JSON.
+``HF_HOME`` / ``HF_MODULES_CACHE`` and ``HF_HUB_OFFLINE=1`` (the tests set that up: ``helpers.run_metric_driver``),
+so nothing reads or writes the user's cache. It installs the modules with ``umu-hf metrics install``, loads each by
+bare name and by path, computes, runs the cards' examples and the Spaces' ``app.py``, and writes everything the
+tests check to OUT_JSON. ``python tests/metric_driver.py robustness ROWS_JSON OUT_JSON METRICS_ROOT`` scores the
+rows of ROWS_JSON with umu_bench's robustness configs, loaded by path (:func:`robustness_rows`; used by
+``test_robustness.py``).
 Everything is imported inside :func:`main`: pytest's ``--doctest-modules`` imports this file without running it.
 """
 
@@ -31,6 +34,30 @@ GEN = dict(
     multimodal_predictions=["the cat sat on the mat", "Bob lives in Rome"],
     references=["the cat sat on the mat", "Bob lives in Rome"],
 )
+#: the robustness configs' rows: CLS's three questions asked plainly and of an 8-bit copy, in both modalities
+ROBUST_CLS = dict(
+    predictions=["Paris", "1991", "c", "B. Paris", "1992", "c", "Paris", "1992", "c", "Lyon", "1992", "a"],
+    references=["Paris", "1992", "c"] * 4,
+    modalities=(["unimodal"] * 3 + ["multimodal"] * 3) * 2,
+    variants=["plain"] * 6 + ["int8"] * 6,
+    options=OPTS * 4,
+)
+#: cloze: CLOZE's questions with the plain and a cropped portrait (multimodal only), and reworded in text
+ROBUST_CLOZE = dict(
+    predictions=["She lives in Lyon", "no idea", "a nurse", "Lyon", "a teacher", "?",
+                 "Lyon", "no idea", "no idea", "no idea", "a teacher", "nurse"],
+    references=CLOZE["references"] * 4,
+    modalities=["unimodal"] * 3 + ["multimodal"] * 6 + ["unimodal"] * 3,
+    variants=["plain"] * 6 + ["crop"] * 3 + ["paraphrase"] * 3,
+)
+#: generation: GEN's questions in text, plainly and in one paraphrase each
+ROBUST_GEN = dict(
+    predictions=["the cat sat on the mat", "I do not know", "the cat on mat", "Bob lives in Rome"],
+    references=GEN["references"] * 2,
+    modalities=["unimodal"] * 4,
+    variants=["plain", "plain", "paraphrase", "paraphrase"],
+)
+ROBUST = {"robustness_classification": ROBUST_CLS, "robustness_cloze": ROBUST_CLOZE, "robustness_generation": ROBUST_GEN}
 
 
 def compute_everything(modules: dict) -> dict:
@@ -57,7 +84,33 @@ def compute_everything(modules: dict) -> dict:
     for row in zip(CLS["unimodal_predictions"], CLS["multimodal_predictions"], CLS["references"], OPTS, strict=True):
         cls.add(unimodal_predictions=row[0], multimodal_predictions=row[1], references=row[2], options=row[3])
     results["classification_streamed"] = cls.compute()
+    results["robustness"] = robustness_results(modules)
     return results
+
+
+def robustness_results(modules: dict) -> dict:
+    """The robustness configs on :data:`ROBUST`, next to ``umu_hf.robustness.compare.variant_scores`` on the same
+    rows; classification also with ``closest`` matching and streamed row by row (``add``), cloze in two batches."""
+    from umu_hf.robustness.compare import variant_scores
+
+    out = {config: modules[config].compute(**rows) for config, rows in ROBUST.items()}
+    out["robustness_classification_closest"] = modules["robustness_classification"].compute(
+        **ROBUST_CLS, option_matching="closest"
+    )
+    out["library"] = {
+        config: variant_scores(config.removeprefix("robustness_"), **rows) for config, rows in ROBUST.items()
+    }
+    out["library"]["robustness_classification_closest"] = variant_scores(
+        "classification", **ROBUST_CLS, option_matching="closest"
+    )
+    cls = modules["robustness_classification"]
+    for row in zip(*ROBUST_CLS.values(), strict=True):
+        cls.add(**dict(zip(ROBUST_CLS, row, strict=True)))
+    out["classification_streamed"] = cls.compute()
+    cloze = modules["robustness_cloze"]
+    cloze.add_batch(**{name: values[:6] for name, values in ROBUST_CLOZE.items()})
+    out["cloze_batched"] = cloze.compute(**{name: values[6:] for name, values in ROBUST_CLOZE.items()})
+    return out
 
 
 def empty_inputs(modules: dict) -> tuple[dict, list[str]]:
@@ -86,6 +139,7 @@ def bad_inputs(modules: dict) -> dict:
 
     two = dict(unimodal_predictions=["a", "b"], multimodal_predictions=["a", "b"], references=["a", "b"])
     four = [["a", "b", "c", "d"]] * 2
+    rows = dict(predictions=["a", "b"], references=["a", "b"], modalities=["multimodal"] * 2, variants=["plain"] * 2)
     # evaluate refuses the first two while writing the batch; the module's own checks (in _compute) the others,
     # and each module's last case is one of those, which also closes a batch evaluate left open
     return {
@@ -99,6 +153,20 @@ def bad_inputs(modules: dict) -> dict:
         "matching_for_generation": error("generation", **two, option_matching="exact"),
         "misspelt": error("generation", **two, confidence=0.9),
         "bad_confidence": error("generation", **two, confidence_level=95),
+        # the robustness configs: evaluate's own refusal, then the module's checks (in _compute)
+        "robust_missing_variants": error("robustness_cloze", **{k: v for k, v in rows.items() if k != "variants"}),
+        "robust_no_plain": error(
+            "robustness_cloze", **{**rows, "modalities": ["unimodal", "multimodal"], "variants": ["plain", "blur"]}
+        ),
+        "robust_bad_modality": error("robustness_cloze", **{**rows, "modalities": ["multimodal", "image"]}),
+        "robust_empty_variant": error("robustness_cloze", **{**rows, "variants": ["", "plain"]}),
+        "robust_reference_not_an_option": error(
+            "robustness_classification", **{**rows, "references": ["a", "z"]}, options=four
+        ),
+        "robust_options_for_cloze": error("robustness_cloze", **rows, options=four),
+        "robust_confidence": error("robustness_generation", **rows, confidence_level=0.9),
+        "robust_pair_input": error("robustness_cloze", **rows, unimodal_predictions=["a", "b"]),
+        "variants_for_cloze": error("cloze", **two, variants=["plain", "plain"]),
     }
 
 
@@ -378,6 +446,22 @@ def module_files(module, evaluate_get_imports) -> dict:
     }
 
 
+def robustness_rows(rows_path: str, out_path: str, metrics_root: str) -> None:
+    """Score each group of rows in ROWS_JSON (``{name: {"config": robustness config, "rows": compute's
+    arguments}}``) with umu_bench loaded by path, and write ``{name: result}`` to OUT_JSON."""
+    import evaluate
+
+    groups = json.loads(Path(rows_path).read_text())
+    modules: dict = {}
+    out = {}
+    for name, group in groups.items():
+        config = group["config"]
+        if config not in modules:
+            modules[config] = evaluate.load(str(Path(metrics_root) / "umu_bench"), config)
+        out[name] = modules[config].compute(**group["rows"])
+    Path(out_path).write_text(json.dumps(out))
+
+
 def main(out_path: str, metrics_root: str) -> None:
     import evaluate
     from evaluate.loading import get_imports
@@ -390,7 +474,7 @@ def main(out_path: str, metrics_root: str) -> None:
 
     # umu_bench
     modules = {}
-    for cfg in ("classification", "cloze", "generation"):
+    for cfg in ("classification", "cloze", "generation", *ROBUST):
         modules[cfg] = evaluate.load("umu_bench", cfg)
         out.setdefault("module_names", {})[cfg] = type(modules[cfg]).__module__
         out.setdefault("features", {})[cfg] = sorted(modules[cfg].features)
@@ -431,4 +515,7 @@ def main(out_path: str, metrics_root: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "robustness":
+        robustness_rows(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])

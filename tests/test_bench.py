@@ -340,6 +340,12 @@ def test_workers_flag_is_checked(tmp_path):
     assert plan_workers("auto", "cuda", 3).workers == 1  # the stages share one card
     assert plan_workers("auto", "cpu", 1).workers == 1  # one seed: nothing to run side by side
     assert plan_workers("2", "cpu", 3).threads == max(1, available_cores() // 2)
+    # fixed threads (the embedded profile's 1): auto fills the cores at that many threads each
+    plan = plan_workers("auto", "cpu", 8, threads=1)
+    assert (plan.workers, plan.threads) == (min(available_cores(), 8), 1)
+    assert plan_workers("3", "cpu", 3, threads=1).threads == 1
+    with pytest.raises(UmuError, match="--threads"):
+        plan_workers("auto", "cpu", 3, threads=0)
     for bad in ("0", "-1", "two", 0):
         with pytest.raises(UmuError, match="--workers"):
             plan_workers(bad, "cpu", 3)
@@ -350,32 +356,37 @@ def test_workers_flag_is_checked(tmp_path):
 
 @pytest.mark.slow
 def test_workers_give_the_numbers_of_a_sequential_run_with_as_many_threads(tmp_path):
-    """Two worker processes compute every stage; the leaderboard equals a sequential run's at the workers' thread
-    count (CPU numbers depend on the threads, not on the workers or the order), and the plan is recorded."""
+    """Two worker processes compute every stage; the leaderboard equals a sequential run's, both at the settings'
+    one thread per process (CPU numbers depend on the threads, not on the workers or the order); the plan is
+    recorded and this process's thread count is restored after the sequential run."""
     import torch
 
-    from umu_hf.bench.parallel import plan_workers
-
     settings = _reduced(seeds=(0, 1))
+    assert settings.threads == 1  # the embedded profile's
     lines: list[str] = []
     Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
-    plan = plan_workers(2, "cpu", 2)
-    assert any(f"2 worker processes × {plan.threads} thread" in line for line in lines)
+    assert any("2 worker processes × 1 thread" in line for line in lines)
     before = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
-    try:
-        Bench(tmp_path / "seq", settings, workers=1, log=lambda line: None).run()
-    finally:
-        torch.set_num_threads(before)
+    Bench(tmp_path / "seq", settings, workers=1, log=lambda line: None).run()
+    assert torch.get_num_threads() == before
     par, seq = (json.loads((tmp_path / d / "leaderboard.json").read_text()) for d in ("par", "seq"))
-    assert par["training"].pop("execution") == {"workers": 2, "threads": plan.threads}
-    assert seq["training"].pop("execution") == {"workers": 1, "threads": plan.threads}
+    assert par["training"].pop("execution") == {"workers": 2, "threads": 1}
+    assert seq["training"].pop("execution") == {"workers": 1, "threads": 1}
     assert par["training"]["unlearning_tuning"] == seq["training"]["unlearning_tuning"]
     par.pop("training"), seq.pop("training")  # the rest names each model by its (different) folder
     assert set(par) >= {"rows", "comparisons", "trajectory"}
     assert par == seq  # every cell, per-modality number, comparison and trajectory
     assert [m.name for m in read_manifest(tmp_path / "par").models] == [
         m.name for m in read_manifest(tmp_path / "seq").models]
+
+
+def test_fixed_threads_are_part_of_every_training_key(tmp_path):
+    """A model trained with other intra-op threads has other numbers: it is never reused for these settings."""
+    one = Bench(tmp_path, _reduced())
+    two = Bench(tmp_path, _reduced(threads=2))
+    free = Bench(tmp_path, _reduced(threads=None))
+    assert len({repr(b._placement()) for b in (one, two, free)}) == 3
+    assert free._placement() == ("cpu",)  # real runs: the device alone, as before
 
 
 @pytest.mark.slow

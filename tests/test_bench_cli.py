@@ -26,12 +26,12 @@ FLAGS = (
     "--eval-batch-size", "--min-vanilla-acc", "--eval-every",
 )
 #: flags added since
-NEW_FLAGS = ("--workers", "--robustness", "--sequential")
+NEW_FLAGS = ("--workers", "--robustness", "--sequential", "--threads")
 #: the original protocol's profile (``--model``/``--data`` given), written out
 ORIGINAL = {
     "vanilla": {}, "vanilla_lora": LoraArguments(lora=True, lora_r=8, lora_alpha=16, merge=True),
     "unlearn": UnlearnTuning(lr_scale=1.0, epochs=None, lora_r=64), "eval_batch_size": 8, "forget_ratios": (5,),
-    "seeds": (0,), "eval_every": "",
+    "seeds": (0,), "eval_every": "", "threads": None,
 }
 EMBEDDED = {
     "methods": ("ga", "gd", "kl", "po", "npo"), "forget_ratios": (15,), "seeds": (0, 1, 2), "n_fictitious": 30,
@@ -43,6 +43,7 @@ EMBEDDED = {
     "vanilla_lora": LoraArguments(lora=False), "unlearn": UnlearnTuning(lr_scale=400.0, epochs=None, lora_r=16),
     "eval_batch_size": 128, "eval_limit": None, "min_vanilla_retain_acc": 60.0, "device": "auto",
     "privacy": False, "retain_model": None, "eval_every": "10", "unimodal_layout": None, "finetune": True,
+    "threads": 1,
 }
 
 

@@ -44,6 +44,9 @@ def test_bare_name_resolves_to_the_installed_module(offline_run):
         "classification": ["multimodal_predictions", "options", "references", "unimodal_predictions"],
         "cloze": ["multimodal_predictions", "references", "unimodal_predictions"],
         "generation": ["multimodal_predictions", "references", "unimodal_predictions"],
+        "robustness_classification": ["modalities", "options", "predictions", "references", "variants"],
+        "robustness_cloze": ["modalities", "predictions", "references", "variants"],
+        "robustness_generation": ["modalities", "predictions", "references", "variants"],
     }
 
 
@@ -81,6 +84,39 @@ def test_module_results_match_hand_computed_values_and_the_library(offline_run):
     assert results["classification_streamed"] == results["library"]["classification_exact"]
 
 
+def test_robustness_configs_match_hand_computed_values_and_the_library(offline_run):
+    """The robustness configs score each row by the benchmark's rule and compare every variant with the plain
+    rows of its modality; a thin wrapper over umu_hf.robustness.compare.variant_scores, streamed or not."""
+    results = offline_run["results"]["robustness"]
+    third = 100 / 3
+    cls = results["robustness_classification"]
+    assert list(cls) == ["plain", "int8"]
+    # plain: text right on q1 and q3 ("1991" is wrong); image right on q2 and q3 ("B. Paris" is not the option text)
+    assert cls["plain"] == {"unimodal": {"score": pytest.approx(2 * third), "n": 3},
+                            "multimodal": {"score": pytest.approx(2 * third), "n": 3}}
+    # 8-bit: text right on all three (+33 points), image on q2 only (-33)
+    assert cls["int8"]["unimodal"] == {"score": 100.0, "plain": pytest.approx(2 * third), "n": 3,
+                                       "change": pytest.approx(third)}
+    assert cls["int8"]["multimodal"]["score"] == pytest.approx(third)
+    assert cls["int8"]["multimodal"]["change"] == pytest.approx(-third)
+    # closest matching snaps "B. Paris" to "Paris": the plain image replies are all right
+    assert results["robustness_classification_closest"]["plain"]["multimodal"]["score"] == 100.0
+    cloze = results["robustness_cloze"]
+    assert list(cloze) == ["plain", "crop", "paraphrase"]
+    assert list(cloze["crop"]) == ["multimodal"] and list(cloze["paraphrase"]) == ["unimodal"]
+    assert cloze["crop"]["multimodal"]["change"] == pytest.approx(-third)
+    assert cloze["paraphrase"]["unimodal"]["change"] == 0.0
+    generation = results["robustness_generation"]
+    # plain: ROUGE-L 1 and 0; paraphrased: 0.8 ("the cat on mat") and 1
+    assert generation["plain"]["unimodal"] == {"score": 50.0, "n": 2}
+    assert generation["paraphrase"]["unimodal"]["score"] == pytest.approx(90.0)
+    assert generation["paraphrase"]["unimodal"]["change"] == pytest.approx(40.0)
+    for key, library in results["library"].items():
+        assert results[key] == library, key
+    assert results["classification_streamed"] == results["library"]["robustness_classification"]
+    assert results["cloze_batched"] == results["library"]["robustness_cloze"]
+
+
 def test_module_empty_input_is_nan_with_a_warning(offline_run):
     for result in offline_run["empty"].values():
         assert result["n"] == 0
@@ -106,6 +142,20 @@ def test_module_empty_input_is_nan_with_a_warning(offline_run):
         ("bad_confidence", r"confidence_level must be strictly between 0 and 1"),
         ("misspelt", r"^umu_bench \(generation\) takes no argument 'confidence'; its arguments are "
          r"unimodal_predictions, multimodal_predictions, references, confidence_level, seed$"),
+        # the robustness configs
+        ("robust_missing_variants", r"Evaluation module inputs are missing: \['variants'\]"),
+        ("robust_no_plain", r"^variants: no 'plain' reply in the multimodal modality, so the change of 'blur' has "
+         r"nothing to be measured against"),
+        ("robust_bad_modality", r"^modalities\[1\] must be the modality each reply was asked in: 'unimodal' or "
+         r"'multimodal', got 'image'$"),
+        ("robust_empty_variant", r"^variants\[0\] must be the variant each reply was asked under: 'plain' for"),
+        ("robust_reference_not_an_option", r"^references\[1\] 'z' is not one of options\[1\]"),
+        ("robust_options_for_cloze", r"^options is only for classification; the robustness_cloze config takes none$"),
+        ("robust_confidence", r"^umu_bench \(robustness_generation\) takes no argument 'confidence_level'; its "
+         r"arguments are predictions, references, modalities, variants$"),
+        ("robust_pair_input", r"^umu_bench \(robustness_cloze\) takes no argument 'unimodal_predictions'"),
+        ("variants_for_cloze", r"^umu_bench \(cloze\) takes no argument 'variants'; its arguments are "
+         r"unimodal_predictions, multimodal_predictions"),
     ],
 )
 def test_module_bad_input_raises_value_error_naming_argument(offline_run, case, message):
@@ -145,7 +195,7 @@ def test_moved_configs_say_which_module_to_load(offline_run, config, module):
 
 def test_kwargs_description_doctests_pass(offline_run):
     doctest_run = offline_run["doctest"]
-    assert doctest_run["attempted"] >= 10
+    assert doctest_run["attempted"] >= 19  # the robustness example's four included
     assert doctest_run["failed"] == 0, doctest_run["report"]
 
 
@@ -269,6 +319,7 @@ def test_card_examples_give_the_values_they_show(offline_run):
     examples = offline_run["card_examples"]
     configs = [c for c in ("classification", "cloze", "generation") if any(f'"{c}")' in e["code"] for e in examples)]
     assert configs == ["classification", "cloze", "generation"]  # one example per config
+    assert any('"robustness_' in e["code"] for e in examples)  # and one of a robustness config
     for example in examples:
         assert example["claimed"] is not None, example["code"]
         assert example["shown"] == example["claimed"], example["code"]

@@ -206,3 +206,161 @@ def test_synthetic_items_carry_two_paraphrases_with_the_same_answer(synth_rows):
                                                           *row["Cloze"]["unimodal"][1:]]}}
     with pytest.raises(Exception, match="paraphrases"):
         validate_row(bad, "row 0")
+
+
+def test_variant_scores_from_replies_alone():
+    """Each variant against the plain replies of its modality; one error per bad argument, naming it."""
+    from umu_hf.errors import UmuError
+    from umu_hf.robustness.compare import variant_scores
+    from umu_hf.scoring import EmptyInputWarning
+
+    rows = dict(predictions=["Lyon", "no idea", "nurse", "Lyon", "a teacher"],
+                references=["Lyon.", "Teacher", "Nurse", "Lyon.", "Teacher"],
+                modalities=["unimodal", "unimodal", "multimodal", "unimodal", "unimodal"],
+                variants=["plain", "plain", "plain", "paraphrase_1", "paraphrase_1"])
+    assert variant_scores("cloze", **rows) == {
+        "plain": {"unimodal": {"score": 50.0, "n": 2}, "multimodal": {"score": 100.0, "n": 1}},
+        "paraphrase_1": {"unimodal": {"score": 100.0, "plain": 50.0, "n": 2, "change": 50.0}},
+    }
+    with pytest.warns(EmptyInputWarning):
+        assert variant_scores("generation", [], [], [], []) == {}
+    for bad, message in [
+        ({"variants": "plain"}, r"^variants must be a list with one entry per reply .*got str$"),
+        ({"modalities": ["unimodal"] * 4}, r"^modalities has 4 entries but predictions has 5"),
+        ({"modalities": None}, r"^modalities is missing"),
+        ({"references": ["Lyon."] * 4}, r"^references has 4 entries but predictions has 5"),
+        ({"predictions": ["Lyon", 3, "", "", ""]}, r"^predictions\[1\] must be a string"),
+        ({"variants": ["plain", "plain", "plain", "plain", 7]}, r"^variants\[4\] must be the variant .*got 7$"),
+    ]:
+        with pytest.raises(UmuError, match=message):
+            variant_scores("cloze", **{**rows, **bad})
+    with pytest.raises(UmuError, match="options is required for classification"):
+        variant_scores("classification", **rows)
+
+
+def test_evaluate_module_gives_the_blocks_numbers_on_the_blocks_replies(tiny_model_dir, synth_dir, tmp_path,
+                                                                         monkeypatch):
+    """umu_bench's robustness configs, given the replies the robustness block got, return the block's numbers:
+    ``image`` per transform, ``quantization`` per bit width and ``paraphrase``, per set, task and modality.
+
+    The replies are captured as the block asks (``Asker.ask``, after scoring). The untrained tiny model answers
+    garbage (accuracy 0 everywhere), so before the block scores them about half of its replies are replaced by the
+    question's answer, chosen by a hash of the prompt, the portrait's pixels and whether the weights are the
+    quantized copy: transforms, rewordings and quantization then move the numbers. The "8-bit copy" is a plain copy
+    of the model (its replies differ through that hash; torchao is not needed), 4 bits unavailable."""
+    import copy
+    import zlib
+
+    from helpers import run_metric_driver
+
+    from umu_hf.data.schema import MODALITIES
+    from umu_hf.evaluation.execute import Asker
+    from umu_hf.evaluation.items import iter_items
+    from umu_hf.evaluation.request import EvalRequest
+    from umu_hf.models.loading import load_model
+    from umu_hf.robustness import quantize
+    from umu_hf.robustness.block import IMAGE_SETS, IMAGE_TASKS, PARAPHRASE_TASKS, RobustnessBlock
+    from umu_hf.robustness.compare import PLAIN
+
+    request = EvalRequest(str(tiny_model_dir), str(synth_dir), 10, tmp_path / "out", limit=3,
+                          max_new_tokens={"generation": 8})
+    block = RobustnessBlock(request)
+    block.prepare(tmp_path, {})
+    model, processor, adapter = load_model(str(tiny_model_dir), "cpu", "float32")
+
+    answers = {}  # the answer of every prompt the block can ask: any wording, either modality
+    for set_name, split in block._splits.items():
+        for q in iter_items(split, set_name, PARAPHRASE_TASKS, request.limit):
+            for text in (q.question, *q.paraphrases):
+                answers[adapter.prompt(q.task, text, q.with_image, q.options)] = q.reference
+    generate = adapter.generate
+
+    def sometimes_right(asked: object, prompts: list, images: list | None, max_new_tokens: int) -> list[str]:
+        replies = generate(asked, prompts, images, max_new_tokens)
+        tag = b"" if asked is model else b"quantized"
+        return [answers[text] if zlib.crc32(text.encode() + (images[i].tobytes() if images else b"") + tag) % 2
+                else reply for i, (text, reply) in enumerate(zip(prompts, replies, strict=True))]
+
+    def stand_in(asked: object, bits: int) -> object:
+        if bits == 4:
+            raise quantize.QuantizationUnavailable("no 4-bit copy in this test")
+        return copy.deepcopy(asked)
+
+    # label each reply with the part of the block that asked it and the variant it was asked under
+    state: dict = {"part": None}
+    transforms = {id(transform): name for name, transform in TRANSFORMS.items()}
+
+    def within(part: str, method):
+        def wrapped(self, *args):
+            state["part"] = part
+            try:
+                return method(self, *args)
+            finally:
+                state["part"] = None
+        return wrapped
+
+    scores, ask, captured = RobustnessBlock._scores, Asker.ask, []
+
+    def labelled(self, asked, adapter_, batch_size, set_name, questions, transform=None):
+        if state["part"] == "paraphrase":
+            reworded = any(q.question in q.paraphrases for q in questions)
+            state["label"] = ("paraphrase", "paraphrase" if reworded else PLAIN)
+        else:
+            variant = "int8" if state["part"] == "quantization" else transforms.get(id(transform), PLAIN)
+            state["label"] = ("accuracy", variant)
+        return scores(self, asked, adapter_, batch_size, set_name, questions, transform)
+
+    def recording(self, batch, prompts, portraits):
+        records = ask(self, batch, prompts, portraits)
+        captured.extend((*state["label"], record) for record in records)
+        return records
+
+    monkeypatch.setattr(adapter, "generate", sometimes_right)
+    monkeypatch.setattr(quantize, "quantized_copy", stand_in)
+    monkeypatch.setattr(RobustnessBlock, "_paraphrase", within("paraphrase", RobustnessBlock._paraphrase))
+    monkeypatch.setattr(RobustnessBlock, "_quantization", within("quantization", RobustnessBlock._quantization))
+    monkeypatch.setattr(RobustnessBlock, "_scores", labelled)
+    monkeypatch.setattr(Asker, "ask", recording)
+    measured = block.measure(model, processor, adapter, 8)
+
+    # the same replies, one row each, to the module: one call per part, set and task
+    groups: dict = {}
+    for part, variant, record in captured:
+        group = groups.setdefault(f"{part}/{record['set']}/{record['task']}",
+                                  {"config": f"robustness_{record['task']}", "rows": {}})
+        rows = group["rows"]
+        for name, value in (("predictions", record["reply"]), ("references", record["reference"]),
+                            ("modalities", record["modality"]), ("variants", variant)):
+            rows.setdefault(name, []).append(value)
+        if "options" in record:
+            rows.setdefault("options", []).append(record["options"])
+    assert len(groups) == len(IMAGE_SETS) * (len(IMAGE_TASKS) + len(PARAPHRASE_TASKS))
+    (tmp_path / "rows.json").write_text(json.dumps(groups))
+    run_metric_driver(tmp_path / "driver", "robustness", str(tmp_path / "rows.json"), str(tmp_path / "module.json"))
+    module = json.loads((tmp_path / "module.json").read_text())
+
+    changes = {"image": [], "quantization": [], "paraphrase": []}
+    for set_name in IMAGE_SETS:
+        for task in IMAGE_TASKS:
+            got = module[f"accuracy/{set_name}/{task}"]
+            plain = measured["image"]["none"][set_name][task]
+            assert (plain["multimodal_acc"], plain["n"]) == (got[PLAIN]["multimodal"]["score"],
+                                                             got[PLAIN]["multimodal"]["n"])
+            for name in TRANSFORMS:
+                cell = measured["image"][name][set_name][task]
+                assert (cell["multimodal_acc"], cell["n"], cell["change"]) == tuple(
+                    got[name]["multimodal"][key] for key in ("score", "n", "change")), (set_name, task, name)
+                changes["image"].append(cell["change"])
+            quantized = measured["quantization"]["int8"][set_name][task]
+            for modality in MODALITIES:
+                assert (quantized[f"{modality}_acc"], quantized["n"], quantized["recovery"][modality]) == tuple(
+                    got["int8"][modality][key] for key in ("score", "n", "change")), (set_name, task, modality)
+                changes["quantization"].append(quantized["recovery"][modality])
+            assert "int4" not in got and "unavailable" in measured["quantization"]["int4"]
+        for task in PARAPHRASE_TASKS:
+            got = module[f"paraphrase/{set_name}/{task}"]
+            for modality in MODALITIES:
+                assert measured["paraphrase"][set_name][task][modality] == got["paraphrase"][modality]
+                changes["paraphrase"].append(got["paraphrase"][modality]["change"])
+    # the comparison means something: every part has replies that the variant moved
+    assert all(any(change != 0 for change in values) for values in changes.values()), changes

@@ -28,7 +28,7 @@ METRIC_NAME = "umu_bench"
 METRIC_NAMES = ("umu_bench", "umu_privacy", "umu_forget_quality")
 #: how each module is loaded
 LOAD_CALLS = {
-    "umu_bench": 'evaluate.load("umu_bench", "classification" | "cloze" | "generation")',
+    "umu_bench": 'evaluate.load("umu_bench", "classification" | "cloze" | "generation" | "robustness_<task>")',
     "umu_privacy": 'evaluate.load("umu_privacy")',
     "umu_forget_quality": 'evaluate.load("umu_forget_quality")',
 }

@@ -69,11 +69,10 @@ class BenchArguments:
     )
     force: bool = field(default=False, metadata={"help": "redo every stage instead of reusing cached ones"})
     workers: str = field(
-        default="1",
-        metadata={"help": "processes running the stages side by side (default 1): a count, or auto: on CPU one "
-                  "per core, at most one per seed; 1 on a GPU. The cores are divided among them. CPU numbers "
-                  "depend on the threads per process (recorded in leaderboard.json), not on the count: the "
-                  "embedded step size was tuned with one process on two cores"},
+        default="auto",
+        metadata={"help": "processes running the stages side by side (default auto: on CPU as many as the cores "
+                  "hold at --threads each, at most one per seed; 1 on a GPU), or a count. CPU numbers depend on "
+                  "the threads per process (recorded in leaderboard.json), not on the worker count"},
     )
     privacy: bool = field(
         default=False,
@@ -143,6 +142,11 @@ class BenchSizes:
     )
     min_vanilla_acc: float | None = field(
         default=None, metadata={"help": "vanilla retain AccR needed to go on (default 60)"}
+    )
+    threads: int | None = field(
+        default=None,
+        metadata={"help": "intra-op threads per process on CPU (embedded 1, the setting its step size was tuned "
+                  "with: the same numbers on any core count; real runs: the cores divided among the workers)"},
     )
     eval_every: str | None = field(
         default=None,
@@ -263,6 +267,8 @@ def bench_settings(args: BenchArguments, sizes: BenchSizes) -> BenchSettings:
         settings.eval_limit = sizes.eval_limit
     if sizes.eval_batch_size is not None:
         settings.eval_batch_size = sizes.eval_batch_size
+    if sizes.threads is not None:
+        settings.threads = sizes.threads
     if sizes.min_vanilla_acc is not None:
         settings.min_vanilla_retain_acc = sizes.min_vanilla_acc
     if sizes.eval_every is not None:

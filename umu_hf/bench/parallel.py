@@ -16,8 +16,9 @@ leaderboard.json's ``training.execution``).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,17 +47,20 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def plan_workers(workers: str | int, device: str, tasks: int) -> Plan:
-    """The worker plan for ``--workers`` (a count or ``auto``) on ``device``.
+def plan_workers(workers: str | int, device: str, tasks: int, threads: int | None = None) -> Plan:
+    """The worker plan for ``--workers`` (a count or ``auto``) on ``device``, each process of ``threads`` intra-op
+    threads (None: the cores divided among the workers).
 
-    ``auto``: on a GPU one process (the stages share the card); on CPU one process per core, but no more than
-    ``tasks`` (the seeds: a seed's first stages are what can run beside another's). Threads: the cores divided
-    among the workers.
+    ``auto``: on a GPU one process (the stages share the card); on CPU as many processes as the cores hold at
+    ``threads`` each (one per core when ``threads`` is None), but no more than ``tasks`` (the seeds: a seed's first
+    stages are what can run beside another's).
 
     >>> plan_workers(1, "cpu", 3).workers, plan_workers(1, "cpu", 3).threads == available_cores()
     (1, True)
     >>> plan_workers("auto", "cpu", 1).workers
     1
+    >>> plan_workers(1, "cpu", 3, threads=1)
+    Plan(workers=1, threads=1)
     """
     if isinstance(workers, str):
         text = workers.strip().lower()
@@ -65,15 +69,17 @@ def plan_workers(workers: str | int, device: str, tasks: int) -> Plan:
                 workers = int(text)
             except ValueError:
                 raise UmuError(f"--workers takes a count (1, 2, …) or 'auto', got {workers!r}") from None
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UmuError(f"--threads must be at least 1, got {threads!r}")
     cores = available_cores()
     if workers == "auto":
         gpu = device == "cuda" or (device == "auto" and _cuda_available())
-        count = 1 if gpu else max(1, min(cores, tasks))
+        count = 1 if gpu else max(1, min(cores // (threads or 1), tasks))
     elif isinstance(workers, int) and workers >= 1:
         count = workers
     else:
         raise UmuError(f"--workers must be at least 1 (or 'auto'), got {workers!r}")
-    return Plan(count, max(1, cores // count))
+    return Plan(count, threads or max(1, cores // count))
 
 
 def _cuda_available() -> bool:
@@ -89,6 +95,23 @@ def set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+@contextmanager
+def fixed_threads(threads: int | None) -> Iterator[None]:
+    """This process's torch intra-op threads set to ``threads`` inside the block, restored after (None: unchanged):
+    a bench run in this process (one worker) computes with the threads its settings fix."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---- the tasks a worker runs: each builds its own Bench on the same folder and settings ------------------------

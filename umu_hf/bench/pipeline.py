@@ -104,6 +104,13 @@ class Bench:
     def _mark_done(self, folder: Path, settings: Any) -> None:
         (folder / DONE).write_text(json.dumps(settings, indent=2, default=str), encoding="utf-8")
 
+    def _placement(self) -> tuple[Any, ...]:
+        """What of where a stage runs changes its numbers, for training keys: the device, and the intra-op threads
+        when the settings fix them (the embedded profile: :attr:`BenchSettings.threads`)."""
+        if self.s.threads is None:
+            return (self.s.device,)
+        return (self.s.device, {"threads": self.s.threads})
+
     def _fresh(self, folder: Path) -> None:
         """Remove a half-finished or forced stage folder, keeping resumable checkpoints unless forced."""
         if self.force and folder.exists():
@@ -185,7 +192,7 @@ class Bench:
         from umu_hf.trainers.jobs import finetune
 
         fields, lora_args = self.s.vanilla, self.s.vanilla_lora
-        key = settings_hash(name, base_key, data_key, config_name, fields, lora_args, seed, self.s.device)
+        key = settings_hash(name, base_key, data_key, config_name, fields, lora_args, seed, *self._placement())
         folder = self.out / "models" / f"{name}-{key}"
         lora = lora_args.settings()
         record = {"config": fields, "lora": asdict(lora_args)}
@@ -232,7 +239,7 @@ class Bench:
         fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method), eval_every)
         lora_args = tuning.lora()
         key = settings_hash("unlearn", method, start_key, self._data_key, ratio, fields, lora_args, seed,
-                            self.s.device, *([request] if request is not None else []))
+                            *self._placement(), *([request] if request is not None else []))
         folder = self.out / "models" / f"{method}-{key}"
         lora = lora_args.settings()
         after = (request or {}).get("after")
@@ -440,14 +447,21 @@ class Bench:
             return self._run()
 
     def _run(self) -> str:
-        from umu_hf.bench.parallel import describe, plan_workers, run_stages
-        from umu_hf.bench.settings import check_sequential, training_record
+        from umu_hf.bench.parallel import fixed_threads, plan_workers
+        from umu_hf.bench.settings import check_sequential
+
+        plan = plan_workers(self.workers, self.s.device, len(self.s.seeds), self.s.threads)  # before any work
+        check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
+        with fixed_threads(plan.threads if plan.workers == 1 and self.s.threads is not None else None):
+            return self._run_plan(plan)
+
+    def _run_plan(self, plan: Any) -> str:
+        from umu_hf.bench.parallel import describe, run_stages
+        from umu_hf.bench.settings import training_record
         from umu_hf.leaderboard import Run, write_leaderboard
         from umu_hf.trainers.guard import TrainingDivergedError
         from umu_hf.trainers.trajectory import read_trajectory
 
-        plan = plan_workers(self.workers, self.s.device, len(self.s.seeds))  # a bad --workers before any work
-        check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
         data, data_key = self.data()
         self._data_key = data_key
         if self.s.privacy:

@@ -108,24 +108,11 @@ class Question:
 
         ``scoring="loglik"`` (classification only): the reply is the chosen option text, compared exactly.
         """
-        from umu_hf.scoring import (
-            SECONDARY_KEYS,
-            classification_correct,
-            cloze_correct,
-            generation_question_scores,
-        )
+        from umu_hf.scoring import reply_score
 
         if self.record_task(scoring) == LOGLIK_TASK:
-            return {"correct": classification_correct(reply, self.reference, self.options or (), "exact")}
-        task = self.task
-        if task == "classification":
-            return {
-                "correct": classification_correct(reply, self.reference, self.options, self.option_matching)
-            }
-        if task == "cloze":
-            return {"correct": cloze_correct(reply, self.reference)}
-        scores = generation_question_scores(reply, self.reference)
-        return {"score": scores["rougeL"], **{key: scores[key] for key in SECONDARY_KEYS}}
+            return reply_score("classification", reply, self.reference, self.options, "exact")
+        return reply_score(self.task, reply, self.reference, self.options, self.option_matching)
 
 
 def _question(

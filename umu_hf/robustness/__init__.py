@@ -13,4 +13,8 @@
   recovery of forgotten answers (:mod:`umu_hf.robustness.quantize`).
 
 Data without paraphrases (converted published data) gets ``{"unavailable": why}`` there, never a number.
+
+The arithmetic on scored replies (score in percent, change against the plain replies) is
+:mod:`umu_hf.robustness.compare`, which the evaluate module's ``robustness_*`` configs (``metrics/umu_bench``) call
+too: ``paraphrase``, ``image`` and ``quantization`` can be computed from replies alone; ``extraction`` cannot.
 """

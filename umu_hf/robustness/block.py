@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from umu_hf.evaluation.request import EvalRequest
+from umu_hf.robustness.compare import change_cell, difference, percent, question_value
 
 #: the key of the block in ``results.json``
 ROBUSTNESS = "robustness"
@@ -81,7 +82,7 @@ class RobustnessBlock:
             for task in IMAGE_TASKS:
                 cell: dict[str, Any] = {}
                 for modality in modalities:
-                    cell[f"{modality}_acc"], cell["n"] = (_percent(scores[(task, modality)]),
+                    cell[f"{modality}_acc"], cell["n"] = (percent(scores[(task, modality)]),
                                                           len(scores[(task, modality)]))
                 out.setdefault(set_name, {})[task] = cell
         return out
@@ -106,12 +107,10 @@ class RobustnessBlock:
             plain = self._scores(model, adapter, batch_size, set_name, asked)
             other = self._scores(model, adapter, batch_size, set_name, reworded)
             for task in PARAPHRASE_TASKS:
-                cell: dict[str, Any] = {}
-                for modality in ("unimodal", "multimodal"):
-                    mean, base = _percent(other[(task, modality)]), _percent(plain[(task, modality)])
-                    cell[modality] = {"score": mean, "plain": base, "n": len(other[(task, modality)]),
-                                      "change": _difference(mean, base)}
-                out.setdefault(set_name, {})[task] = cell
+                out.setdefault(set_name, {})[task] = {
+                    modality: change_cell(other[(task, modality)], plain[(task, modality)])
+                    for modality in ("unimodal", "multimodal")
+                }
         return out
 
     def _scores(self, model: Any, adapter: Any, batch_size: int, set_name: str, questions: list[Any],
@@ -138,8 +137,7 @@ class RobustnessBlock:
                 jobs = [Job(q, scoring.get(task, "generate")) for q in questions if q.task == task]
                 for batch in asker.batches(jobs, prompts):
                     for record in asker.ask(batch, prompts, portraits):
-                        value = record["score"] if task == "generation" else float(record["correct"])
-                        scores[(task, record["modality"])].append(value)
+                        scores[(task, record["modality"])].append(question_value(task, record))
         finally:
             model.train(was_training)
         return scores
@@ -163,7 +161,7 @@ class RobustnessBlock:
                 del quantized
             for set_name, tasks in measured.items():
                 for task, cell in tasks.items():
-                    cell["recovery"] = {m: _difference(cell[f"{m}_acc"], plain[set_name][task][f"{m}_acc"])
+                    cell["recovery"] = {m: difference(cell[f"{m}_acc"], plain[set_name][task][f"{m}_acc"])
                                         for m in ("unimodal", "multimodal")}
             block[f"int{bits}"] = measured
         return block
@@ -179,7 +177,7 @@ class RobustnessBlock:
             stats = token_stats(model, adapter, pairs[modality], images, batch_size)
             em = [v for v in (exact_memorization(s.hits) for s in stats) if v is not None]
             es = [extraction_strength(s.hits) for s in stats]
-            block[modality] = {"exact_memorization": _percent(em), "extraction_strength": _percent(es),
+            block[modality] = {"exact_memorization": percent(em), "extraction_strength": percent(es),
                                "n": len(stats)}
         return block
 
@@ -194,13 +192,9 @@ def _with_change(accuracy: dict[str, dict[str, dict[str, Any]]],
     """``multimodal_acc`` cells with ``change`` = theirs − ``plain``'s (None for the plain cells themselves)."""
     for set_name, tasks in accuracy.items():
         for task, cell in tasks.items():
-            cell["change"] = None if plain is None else _difference(
+            cell["change"] = None if plain is None else difference(
                 cell["multimodal_acc"], plain[set_name][task]["multimodal_acc"])
     return accuracy
-
-
-def _difference(value: float | None, base: float | None) -> float | None:
-    return None if value is None or base is None else value - base
 
 
 class _Transformed:
@@ -214,10 +208,6 @@ class _Transformed:
         if row not in self._cache:
             self._cache[row] = self.transform(self.portraits(row))
         return self._cache[row]
-
-
-def _percent(values: list[Any]) -> float | None:
-    return 100.0 * sum(float(v) for v in values) / len(values) if values else None
 
 
 def format_robustness(block: Mapping[str, Any]) -> str:

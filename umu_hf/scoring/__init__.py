@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from umu_hf.scoring.inputs import (  # noqa: F401
     check_confidence_level,
+    check_replies,
     check_text_inputs,
 )
 from umu_hf.scoring.pairs import (  # noqa: F401
@@ -76,5 +77,6 @@ from umu_hf.scoring.rules import (  # noqa: F401
     generation_question_scores,
     generation_secondary,
     match_option,
+    reply_score,
     rouge_l,
 )

@@ -4,6 +4,7 @@ and the index."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -70,11 +71,31 @@ def check_text_inputs(
     non-string entry, options missing or not 4 strings (classification), a reference that is not one of its
     options, options given for cloze/generation, an unknown ``option_matching``, a bad ``confidence_level``.
     """
-    lists = {
-        "unimodal_predictions": _as_list(unimodal_predictions, "unimodal_predictions"),
-        "multimodal_predictions": _as_list(multimodal_predictions, "multimodal_predictions"),
-        "references": _as_list(references, "references"),
-    }
+    predictions = {"unimodal_predictions": unimodal_predictions, "multimodal_predictions": multimodal_predictions}
+    return check_replies(task, predictions, references, options, option_matching, confidence_level)
+
+
+def check_replies(
+    task: str,
+    predictions: Mapping[str, Any],
+    references: Any,
+    options: Any = None,
+    option_matching: Any = "exact",
+    confidence_level: Any = None,
+) -> int:
+    """:func:`check_text_inputs` for any lists of replies to the same questions, each named by its argument
+    (``{"predictions": [...]}`` for one list): the number of questions, or one :class:`UmuError` naming the
+    argument and the index.
+
+    >>> check_replies("cloze", {"predictions": ["Lyon", "no idea"]}, ["Lyon.", "Nurse"])
+    2
+    >>> check_replies("cloze", {"predictions": ["Lyon", 7]}, ["Lyon.", "Nurse"])
+    Traceback (most recent call last):
+    ...
+    umu_hf.errors.UmuError: predictions[1] must be a string (the model's reply), got int 7
+    """
+    lists = {name: _as_list(values, name) for name, values in predictions.items()}
+    lists["references"] = _as_list(references, "references")
     if task == "classification":
         if options is None:
             raise UmuError(
@@ -89,8 +110,8 @@ def check_text_inputs(
         raise UmuError(f"unknown task {task!r}; expected classification, cloze or generation")
     check_confidence_level(confidence_level)
     n = _check_same_length(lists)
-    _check_strings(lists["unimodal_predictions"], "unimodal_predictions", "the model's reply")
-    _check_strings(lists["multimodal_predictions"], "multimodal_predictions", "the model's reply")
+    for name in predictions:
+        _check_strings(lists[name], name, "the model's reply")
     _check_strings(lists["references"], "references", "the correct answer text")
     if task == "classification":
         for i, (item_options, reference) in enumerate(

@@ -140,6 +140,33 @@ def generation_question_scores(reply: str, reference: str) -> dict[str, float]:
     }
 
 
+def reply_score(
+    task: str,
+    reply: str,
+    reference: str,
+    options: Sequence[str] | None = None,
+    option_matching: str = "exact",
+) -> dict[str, Any]:
+    """One reply to a question of ``task`` scored by the benchmark's rule, as the evaluation's prediction records
+    hold it: ``{"correct": bool}`` (classification: :func:`classification_correct` against ``options`` with
+    ``option_matching``; cloze: :func:`cloze_correct`) or, for generation, ``{"score": ROUGE-L F1, "bleu": …,
+    "rouge1": …, "rouge2": …}`` (:func:`generation_question_scores`, all in [0, 1]).
+
+    >>> reply_score("cloze", "Lyon, France", "Lyon.")
+    {'correct': True}
+    >>> reply_score("classification", "B. Paris", "Paris", ["Rome", "Paris", "Oslo", "Bern"], "closest")
+    {'correct': True}
+    """
+    if task == "classification":
+        return {"correct": classification_correct(reply, reference, options or (), option_matching)}
+    if task == "cloze":
+        return {"correct": cloze_correct(reply, reference)}
+    if task == "generation":
+        scores = generation_question_scores(reply, reference)
+        return {"score": scores["rougeL"], **{key: scores[key] for key in SECONDARY_KEYS}}
+    raise UmuError(f"unknown task {task!r}; expected classification, cloze or generation")
+
+
 def generation_secondary(
     unimodal: Sequence[Mapping[str, float]], multimodal: Sequence[Mapping[str, float]]
 ) -> dict[str, dict[str, float]]:
