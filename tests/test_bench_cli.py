@@ -26,7 +26,7 @@ FLAGS = (
     "--eval-batch-size", "--min-vanilla-acc", "--eval-every",
 )
 #: flags added since
-NEW_FLAGS = ("--workers", "--robustness", "--threads")
+NEW_FLAGS = ("--workers", "--robustness", "--sequential", "--threads")
 #: the original protocol's profile (``--model``/``--data`` given), written out
 ORIGINAL = {
     "vanilla": {}, "vanilla_lora": LoraArguments(lora=True, lora_r=8, lora_alpha=16, merge=True),
@@ -64,6 +64,8 @@ def test_embedded_profile_is_written_out_right():
 @pytest.mark.parametrize("argv, expected", [
     ([], {}),
     (["--privacy"], {"privacy": True}),
+    (["--sequential", "5, 10,15"], {"sequential": (5, 10, 15)}),
+    (["--forget-ratio", "10,15", "--sequential", "5,10"], {"forget_ratios": (10, 15), "sequential": (5, 10)}),
     (["--seeds", "0,2", "--methods", "ga,npo", "--forget-ratio", "5,10"],
      {"seeds": (0, 2), "methods": ("ga", "npo"), "forget_ratios": (5, 10)}),
     (["--vanilla-epochs", "3", "--vanilla-lr", "1e-3"],
@@ -74,7 +76,7 @@ def test_embedded_profile_is_written_out_right():
      {"n_fictitious": 20, "n_real": 4, "vanilla": {**EMBEDDED["vanilla"], "per_device_train_batch_size": 8},
       "unlearn": UnlearnTuning(lr_scale=3.0, epochs=2.0, lora_r=8), "eval_limit": 5, "eval_batch_size": 4,
       "min_vanilla_retain_acc": 50.0, "eval_every": "epoch", "device": "cpu", "seeds": (0, 1)}),
-], ids=["default", "privacy", "seeds-methods-ratios", "vanilla", "every-size"])
+], ids=["default", "privacy", "sequential", "sequential-ratios", "seeds-methods-ratios", "vanilla", "every-size"])
 def test_embedded_command_lines_give_the_settings_they_always_did(argv, expected):
     _same(bench_settings(*parse_args(argv)), BenchSettings(**{**EMBEDDED, **expected}))
 
@@ -99,7 +101,7 @@ def test_every_flag_keeps_its_dashed_spelling_and_takes_the_underscored_one():
     assert {_underscored(f) for f in every} | set(every) | {"-h", "--help"} == spelled  # nothing else
     values = {"--out": "o", "--methods": "ga", "--forget-ratio": "10", "--seeds": "2", "--model": "m",
               "--data": "d", "--device": "cpu", "--retain-model": "r", "--unimodal-layout": "with-portrait",
-              "--eval-every": "epoch", "--workers": "2"}
+              "--eval-every": "epoch", "--workers": "2", "--sequential": "5,10"}
     dashed = [word for flag in FLAGS + NEW_FLAGS for word in (flag, values.get(flag, "1"))]
     underscored = [_underscored(word) if word.startswith("--") else word for word in dashed]
     args, sizes = parse_args(dashed)
@@ -143,6 +145,10 @@ def test_readme_bench_row_names_only_flags_the_bench_has():
     (["--unimodal-layout", "text-only"], "--unimodal-layout", "goes with --no-finetune"),
     (["--seeds", "two"], "--seeds", "takes a count (3) or a comma-separated list"),
     (["--forget-ratio", ","], "--forget-ratio", "needs at least one of 5, 10, 15"),
+    (["--sequential", "10,5"], "--sequential", "must increase"),
+    (["--sequential", "15"], "--sequential", "at least two requests"),
+    (["--sequential", "5,20"], "--sequential", "unknown forget ratio"),
+    (["--sequential", "5,10"], "--sequential", "add 10 to --forget-ratio"),
 ])
 def test_bad_input_is_one_line_naming_the_flag(argv, flag, advice, capsys, tmp_path):
     assert cli_main(["bench", "--out", str(tmp_path / "b"), *argv]) == 2

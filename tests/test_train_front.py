@@ -63,6 +63,14 @@ def test_script_and_umu_hf_run_the_same_job(job, argv, calls):
         assert script_args[2].num_train_epochs == 2
 
 
+def test_forget_after_serves_a_later_request(calls):
+    """``--forget_after 5`` (a later deletion request, as ``bench --sequential`` trains it) reaches the job; without
+    it the job gets None (a plain run)."""
+    assert cli_main(["unlearn", *UNLEARN, "--forget-after", "5"]) == 0
+    assert cli_main(["unlearn", *UNLEARN]) == 0
+    assert [kwargs["after"] for _, _, kwargs in calls] == [5, None]
+
+
 def test_dashed_spelling_is_the_same_flag():
     dashed = [a.replace("_", "-") if a.startswith("--") else a for a in UNLEARN]
     assert front.parse_args("unlearn", dashed) == front.parse_args("unlearn", UNLEARN)

@@ -86,6 +86,13 @@ class BenchArguments:
                   "portraits and of an 8-bit copy, and scores extraction (umu-hf eval --robustness): the "
                   "leaderboard's robustness table"},
     )
+    sequential: str | None = field(
+        default=None,
+        metadata={"help": "deletion requests served one after another, as the forget ratios they reach (5,10,15): "
+                  "per method and seed, unlearn forget05 from vanilla, then the people forget10 adds on the model "
+                  "that left, then those forget15 adds; every step evaluated on the last ratio's sets, split by "
+                  "request; the last ratio must be one of --forget-ratio (the at-once comparison). Default off"},
+    )
     retain_model: str | None = field(
         default=None,
         metadata={"help": "with --no-finetune: the retain model to compare against (implies --privacy)"},
@@ -182,6 +189,23 @@ def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _sequence(text: str | None, ratios: tuple[int, ...]) -> tuple[int, ...]:
+    """``--sequential 5,10,15`` → ``(5, 10, 15)`` (None: off), checked; its last ratio must be a bench ratio, whose
+    runs are the at-once comparison."""
+    from umu_hf.bench.settings import check_sequential
+    from umu_hf.data.schema import check_sequence
+    from umu_hf.errors import UmuError
+
+    if text is None:
+        return ()
+    try:
+        sequence = check_sequence(text)
+    except UmuError as exc:
+        raise UmuError(f"--sequential {text}: {exc}") from None
+    check_sequential(sequence, ratios)
+    return sequence
+
+
 def _methods(text: str) -> tuple[str, ...]:
     """``"ga,npo"`` → ``("ga", "npo")``, each checked; ``all`` stands for every registered method (registry order)."""
     from umu_hf.trainers.registry import METHOD_NAMES, get_method
@@ -219,10 +243,12 @@ def bench_settings(args: BenchArguments, sizes: BenchSizes) -> BenchSettings:
     methods = _methods(args.methods)
     embedded = args.model is None and args.data is None
     base = BenchSettings() if embedded else original_profile()
+    ratios = _ratios(args.forget_ratio, base.forget_ratios)
     settings = replace(
         base,
         methods=methods,
-        forget_ratios=_ratios(args.forget_ratio, base.forget_ratios),
+        forget_ratios=ratios,
+        sequential=_sequence(args.sequential, ratios),
         seeds=_seeds(args.seeds, base.seeds),
         model=args.model,
         data=args.data,

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from umu_hf.errors import UmuError
 
+#: the "forget ratio" under which a method's sequence of requests (``--sequential``) is recorded when it fails
+SEQUENCE = "sequential"
+
 if TYPE_CHECKING:
     from umu_hf.bench.settings import BenchSettings
 
@@ -155,11 +158,23 @@ def _method_task(method: str, chain: Any, data: str, ratio: int, seed: int) -> s
     return None
 
 
+def _sequence_task(method: str, chain: Any, data: str, seed: int) -> str | None:
+    """One method's sequence of requests on one seed (``--sequential``); why it failed when a step diverged."""
+    from umu_hf.trainers.guard import TrainingDivergedError
+
+    try:
+        _WORKER["bench"].sequence_stages(method, chain, data, seed)
+    except TrainingDivergedError as exc:
+        return str(exc)
+    return None
+
+
 def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
-               log: Callable[[str], None]) -> dict[tuple[str, int, int], str]:
+               log: Callable[[str], None]) -> dict[tuple[str, int | str, int], str]:
     """Compute every stage of ``bench`` (a :class:`umu_hf.bench.pipeline.Bench`, whose class each worker builds
     its own of) in ``plan.workers`` processes; returns the failed unlearning runs,
-    ``{(method, ratio, seed): why}`` (a diverged run is recorded, the others go on, as in a sequential run).
+    ``{(method, ratio, seed): why}`` (a diverged run is recorded, the others go on, as in a sequential run; a
+    method's sequence of requests, ``--sequential``, has :data:`SEQUENCE` as its ratio).
 
     The first error of any other kind stops the pool (running stages are abandoned, cached ones kept) and is
     raised here, as a sequential run would raise it.
@@ -168,7 +183,7 @@ def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
 
     s = bench.s
     log(f"[bench] {plan.workers} worker processes × {plan.threads} thread(s)")
-    failed: dict[tuple[str, int, int], str] = {}
+    failed: dict[tuple[str, int | str, int], str] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
     pool = ProcessPoolExecutor(plan.workers, mp_context=context, initializer=_init_worker,
                                initargs=(type(bench), str(bench.out), s, bench.force, data_key, plan.threads,
@@ -188,6 +203,12 @@ def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
                         for method in s.methods:
                             submitted = pool.submit(_method_task, method, result, data, ratio, seed)
                             pending[submitted] = ("method", seed, ratio, method)
+                    for method in s.methods if s.sequential else ():
+                        submitted = pool.submit(_sequence_task, method, result, data, seed)
+                        pending[submitted] = ("sequence", seed, method)
+                elif result is not None and task[0] == "sequence":
+                    _, seed, method = task
+                    failed[(method, SEQUENCE, seed)] = result
                 elif result is not None:
                     _, seed, ratio, method = task
                     failed[(method, ratio, seed)] = result

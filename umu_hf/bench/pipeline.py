@@ -5,9 +5,12 @@ it done last, and is reused by the next run (``force`` redoes everything).
     models/tiny-<h>         the untrained tiny LLaVA (embedded run)
     models/vanilla-<h>      vanilla fine-tuning on ``full``
     models/retain_model-<h> with ``privacy``: the same fine-tuning without the forget people (``retainXX+real``)
-    models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated)
-    evals/<name>-<h>        results.json + predictions.jsonl of each evaluation
-    leaderboard.{md,json,png}, bench.json
+    models/<method>-<h>     each unlearned model (adapter; ``merged/`` is what gets evaluated); with
+                            ``sequential`` also each request of each method's sequence (its key chains the key of
+                            the model it started from, so a rerun reuses every step and a changed step redoes the
+                            steps after it)
+    evals/<name>-<h>        results.json + predictions.jsonl of each evaluation (a sequence's: ``<method>-seq<r>``)
+    leaderboard.{md,json,png}, leaderboard-sequential.png (with ``sequential``), bench.json
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ class Bench:
         self.force = force
         self.workers = workers  # processes running the stages (umu_hf.bench.parallel); "auto": one per core
         self.progress = progress  # progress bars (off in worker processes, whose bars would interleave)
-        self._failed: dict[tuple[str, int, int], str] = {}  # unlearning runs that diverged in a worker
+        #: unlearning runs that diverged in a worker: (method, ratio or parallel.SEQUENCE, seed) -> why
+        self._failed: dict[tuple[str, int | str, int], str] = {}
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self._start = time.perf_counter()
         self._data_key = ""  # set by run(): the data's fingerprint, part of every evaluation and unlearning key
@@ -218,21 +222,32 @@ class Bench:
     def unlearned(self, method: str, vanilla: str, vanilla_key: str, data: str, ratio: int,
                   seed: int) -> tuple[str, str]:
         """(unlearned model path, key) of one method, started from the vanilla model."""
+        return self._unlearn(method, vanilla, vanilla_key, data, ratio, seed, self.s.eval_every,
+                             f"unlearn {method} (forget {ratio}%, seed {seed})")
+
+    def _unlearn(self, method: str, start: str, start_key: str, data: str, ratio: int, seed: int, eval_every: str,
+                 title: str, request: dict[str, int | None] | None = None) -> tuple[str, str]:
+        """(unlearned model path, key) of one method started from ``start``; ``request``: a step of a sequence,
+        ``{"after": the ratio of the request before, or None for the first}`` (the people ``ratio`` adds to
+        ``forget{after}``), part of the key: a sequence's first step has its own folder even where it trains what a
+        plain run trains, so two workers never train into one folder."""
         from umu_hf.trainers.jobs import unlearn
         from umu_hf.trainers.registry import get_method
 
         _, config_cls = get_method(method)
         tuning = self.s.unlearn
-        fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method), self.s.eval_every)
+        fields = unlearn_fields(tuning, config_cls, self.s.method_extra.get(method), eval_every)
         lora_args = tuning.lora()
-        key = settings_hash("unlearn", method, vanilla_key, self._data_key, ratio, fields, lora_args, seed,
-                            *self._placement())
+        key = settings_hash("unlearn", method, start_key, self._data_key, ratio, fields, lora_args, seed,
+                            *self._placement(), *([request] if request is not None else []))
         folder = self.out / "models" / f"{method}-{key}"
         lora = lora_args.settings()
+        after = (request or {}).get("after")
         path = self._train(
-            f"unlearn {method} (forget {ratio}%, seed {seed})", folder, config_cls, fields, lora,
-            lambda config: unlearn(method, vanilla, data, ratio, config, lora, merge=True),
-            {"tuning": asdict(tuning), "fields": fields, "lora": asdict(lora_args)}, seed,
+            title, folder, config_cls, fields, lora,
+            lambda config: unlearn(method, start, data, ratio, config, lora, merge=True, after=after),
+            {"tuning": asdict(tuning), "fields": fields, "lora": asdict(lora_args),
+             **({"request": request} if request is not None else {})}, seed,
         )
         return str(path), key
 
@@ -354,6 +369,32 @@ class Bench:
                                 ratio, chain.references[ratio])
         return path, str(file)
 
+    def sequence_stages(self, method: str, chain: SeedChain, data: str, seed: int) -> list[str]:
+        """One method's sequence of deletion requests (``sequential``) on one seed, every stage cached: per request,
+        the method's own training on that request's people only (retain streams of its ratio's retain config) on
+        the model the request before left (vanilla for the first), without the accuracy probe, then that model's
+        evaluation at the last ratio (whose forget set holds every request's people: one evaluation per step,
+        split by request in the leaderboard). Returns the results.json paths, one per request; raises
+        :class:`TrainingDivergedError` when a step diverged (also when it did so in a worker)."""
+        from umu_hf.bench.parallel import SEQUENCE
+        from umu_hf.trainers.guard import TrainingDivergedError
+
+        if (method, SEQUENCE, seed) in self._failed:
+            raise TrainingDivergedError(self._failed[(method, SEQUENCE, seed)])
+        ratios = self.s.sequential
+        last = ratios[-1]
+        model, key = chain.vanilla, chain.vanilla_key
+        files = []
+        for k, (after, ratio) in enumerate(zip((None, *ratios), ratios, strict=False), start=1):
+            what = f"forget {ratio}%" + (f" after {after}%" if after else "")
+            model, key = self._unlearn(method, model, key, data, ratio, seed, "",
+                                       f"unlearn {method}, request {k} of {len(ratios)} ({what}, seed {seed})",
+                                       {"after": after})
+            name = f"{method}-seq{ratio}{_tag(last, seed, self.s.forget_ratios, self.s.seeds)}"
+            _, file = self.evaluate(name, model, key, data, last, chain.references[last])
+            files.append(str(file))
+        return files
+
     # ---- the whole run --------------------------------------------------------------------------------------
     def _run_of(self, name: str, ratio: int, seed: int, results: dict[str, Any], file: Path,
                 trajectory: dict[str, Any] | None = None) -> Any:
@@ -363,6 +404,38 @@ class Bench:
 
         records = list(load_records(file.parent).values())
         return Run(name, ratio, seed, results, headline_terms(records), modality_terms(records), trajectory)
+
+    def _request_people(self, data: str) -> list[list[int]]:
+        """The people of each request of ``sequential``; a request that adds no one is an error naming the flag."""
+        from umu_hf.data.load import request_people
+        from umu_hf.errors import DataError
+
+        try:
+            return request_people(data, self.s.sequential)
+        except DataError as exc:
+            raise UmuError(f"--sequential {','.join(map(str, self.s.sequential))}: {exc}") from None
+
+    def _sequences(self, chain: SeedChain, data: str, seed: int, runs: list[Any]) -> list[Any]:
+        """Every method's sequence of requests on one seed (:meth:`sequence_stages`) as a
+        :class:`~umu_hf.leaderboard.sequential.SequenceRun`: the terms of vanilla and of each step, all at the last
+        ratio, beside ``runs``' at-once run of the same method and seed; a step that diverged is recorded."""
+        from umu_hf.leaderboard.sequential import SequenceRun
+        from umu_hf.trainers.guard import TrainingDivergedError
+
+        last = self.s.sequential[-1]
+        start = Path(chain.evals[("vanilla", last)][1])
+        out = []
+        for method in self.s.methods:
+            try:
+                files = self.sequence_stages(method, chain, data, seed)
+            except TrainingDivergedError as exc:
+                self.log(f"[bench] sequence {method} (seed {seed}) FAILED: {exc}")
+                out.append(SequenceRun(method, seed, failed=str(exc)))
+                continue
+            once = [r for r in runs if (r.model, r.forget_ratio, r.seed) == (method, last, seed) and not r.failed]
+            out.append(SequenceRun(method, seed, [_terms(f) for f in [start, *files]],
+                                   once[0].modality if once else None))
+        return out
 
     def run(self) -> str:
         """Every stage in order, for every seed and forget ratio, holding the bench folder's lock (a second run
@@ -375,8 +448,10 @@ class Bench:
 
     def _run(self) -> str:
         from umu_hf.bench.parallel import fixed_threads, plan_workers
+        from umu_hf.bench.settings import check_sequential
 
         plan = plan_workers(self.workers, self.s.device, len(self.s.seeds), self.s.threads)  # before any work
+        check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
         with fixed_threads(plan.threads if plan.workers == 1 and self.s.threads is not None else None):
             return self._run_plan(plan)
 
@@ -391,11 +466,12 @@ class Bench:
         self._data_key = data_key
         if self.s.privacy:
             self._check_holdout(data)
+        people = self._request_people(data) if self.s.sequential else []  # an empty request before any work
         if plan.workers > 1:  # every stage computed side by side; the pass below reads them back
             self._failed = run_stages(self, plan, data, data_key, self.log)
             self.force = False
         ratios, seeds = self.s.forget_ratios, self.s.seeds
-        runs = []
+        runs, sequences = [], []
         models: dict[str, str] = {}
         manifest = Manifest(forget_ratio=ratios[0], data=self._relative(data))
         for seed in seeds:
@@ -426,17 +502,32 @@ class Bench:
                         manifest.models.append(ModelEntry(_display(method, seed, seeds), self._relative(path),
                                                           self._relative(file), method))
                         write_manifest(self.out, manifest)
+            if self.s.sequential:
+                sequences += self._sequences(chain, data, seed, runs)
         title = f"UMU-Bench — forget {', '.join(f'{r}%' for r in ratios)}, {len(seeds)} seed(s)"
         with self.stage("leaderboard"):
             training = {**training_record(self.s, models), "seeds": list(seeds), "forget_ratios": list(ratios),
                         "execution": describe(plan)}
-            table = write_leaderboard(runs, self.out, title=title, training=training)
+            section = None
+            if self.s.sequential:
+                from umu_hf.leaderboard.sequential import sequential_section
+
+                section = sequential_section(sequences, self.s.sequential, people)
+            table = write_leaderboard(runs, self.out, title=title, training=training, sequential=section)
         self.log(f"[bench] finished in {time.perf_counter() - self._start:.1f}s; leaderboard: {self.out / 'leaderboard.md'}")
         return table
 
 
 def _read(file: str | Path) -> dict[str, Any]:
     return json.loads(Path(file).read_text(encoding="utf-8"))
+
+
+def _terms(file: str | Path) -> dict[tuple[str, str, str], dict[tuple[int, int], float]]:
+    """The per-question per-modality scores of the evaluation whose results.json is ``file``."""
+    from umu_hf.evaluation.results import modality_terms
+    from umu_hf.evaluation.store import load_records
+
+    return modality_terms(load_records(Path(file).parent).values())
 
 
 def _tag(ratio: int, seed: int, ratios: tuple[int, ...], seeds: tuple[int, ...]) -> str:

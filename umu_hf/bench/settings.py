@@ -88,6 +88,10 @@ class BenchSettings:
     #: every evaluation also asks forget and retain again with transformed portraits and of a quantized copy, and
     #: scores extraction (:mod:`umu_hf.robustness`): the leaderboard's robustness table
     robustness: bool = False
+    #: deletion requests served one after another (``--sequential 5,10,15``: forget ratios, increasing): per method
+    #: and seed, each request's people unlearned on the model the request before left, every step evaluated at the
+    #: last ratio; the leaderboard's sequential section (:mod:`umu_hf.leaderboard.sequential`). Empty: off
+    sequential: tuple[int, ...] = ()
 
 
 #: how the embedded bench's unlearning step size was chosen
@@ -135,6 +139,18 @@ EMBEDDED_VANILLA: dict[str, Any] = {
     "num_train_epochs": 40, "learning_rate": 8e-3, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine",
     "warmup_steps": 0.03, "protocol": "umu-hf", "label_mode": "full", "adam_epsilon": 1e-8, "max_grad_norm": 1.0,
 }
+
+
+def check_sequential(sequential: tuple[int, ...], ratios: tuple[int, ...]) -> None:
+    """A sequence of requests (``--sequential``) must end at a forget ratio the bench runs: those plain runs are
+    what the sequence is compared with (unlearning it all at once)."""
+    if sequential and sequential[-1] not in ratios:
+        from umu_hf.errors import UmuError
+
+        last = sequential[-1]
+        raise UmuError(f"--sequential {','.join(map(str, sequential))} ends at forget {last} %, which the bench does "
+                       f"not run (--forget-ratio {','.join(map(str, ratios))}): the sequence is compared with "
+                       f"unlearning forget{last:02d} at once; add {last} to --forget-ratio")
 
 
 def config_default(config_cls: type, name: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,34 @@ def load_umu_split(
     _check_columns(split, folder, name)
     _validate_rows(split, folder, name)
     return split.to_dataset() if as_dataset else split
+
+
+def config_ids(source: str | Path, config: str, *, cache_dir: str | Path | None = None) -> list[int]:
+    """The profile IDs of one config (``forget05``, ``retain90``, …), in stored order."""
+    split = load_umu_split(source, config, cache_dir=cache_dir, as_dataset=False)
+    return [int(pid) for pid in split["ID"]]
+
+
+def request_people(source: str | Path, ratios: Sequence[int], *,
+                   cache_dir: str | Path | None = None) -> list[list[int]]:
+    """The people of each deletion request of a sequence (:func:`~umu_hf.data.schema.check_sequence`): for the
+    k-th ratio, the IDs its forget set adds to the previous one's (forget05, then forget10 − forget05, …), sorted.
+    A request that adds no one in this data is an error (small synthetic data rounds two ratios to one count)."""
+    from umu_hf.data.schema import check_sequence, forget_config
+
+    ratios = check_sequence(ratios)
+    people, earlier = [], set()
+    for previous, ratio in zip((None, *ratios), ratios, strict=False):
+        ids = set(config_ids(source, forget_config(ratio), cache_dir=cache_dir))
+        added = sorted(ids - earlier)
+        if not added:
+            before = forget_config(previous) if previous else "the earlier requests"
+            raise DataError(f"{source}: {forget_config(ratio)} adds no one to {before} in this data, "
+                            "so that request would be empty; use data with more fictitious profiles or leave "
+                            f"{ratio} out of the sequence")
+        people.append(added)
+        earlier |= ids
+    return people
 
 
 def _load_with_datasets(folder: Path, name: str) -> Dataset:

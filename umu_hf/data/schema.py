@@ -99,6 +99,26 @@ def check_forget_ratio(ratio: Any) -> int:
     return value
 
 
+def check_sequence(ratios: str | Any) -> tuple[int, ...]:
+    """Deletion requests served one after another, as the forget ratios they reach: at least two of 5/10/15 (a
+    comma-separated text or a sequence), increasing — the nested forget sets make request k the people that
+    ``forget{ratios[k]}`` adds to ``forget{ratios[k-1]}``.
+
+    >>> check_sequence("5, 10,15"), check_sequence([5, 15])
+    ((5, 10, 15), (5, 15))
+    """
+    from umu_hf.errors import UmuError
+
+    parts = [p for p in (str(ratios).split(",") if isinstance(ratios, str) else ratios) if str(p).strip()]
+    values = tuple(check_forget_ratio(p) for p in parts)
+    if len(values) < 2:
+        raise UmuError(f"a sequence needs at least two requests (e.g. 5,10,15), got {values or '(none)'}")
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise UmuError(f"the forget ratios of a sequence must increase (each request adds people), got "
+                       f"{','.join(map(str, values))}")
+    return values
+
+
 def set_config(set_name: str, ratio: int) -> str:
     """Config holding an evaluation set: ``("forget", 10) -> "forget10"``, ``("real", _) -> "real"``."""
     if set_name == "forget":

@@ -167,3 +167,22 @@ def modality_terms(
         for modality in MODALITIES:
             terms[(set_name, task, modality)] = {k: side[modality][k] for k in keys}
     return terms
+
+
+def people_terms(
+    terms: Mapping[tuple[str, ...], Mapping[tuple[int, int], float]],
+    set_name: str,
+    groups: Mapping[str, Iterable[int]],
+) -> dict[tuple[str, ...], dict[tuple[int, int], float]]:
+    """One set's per-question terms (:func:`modality_terms`' or :func:`headline_terms`' keys, the set first) split
+    into groups of people, each group a set of its own: ``{(group, task[, modality]): {(profile_id, index): value}}``
+    — e.g. the forget set of one evaluation at forget15 as the people of each deletion request of a sequence. A
+    question about a person of no group is left out."""
+    owner = {int(pid): group for group, people in groups.items() for pid in people}
+    out: dict[tuple[str, ...], dict[tuple[int, int], float]] = {}
+    for key, values in terms.items():
+        if key[0] != set_name:
+            continue
+        for group in groups:
+            out[(group, *key[1:])] = {q: v for q, v in values.items() if owner.get(q[0]) == group}
+    return out

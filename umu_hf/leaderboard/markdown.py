@@ -25,6 +25,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     misalignment tables (:mod:`umu_hf.leaderboard.modality`) and the "which gaps are real" lines."""
     import umu_hf.leaderboard.modality as modality
     import umu_hf.leaderboard.robustness as robustness
+    import umu_hf.leaderboard.sequential as sequential
     import umu_hf.leaderboard.trajectory as trajectory
 
     specs = board["columns"]
@@ -44,6 +45,7 @@ def to_markdown(board: Mapping[str, Any]) -> str:
     lines += modality.markdown(board, cell_text)
     lines += trajectory.markdown(board)
     lines += robustness.markdown(board, cell_text)
+    lines += sequential.markdown(board.get("sequential"))
     gaps = _gap_lines(board)
     if gaps:
         lines += ["", "Which gaps between methods are real (methods from better to worse on each metric; `>` "

@@ -84,22 +84,30 @@ def _modality_maps(runs: Sequence[Any], key: tuple[str, str, str]) -> list[TermM
     return [r.modality.get(key) for r in runs]
 
 
+def score_cell(maps: Sequence[TermMap | None], seeds: Sequence[int]) -> dict[str, Any]:
+    """One score (percent) over seeds from its per-question maps, one per seed: mean ± sd over seeds, per-seed
+    values, the number of questions and the interval over seeds and people (within 0–100)."""
+    from umu_hf.stats import clipped, mean_ci, seed_summary
+
+    cell = seed_summary([sum(m.values()) / len(m) if m else None for m in maps])
+    matrix = terms_matrix(maps)
+    ci = clipped(mean_ci(*matrix), 0.0, 100.0) if matrix is not None else None
+    cell.update(mean=finite(cell["mean"]), sd=finite(cell["sd"]), seeds=list(seeds),
+                n_questions=int(matrix[0].shape[1]) if matrix is not None else None,
+                ci=[finite(v) for v in ci] if ci else None)
+    cell["values"] = [finite(v) for v in cell["values"]]
+    return cell
+
+
 def modality_cells(runs: Sequence[Any], baseline: Sequence[Any] | None) -> dict[str, dict[str, Any]]:
     """``{"set/task/modality": cell}`` of one model's runs (sorted by seed): mean ± sd over seeds, per-seed values,
     the interval over seeds and people and, given the baseline's runs, the paired comparison with it."""
-    from umu_hf.stats import clipped, compare, mean_ci, seed_summary
+    from umu_hf.stats import compare
 
     cells = {}
     for spec in modality_columns():
         key = (spec["set"], spec["task"], spec["modality"])
-        maps = _modality_maps(runs, key)
-        cell = seed_summary([sum(m.values()) / len(m) if m else None for m in maps])
-        matrix = terms_matrix(maps)
-        ci = clipped(mean_ci(*matrix), 0.0, 100.0) if matrix is not None else None
-        cell.update(mean=finite(cell["mean"]), sd=finite(cell["sd"]), seeds=[r.seed for r in runs],
-                    n_questions=int(matrix[0].shape[1]) if matrix is not None else None,
-                    ci=[finite(v) for v in ci] if ci else None, vs_vanilla=None)
-        cell["values"] = [finite(v) for v in cell["values"]]
+        cell = {**score_cell(_modality_maps(runs, key), [r.seed for r in runs]), "vs_vanilla": None}
         if baseline is not None:
             paired = paired_matrices(runs, baseline, key)
             if paired is not None:
@@ -111,11 +119,19 @@ def modality_cells(runs: Sequence[Any], baseline: Sequence[Any] | None) -> dict[
 
 def paired_matrices(a_runs: Sequence[Any], b_runs: Sequence[Any], key: tuple[str, str, str]) -> Any:
     """``((A, B, people), seeds)`` of two models on the seeds both have and the questions both answered, or None."""
-    import numpy as np
-
     seeds = sorted({r.seed for r in a_runs} & {r.seed for r in b_runs})
     by_a, by_b = {r.seed: r for r in a_runs}, {r.seed: r for r in b_runs}
-    maps = [(by_a[s].modality.get(key), by_b[s].modality.get(key)) for s in seeds]
+    paired = paired_terms([by_a[s].modality.get(key) for s in seeds], [by_b[s].modality.get(key) for s in seeds])
+    return None if paired is None else (paired, seeds)
+
+
+def paired_terms(a_maps: Sequence[TermMap | None], b_maps: Sequence[TermMap | None]) -> Any:
+    """``(A, B, people)``: two S × Q arrays of per-question values, seed by seed (``a_maps[i]`` and ``b_maps[i]``
+    are seed i's), over the questions both answered on every seed, and each question's person; None when a seed
+    has no values or no question is shared."""
+    import numpy as np
+
+    maps = list(zip(a_maps, b_maps, strict=True))
     if not maps or any(not a or not b for a, b in maps):
         return None
     keys = sorted(set.intersection(*(set(a) & set(b) for a, b in maps)))
@@ -123,7 +139,7 @@ def paired_matrices(a_runs: Sequence[Any], b_runs: Sequence[Any], key: tuple[str
         return None
     a = np.array([[m[k] for k in keys] for m, _ in maps], dtype=float)
     b = np.array([[m[k] for k in keys] for _, m in maps], dtype=float)
-    return (a, b, [k[0] for k in keys]), seeds
+    return a, b, [k[0] for k in keys]
 
 
 def _summary(per_seed: Sequence[float], result: Mapping[str, Any], seeds: Sequence[int]) -> dict[str, Any]:

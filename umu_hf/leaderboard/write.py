@@ -17,12 +17,17 @@ def write_leaderboard(
     out_dir: str | Path,
     title: str = "UMU-Bench",
     training: Mapping[str, Any] | None = None,
+    sequential: Mapping[str, Any] | None = None,
 ) -> str:
     """Write ``leaderboard.md``, ``leaderboard.json`` and ``leaderboard.png`` into ``out_dir``; return the
-    Markdown. ``training`` (how the models were trained) is stored under ``"training"`` and summarised."""
+    Markdown. ``training`` (how the models were trained) is stored under ``"training"`` and summarised;
+    ``sequential`` (:func:`umu_hf.leaderboard.sequential.sequential_section`) under ``"sequential"``, with its
+    tables and ``leaderboard-sequential.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     board = build_board(runs, title)
+    if sequential:
+        board["sequential"] = dict(sequential)
     board["training"] = dict(training or {})
     table = to_markdown(board)
     notes = ""
@@ -37,4 +42,9 @@ def write_leaderboard(
     atomic_write_text(out / "leaderboard.md", f"# {title}\n\n" + table + notes)
     write_json(out / "leaderboard.json", board)
     plot(board, out / "leaderboard.png", title)
+    if sequential:
+        from umu_hf.leaderboard.sequential import PNG
+        from umu_hf.leaderboard.sequential import plot as plot_sequential
+
+        plot_sequential(sequential, out / PNG)
     return table

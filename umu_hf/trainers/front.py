@@ -50,6 +50,12 @@ class UnlearnArguments:
     model: str = field(metadata={"help": "the model to unlearn from (folder or Hub id)"})
     data: str = field(metadata={"help": "dataset: Hub repo id, Hub-layout folder or legacy folder"})
     forget_ratio: int = field(default=5, metadata={"help": "5, 10 or 15 (percent of fictitious profiles)"})
+    forget_after: int | None = field(
+        default=None,
+        metadata={"help": "a later deletion request: forget only the people forget_ratio adds to forget_after's "
+                  "forget set (5 or 10, smaller than forget_ratio), on --model = the model the request before left "
+                  "(umu-hf bench --sequential; the retain streams and the --eval_every probe stay forget_ratio's)"},
+    )
     overwrite: bool = field(
         default=False,
         metadata={"help": "discard what another training run left in output_dir (checkpoints, model) instead of "
@@ -163,7 +169,7 @@ def main(job: str, argv: Sequence[str], prog: str | None = None) -> int:
     merge = lora.merge and lora.lora
     if isinstance(script, UnlearnArguments):
         path = jobs.unlearn(script.method, script.model, script.data, script.forget_ratio, config, lora.settings(),
-                           merge, overwrite=script.overwrite)
+                           merge, overwrite=script.overwrite, after=script.forget_after)
         print(f"unlearned model ({script.method}): {path}")
     else:
         path = jobs.finetune(script.model, script.data, config, lora.settings(), merge,

@@ -76,21 +76,31 @@ def load_training_split(data: str | Path, config_name: str) -> Any:
 
 
 def build_unlearning_dataset(
-    data: str | Path, forget_ratio: int, retain_seed: int = 42, streams: str = "independent"
+    data: str | Path, forget_ratio: int, retain_seed: int = 42, streams: str = "independent",
+    after: int | None = None,
 ) -> Any:
     """Forget pairs of ``forgetXX`` and retain pairs sub-sampled as the original does (``int(n·(1−p)/p)``,
     seed 42).
 
     ``independent`` (the original): four flat streams, forget/retain × multimodal/unimodal, each retain stream
     sub-sampled on its own. ``paired``: each forget (multimodal, unimodal) pair joined by a retain one.
+    ``after`` (a smaller forget ratio): a later deletion request — the forget pairs of only the people
+    ``forgetXX`` adds to ``forget{after}`` (the retain streams stay ``retain(100−XX)``'s).
     """
     from umu_hf.data.collate import QADataset, StreamDataset, flat_qa, paired_qa, subsample_retain
     from umu_hf.data.decode import decode_images
-    from umu_hf.data.load import load_umu_split
+    from umu_hf.data.load import config_ids, load_umu_split
     from umu_hf.data.schema import forget_config, retain_config
 
     forget_name, retain_name = forget_config(forget_ratio), retain_config(forget_ratio)
     forget = load_umu_split(data, forget_name)
+    if after is not None:
+        earlier = set(config_ids(data, forget_config(check_after(after, forget_ratio))))
+        forget = forget.select([i for i, pid in enumerate(forget["ID"]) if int(pid) not in earlier])
+        if len(forget) == 0:
+            raise UmuError(f"--forget_after {after}: {forget_name} adds no one to {forget_config(after)} in {data}; "
+                           "there is nobody to forget")
+        forget_name = f"{forget_name} without {forget_config(after)}"
     retain = load_umu_split(data, retain_name)
     fraction = (100 - forget_ratio) / 100
     if streams == "paired":
@@ -109,6 +119,20 @@ def build_unlearning_dataset(
     if streams == "paired":
         return QADataset(("forget", forget_pairs), images, {"retain": retain_pairs})
     return StreamDataset(streams_, images)
+
+
+def check_after(after: Any, forget_ratio: int) -> int:
+    """``--forget_after``: a forget ratio smaller than ``forget_ratio`` (the request served before this one)."""
+    from umu_hf.data.schema import check_forget_ratio
+
+    try:
+        value = check_forget_ratio(after)
+    except UmuError as exc:
+        raise UmuError(f"--forget_after: {exc}") from None
+    if value >= forget_ratio:
+        raise UmuError(f"--forget_after {value} must be smaller than --forget_ratio {forget_ratio}: it names the "
+                       "request served before this one, whose people are left out")
+    return value
 
 
 def train(
@@ -235,11 +259,15 @@ def unlearn(
     merge: bool = False,
     resume: bool = True,
     overwrite: bool = False,
+    after: int | None = None,
 ) -> Path:
     """Run one unlearning method; returns the folder to evaluate (the merged model with ``merge``).
 
     A checkpoint of the same run in ``config.output_dir`` is resumed; another run's folder is refused unless
-    ``overwrite`` (which discards it).
+    ``overwrite`` (which discards it). ``after``: serve a later deletion request on ``model_path`` (the model
+    the request before left): forget only the people ``forget_ratio`` adds to ``forget{after}``
+    (:func:`build_unlearning_dataset`; ``umu-hf bench --sequential``). A reference model (KL, NPO, …) is then
+    ``model_path`` itself, the model the request is served on.
     """
     from umu_hf.data.schema import check_forget_ratio
     from umu_hf.trainers.registry import get_method
@@ -248,9 +276,12 @@ def unlearn(
     if not isinstance(config, config_cls):
         raise UmuError(f"method '{method}' needs a {config_cls.__name__}, got {type(config).__name__}")
     ratio = check_forget_ratio(forget_ratio)
-    dataset = build_unlearning_dataset(data, ratio, streams=config.streams)
+    source: dict[str, Any] = {"data": data, "forget_ratio": ratio}
+    if after is not None:
+        source["forget_after"] = after = check_after(after, ratio)
+    dataset = build_unlearning_dataset(data, ratio, streams=config.streams, after=after)
     return train(trainer_cls, config, model_path, dataset, lora=lora, merge=merge, resume=resume,
-                 overwrite=overwrite, source={"data": data, "forget_ratio": ratio},
+                 overwrite=overwrite, source=source, record={"forget_after": after} if after is not None else None,
                  probe=lambda adapter: forget_retain_probe(adapter, data, ratio))
 
 
