@@ -4,8 +4,10 @@ this same front end.
     python trainers/finetune.py --model MODEL --data DATA --output_dir out/vanilla
     accelerate launch --num_processes 2 trainers/finetune.py ...
 
-The defaults are the original ``finetune.py``'s (LoRA r 8 / alpha 16 on every linear layer, merged). Every
-``FinetuneConfig`` field (``TrainingArguments`` + alpha) is a flag; command-line flags override a ``--config`` recipe.
+The trainer is TRL's ``SFTTrainer`` (``umu_hf.trainers.finetune.FinetuneTrainer``) on TRL's image
+prompt–completion rows; the defaults are the original ``finetune.py``'s (LoRA r 8 / alpha 16 on every linear layer,
+merged). Every ``FinetuneConfig`` field (TRL's ``SFTConfig`` + alpha) is a flag; command-line flags override a
+``--config`` recipe.
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from umu_hf.trainers.finetune import FINETUNE_LORA
-from umu_hf.trainers.lora import LoraArguments
+from umu_hf.trainers.lora import FINETUNE_LORA, LoraArguments
 from umu_hf.trainers.registry import ORIGINAL_METHODS
 
 #: Config fields every bench training run sets on top of its own: logging and checkpoints, which change no numbers

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from umu_hf.data.pairs import QAPair, row_pairs
 from umu_hf.errors import DataError
 
 IGNORE_INDEX = -100
@@ -32,16 +32,8 @@ STREAM_MODALITIES: tuple[str, ...] = ("mm", "um")
 LABEL_MODES = ("answer", "full")
 #: processor outputs laid out along the token sequence (padded when batched); every other tensor is stacked
 SEQUENCE_KEYS = frozenset({"input_ids", "attention_mask", "token_type_ids", "mm_token_type_ids"})
-
-
-@dataclass(frozen=True)
-class QAPair:
-    """One training question of a profile; ``with_image`` for the multimodal side."""
-
-    profile_id: int
-    question: str
-    answer: str
-    with_image: bool
+#: the stream key of fine-tuning rows in TRL's format (:mod:`umu_hf.data.sft`)
+SFT_STREAM = "train"
 
 
 def load_refusals(path: str | Path | None = None) -> list[str]:
@@ -257,7 +249,7 @@ class UMUCollator:
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be one of {LABEL_MODES}, got {label_mode!r}")
         self.adapter = adapter
-        self.images = images
+        self.images = dict(images)  # rows in TRL's format bring their portraits (:meth:`_groups` adds them)
         self.streams = dict(streams)
         self.label_mode = label_mode
         self.refusals = list(refusals) if refusals is not None else load_refusals()
@@ -266,17 +258,35 @@ class UMUCollator:
         #: each (text, profile) encoded once: training asks the same pairs every epoch (see :meth:`_encode`)
         self._cache: dict[tuple[str, int | None], dict[str, Any]] = {}
 
-    @staticmethod
-    def _groups(examples: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], list[QAPair]], str]:
+    def _groups(self, examples: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], list[QAPair]], str]:
         """``{(key, modality): pairs}`` of a batch and a tag that identifies it (seeds the refusal draw)."""
         if len(examples) == 1 and "groups" in examples[0]:
             step = examples[0]
             return dict(step["groups"]), f"e{step['epoch']}s{step['step']}"
+        if "prompt" in examples[0]:
+            return self._row_groups(examples)
         keys = [k for k in examples[0] if k != "index"]
         groups = {
             (key, m): [ex[key][i] for ex in examples] for key in keys for i, m in enumerate(STREAM_MODALITIES)
         }
         return groups, "i" + ",".join(str(ex["index"]) for ex in examples)
+
+    def _row_groups(self, rows: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], list[QAPair]], str]:
+        """Rows in TRL's prompt–completion format (:mod:`umu_hf.data.sft`): every pair a row asks goes to the
+        ``train`` stream of its modality (with the portrait: ``mm``; without: ``um``), in row order; the rows'
+        portraits join the images the collator encodes."""
+        import hashlib
+
+        groups: dict[tuple[str, str], list[QAPair]] = {}
+        for i, row in enumerate(rows):
+            for pair in row_pairs(row, f"training row {i} of the batch"):
+                if pair.with_image and pair.profile_id not in self.images:
+                    if not row.get("images"):
+                        raise DataError(f"training row {i} of the batch asks with an image but its 'images' is empty")
+                    self.images[pair.profile_id] = row["images"][0]
+                groups.setdefault((SFT_STREAM, "mm" if pair.with_image else "um"), []).append(pair)
+        digest = hashlib.sha1("\n".join(p.question for g in groups.values() for p in g).encode()).hexdigest()
+        return groups, "q" + digest[:12]
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         groups, tag = self._groups(examples)

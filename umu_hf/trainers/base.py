@@ -78,24 +78,13 @@ class UMUTrainer(Trainer):
         refusals: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        independent = isinstance(train_dataset, StreamDataset)
-        if independent != (args.streams == "independent"):
-            raise UmuError(
-                f"{self.method}: --streams {args.streams} needs a "
-                f"{'StreamDataset' if args.streams == 'independent' else 'QADataset'}, got "
-                f"{type(train_dataset).__name__}; build it with umu_hf.trainers.jobs.build_*_dataset(..., "
-                f"streams={args.streams!r})"
-            )
         streams = self.active_streams(args)
-        if independent:
-            keys = {key for key, _ in streams.values()}
-            train_dataset.configure(args.per_device_train_batch_size, args.seed, keys)
+        train_dataset, images = self.training_data(train_dataset, args)
         if data_collator is None:
             if refusals is None and getattr(args, "refusals", None):
                 refusals = load_refusals(args.refusals)
             data_collator = UMUCollator(
-                adapter, train_dataset.images, streams, label_mode=args.label_mode, refusals=refusals,
-                eos=args.eos, seed=args.seed,
+                adapter, images, streams, label_mode=args.label_mode, refusals=refusals, eos=args.eos, seed=args.seed,
             )
         super().__init__(
             model=model,
@@ -115,6 +104,23 @@ class UMUTrainer(Trainer):
     def active_streams(cls, args: UMUConfig) -> Mapping[str, tuple[str, str]]:
         """The streams this run reads (a method may drop one its settings switch off)."""
         return cls.streams
+
+    def training_data(self, train_dataset: Any, args: UMUConfig) -> tuple[Any, Mapping[int, Any]]:
+        """``(dataset the Trainer iterates, decoded portraits)``: a :class:`StreamDataset` for ``--streams
+        independent`` (configured with the batch size, seed and the streams this method reads) or a
+        :class:`~umu_hf.data.collate.QADataset` for ``paired``; one clear error for the other."""
+        independent = isinstance(train_dataset, StreamDataset)
+        if independent != (args.streams == "independent"):
+            raise UmuError(
+                f"{self.method}: --streams {args.streams} needs a "
+                f"{'StreamDataset' if args.streams == 'independent' else 'QADataset'}, got "
+                f"{type(train_dataset).__name__}; build it with umu_hf.trainers.jobs.build_*_dataset(..., "
+                f"streams={args.streams!r})"
+            )
+        if independent:
+            keys = {key for key, _ in self.active_streams(args).values()}
+            train_dataset.configure(args.per_device_train_batch_size, args.seed, keys)
+        return train_dataset, train_dataset.images
 
     def create_accelerator_and_postprocess(self) -> None:
         """The Trainer's accelerator; ``--fsdp`` on CPU processes gets FSDP2 too (:func:`umu_hf.trainers.fsdp.enable_fsdp`)."""

@@ -33,7 +33,7 @@ _DESCRIPTIONS = {
     "unlearn": f"Unlearn a UMU-Bench forget set with one method ({', '.join(METHOD_NAMES)}). Every field of the method's Config (TrainingArguments + alpha/gamma/beta/...) is a flag: --method "
     "NAME --help lists them. A rerun of the same command resumes its last complete checkpoint.",
     "finetune": "Vanilla fine-tuning on every UMU-Bench profile (the model unlearning starts from); the defaults are "
-    "the original finetune.py's. Every FinetuneConfig field (TrainingArguments + alpha) is a flag. A rerun of "
+    "the original finetune.py's. Every FinetuneConfig field (TRL's SFTConfig + alpha) is a flag. A rerun of "
     "the same command resumes its last complete checkpoint.",
 }
 

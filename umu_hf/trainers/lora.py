@@ -3,7 +3,7 @@ name ends like a language-model projection (docs/protocol.md, "Training").
 
 :class:`LoraArguments` is the one home of the LoRA defaults: the training front end (``umu-hf unlearn`` /
 ``trainers/*.py``) and the bench build it, recipes list only what differs from it, and the original fine-tuning's
-LoRA is an instance of it (:data:`umu_hf.trainers.finetune.FINETUNE_LORA`). :class:`LoraSettings` is what it
+LoRA is an instance of it (:data:`FINETUNE_LORA`). :class:`LoraSettings` is what it
 resolves to.
 
 peft matches ``target_modules`` names as suffixes anywhere in the model, so in LLaVA the vision tower's
@@ -149,3 +149,9 @@ def apply_lora(model: Any, settings: LoraSettings) -> Any:
         bias="none",
     )
     return get_peft_model(model, config)
+
+
+#: LoRA of the original fine-tuning script, where it differs from the unlearning defaults: r 8, alpha 16, merged
+#: at the end (on every linear layer, vision tower and projector too:
+#: :attr:`umu_hf.trainers.finetune.FinetuneTrainer.lora_target_modules`)
+FINETUNE_LORA = LoraArguments(lora_r=8, lora_alpha=16, merge=True)
