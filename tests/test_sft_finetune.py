@@ -180,3 +180,33 @@ def test_training_ends_on_the_weights_the_plain_trainer_gave(tiny_model_dir, sma
     plain, sft = weights
     for name in plain:
         assert torch.equal(plain[name], sft[name]), name
+
+
+@pytest.mark.parametrize("family", ["gemma3", "qwen2_vl"])
+def test_chat_template_families_train_on_their_own_template(family, small_synth_dir, tmp_path):
+    """The same rows on a chat-template family: the batch is the family's chat template around each question (the
+    adapter's, as every other path of umu-hf renders it), and one SFTTrainer step moves the weights."""
+    from helpers import tiny_gemma3, tiny_qwen2_vl
+
+    from umu_hf.data.sft import row_pairs
+    from umu_hf.models.adapters import get_adapter
+    from umu_hf.trainers.finetune import FinetuneConfig, FinetuneTrainer
+    from umu_hf.trainers.jobs import build_finetune_dataset
+
+    model, processor = {"gemma3": tiny_gemma3, "qwen2_vl": tiny_qwen2_vl}[family]()
+    adapter = get_adapter(processor, model.config)
+    config = FinetuneConfig(output_dir=str(tmp_path / family), use_cpu=True, report_to="none", disable_tqdm=True,
+                            save_strategy="no", max_steps=1, per_device_train_batch_size=2, learning_rate=1e-3)
+    trainer = FinetuneTrainer(model=model.train(), args=config, train_dataset=build_finetune_dataset(small_synth_dir),
+                              adapter=adapter)
+    loader = trainer.get_train_dataloader()
+    indices = next(iter(loader.batch_sampler))  # the first batch's rows (the sampler replays its epoch order)
+    batch = next(iter(loader))
+    rows = [trainer.train_dataset[i] for i in indices]
+    texts = [adapter.train_example(p.question, p.answer, True, eos=False)[1] for r in rows for p in row_pairs(r)]
+    expected = adapter.encode(texts, [r["images"][0] for r in rows], padding_side="right")
+    assert torch.equal(batch["train_mm_input_ids"], expected["input_ids"])
+    assert processor.tokenizer.decode(expected["input_ids"][0]).count(rows[0]["completion"][0]["content"][0]["text"])
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer.train()
+    assert any(not torch.equal(p, before[n]) for n, p in model.named_parameters())
