@@ -36,12 +36,12 @@ ORIGINAL = {
 EMBEDDED = {
     "methods": ("ga", "gd", "kl", "po", "npo"), "forget_ratios": (15,), "seeds": (0, 1, 2), "n_fictitious": 30,
     "n_real": 6, "vanilla": {
-        "num_train_epochs": 40, "learning_rate": 8e-3, "per_device_train_batch_size": 16,
+        "num_train_epochs": 30, "learning_rate": 1e-2, "per_device_train_batch_size": 16,
         "lr_scheduler_type": "cosine", "warmup_steps": 0.03, "protocol": "umu-hf", "label_mode": "full",
         "adam_epsilon": 1e-8, "max_grad_norm": 1.0,
     },
-    "vanilla_lora": LoraArguments(lora=False), "unlearn": UnlearnTuning(lr_scale=400.0, epochs=None, lora_r=16),
-    "eval_batch_size": 128, "eval_limit": None, "min_vanilla_retain_acc": 60.0, "device": "auto",
+    "vanilla_lora": LoraArguments(lora=False), "unlearn": UnlearnTuning(lr_scale=300.0, epochs=None, lora_r=16),
+    "eval_batch_size": 64, "eval_limit": None, "min_vanilla_retain_acc": 60.0, "device": "auto",
     "privacy": False, "retain_model": None, "eval_every": "10", "unimodal_layout": None, "finetune": True,
     "threads": 1,
 }

@@ -61,10 +61,11 @@ class BenchSettings:
     vanilla_lora: LoraArguments = field(default_factory=lambda: LoraArguments(lora=False))
     #: the step size chosen by the stated rule (:data:`STEP_SIZE_RULE`) on tuning seeds the reported table does not
     #: use (:data:`STEP_SIZE_SWEEP`, from ``benchmarks/step_size_sweep.py``; docs/protocol.md, "The embedded bench")
-    unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=400.0, epochs=None, lora_r=16))
+    unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=300.0, epochs=None, lora_r=16))
     #: per method, Config fields set on top of the tuning (e.g. ``{"npo": {"beta": 0.2}}``)
     method_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval_batch_size: int = 128
+    #: 64, not 128: the same replies (checked on an unlearned model), 70 MB less peak memory per process
+    eval_batch_size: int = 64
     eval_limit: int | None = None
     min_vanilla_retain_acc: float = 60.0
     device: str = "auto"
@@ -102,9 +103,10 @@ STEP_SIZE_RULE = (
     "one intra-op thread per process)"
 )
 #: the sweep behind :data:`STEP_SIZE_RULE`: lr_scale -> mean multimodal selectivity (percentage points), measured
-#: with one thread per process (the bench's :attr:`BenchSettings.threads`) by ``python benchmarks/step_size_sweep.py
-#: --seeds 100,101,102 --scales 100,200,300,400,600,800 --workers 2`` (51 min on two cores, 2026-12-05)
-STEP_SIZE_SWEEP: dict[float, float] = {100: 10.49, 200: 9.87, 300: 12.67, 400: 13.67, 600: 11.69, 800: 11.6}
+#: with one thread per process (the bench's :attr:`BenchSettings.threads`) and the 30-epoch vanilla
+#: (:data:`EMBEDDED_VANILLA`) by ``python benchmarks/step_size_sweep.py --seeds 100,101,102 --scales
+#: 100,200,300,400,600,800 --workers 2`` (33 min on two cores beside other work, 2026-12-05)
+STEP_SIZE_SWEEP: dict[float, float] = {100: 14.18, 200: 12.44, 300: 14.62, 400: 13.47, 600: 11.93, 800: 13.58}
 
 
 def original_profile(**overrides: Any) -> BenchSettings:
@@ -132,10 +134,11 @@ def original_profile(**overrides: Any) -> BenchSettings:
 #: answer it so) with EOS (so it learns to stop), and labels on every token, as the original unlearning scores
 #: them: a model trained from scratch on answers only is confidently wrong on every prompt token (NLL 17.5 against
 #: 0.15 with full labels, benchmarks/label_nll.py), and the original full-label unlearning loss is then almost
-#: entirely those tokens, not the person's facts; 40 epochs so that every seed's vanilla knows the profiles (30
-#: left one seed at 78 % retain cloze). Recorded in leaderboard.json.
+#: entirely those tokens, not the person's facts; 30 epochs at lr 1e-2 (cosine): every tuning and reported seed's
+#: vanilla at 100 % in every cell, a quarter less compute than the 40 epochs at 8e-3 before it (30 epochs at 8e-3
+#: had left one seed at 78 % retain cloze). Recorded in leaderboard.json.
 EMBEDDED_VANILLA: dict[str, Any] = {
-    "num_train_epochs": 40, "learning_rate": 8e-3, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine",
+    "num_train_epochs": 30, "learning_rate": 1e-2, "per_device_train_batch_size": 16, "lr_scheduler_type": "cosine",
     "warmup_steps": 0.03, "protocol": "umu-hf", "label_mode": "full", "adam_epsilon": 1e-8, "max_grad_norm": 1.0,
 }
 
