@@ -449,17 +449,3 @@ def test_bench_robustness_adds_its_table(tmp_path):
     assert "Robustness (`--robustness`" in (tmp_path / "leaderboard.md").read_text()
     with Image.open(tmp_path / "leaderboard.png") as image:  # a fourth row of panels: the robustness ones
         assert image.height > 4 * 300
-
-
-def test_bench_processes_fix_the_heaps_mmap_threshold():
-    """Every bench process (the parent and each worker) fixes glibc's mmap threshold (``bound_heap``): without it a
-    process that runs stage after stage kept freed blocks resident and its peak grew with every stage."""
-    import ctypes.util
-    import inspect
-
-    from umu_hf.bench import parallel, pipeline
-
-    glibc = "libc.so" in (ctypes.util.find_library("c") or "")
-    assert parallel.bound_heap() is glibc
-    assert "bound_heap()" in inspect.getsource(parallel._init_worker)
-    assert "bound_heap()" in inspect.getsource(pipeline.Bench._run)

@@ -98,33 +98,6 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-#: glibc's ``M_MMAP_THRESHOLD`` parameter, and the value the bench sets: blocks of 1 MiB and more are mapped
-#: on their own and returned to the system when freed
-_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD = -3, 1 << 20
-
-
-def bound_heap() -> bool:
-    """Fix glibc's mmap threshold at 1 MiB in this process (``mallopt``; False where glibc is absent).
-
-    By default glibc raises the threshold each time a large block is freed, so a process that runs stage after
-    stage keeps more and more freed tensors and tables in its heap: a bench process grew by about 30 MB per
-    unlearning stage up to a plateau (measured with ``/proc/self/status`` after each stage; the live Python
-    objects and tensors did not grow). A fixed threshold took 45 MB off the peak of five unlearning and
-    evaluation stages in one process (``/usr/bin/time -v``), at the same speed within noise, and changes no
-    number (an allocator setting only).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name or "libc.so" not in name:
-        return False
-    try:
-        return bool(ctypes.CDLL(name).mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD))
-    except (OSError, AttributeError):
-        return False
-
-
 @contextmanager
 def fixed_threads(threads: int | None) -> Iterator[None]:
     """This process's torch intra-op threads set to ``threads`` inside the block, restored after (None: unchanged):
@@ -163,7 +136,6 @@ def _exit_with_parent(parent: int, period: float = 0.5) -> None:
 def _init_worker(bench_cls: type, out: str, settings: BenchSettings, force: bool, data_key: str, threads: int,
                  started: float, parent: int) -> None:
     _exit_with_parent(parent)
-    bound_heap()
     set_threads(threads)
     bench = bench_cls(out, settings, force=force, progress=False)
     bench._data_key = data_key

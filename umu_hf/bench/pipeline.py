@@ -447,12 +447,11 @@ class Bench:
             return self._run()
 
     def _run(self) -> str:
-        from umu_hf.bench.parallel import bound_heap, fixed_threads, plan_workers
+        from umu_hf.bench.parallel import fixed_threads, plan_workers
         from umu_hf.bench.settings import check_sequential
 
         plan = plan_workers(self.workers, self.s.device, len(self.s.seeds), self.s.threads)  # before any work
         check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
-        bound_heap()  # this process runs stages too (the leaderboard; every stage with one worker)
         with fixed_threads(plan.threads if plan.workers == 1 and self.s.threads is not None else None):
             return self._run_plan(plan)
 
