@@ -62,7 +62,7 @@ def to_sft_dataset(dataset: QADataset | StreamDataset) -> tuple[Any, str | None]
         if dataset.secondary:
             raise DataError("fine-tuning data has one stream of pairs; this QADataset also holds "
                             f"{sorted(dataset.secondary)}")
-        pairs = [(mm, um) for mm, um in dataset.pairs]
+        pairs = list(dataset.pairs)
         stream = None
     elif isinstance(dataset, StreamDataset):
         if len(dataset.all_streams) != 1:
