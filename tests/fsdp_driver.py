@@ -1,5 +1,6 @@
 """Run under ``torchrun --nproc_per_node 2``: train every named method a few steps under FSDP2 (gloo, CPU) in one
-process group and write, from rank 0, each method's logged losses and whether its weights stayed finite.
+process group and write, from rank 0, each method's logged losses and whether its weights stayed finite, and how
+many device meshes outlived ``close_process_group`` (each would keep a gloo group alive until interpreter exit).
 
     torchrun --nproc_per_node 2 tests/fsdp_driver.py MODEL DATA OUT.json lora|full METHOD [METHOD ...]
 
@@ -9,6 +10,8 @@ with a reference get a frozen copy, sharded the same way). The test (test_fsdp.p
 
 from __future__ import annotations
 
+import faulthandler
+import gc
 import json
 import math
 import sys
@@ -66,11 +69,18 @@ def main(argv: list[str]) -> int:
     model_dir, data, out_json, mode, *methods = argv
     results = {m: run_method(m, model_dir, data, Path(out_json).parent / f"runs-{mode}", mode == "lora")
                for m in methods}
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        Path(out_json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    rank = dist.get_rank() if dist.is_initialized() else 0
     close_process_group()
+    # the meshes still alive hold process groups that would only be freed at interpreter exit (the abort
+    # close_process_group prevents); the test asserts there are none
+    from torch.distributed.device_mesh import DeviceMesh
+
+    alive = sum(isinstance(obj, DeviceMesh) for obj in gc.get_objects())
+    if rank == 0:
+        Path(out_json).write_text(json.dumps({"methods": results, "meshes_alive": alive}, indent=1), encoding="utf-8")
     return 0
 
 
 if __name__ == "__main__":
+    faulthandler.enable()  # an abort in C++ (SIGABRT) prints every thread's Python stack
     sys.exit(main(sys.argv[1:]))

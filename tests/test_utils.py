@@ -84,3 +84,29 @@ def test_close_process_group_destroys_the_group(monkeypatch):
     assert dist.is_initialized()
     close_process_group()
     assert not dist.is_initialized()
+
+
+def test_close_process_group_lets_go_of_fsdp2_meshes(monkeypatch):
+    """After a sharded forward and backward, DTensor's caches hold the device mesh and through it the gloo group;
+    close_process_group leaves no mesh alive, so the group is not freed at interpreter exit (pytorch#179291)."""
+    import gc
+
+    import torch
+    import torch.distributed as dist
+    from helpers import free_port
+    from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from umu_hf.utils import close_process_group
+
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    model = fully_shard(torch.nn.Linear(4, 4), mesh=init_device_mesh("cpu", (1,)))
+    model(torch.ones(2, 4)).sum().backward()
+    del model
+    gc.collect()
+    assert any(isinstance(obj, DeviceMesh) for obj in gc.get_objects())  # the caches keep it
+    close_process_group()
+    assert not dist.is_initialized()
+    assert not any(isinstance(obj, DeviceMesh) for obj in gc.get_objects())

@@ -140,13 +140,48 @@ def check_dtype(dtype: str, name: str = "dtype") -> str:
 
 
 def close_process_group() -> None:
-    """End a multi-process run (torchrun / accelerate launch) cleanly: wait for every rank, then destroy the default
-    process group. A process that exits with gloo's group alive can abort at interpreter exit ("terminate called
-    without an active exception") while another rank still works. A no-op in one process, or when
-    ``torch.distributed`` was never imported (no torch import for commands that never needed it)."""
+    """End a multi-process run (torchrun / accelerate launch) cleanly: wait for every rank, destroy the process
+    groups, then let go of the groups that FSDP2's device meshes still hold. A gloo group whose C++ object is only
+    freed at interpreter exit can abort the process there ("terminate called without an active exception", see
+    pytorch/pytorch#179291) while another rank still works; destroying it by name is not enough when a mesh, kept
+    alive by DTensor's sharding caches, still points at it. A no-op in one process, or when ``torch.distributed``
+    was never imported (no torch import for commands that never needed it)."""
     import sys
 
     dist = sys.modules.get("torch.distributed")
     if dist is not None and dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        _release_device_meshes()
+
+
+def _release_device_meshes() -> None:
+    """Drop DTensor's caches that keep device meshes (and through them process groups) alive, then collect them,
+    so the groups are freed while the interpreter still runs. The caches are torch internals: each is cleared only
+    where this torch has it (a cleared cache costs one recomputation on the next sharded op)."""
+    import gc
+    import sys
+
+    api = sys.modules.get("torch.distributed.tensor._api")
+    propagator = getattr(getattr(getattr(api, "DTensor", None), "_op_dispatcher", None), "sharding_propagator", None)
+    redistribute = sys.modules.get("torch.distributed.tensor._redistribute")
+    collective = sys.modules.get("torch.distributed.tensor._collective_utils")
+    caches = [
+        getattr(propagator, "propagate_op_sharding", None),
+        getattr(propagator, "_propagate_tensor_meta_cached", None),
+        getattr(redistribute, "_gen_transform_infos", None),
+        getattr(getattr(collective, "MeshTopoInfo", None), "build_from_mesh", None),
+    ]
+    for cache in caches:
+        if hasattr(cache, "cache_clear"):
+            cache.cache_clear()
+    planners = getattr(redistribute, "_planner_cache", None)
+    if isinstance(planners, dict):
+        planners.clear()
+    if api is not None:
+        import torch
+
+        clear_fast_path = getattr(torch._C, "_clear_DTensor_sharding_propagator_cache", None)
+        if clear_fast_path is not None:
+            clear_fast_path()
+    gc.collect()
