@@ -156,6 +156,31 @@ def test_secondary_numbers_are_the_ones_nltk_and_rouge_score_give_directly():
     assert scores["rougeL"] == scoring.rouge_l(reply, reference)
 
 
+def test_the_remembering_stemmer_tokenizes_and_scores_exactly_as_rouge_scores_own():
+    """The ROUGE scorers' tokenizer (stems remembered) gives rouge_score's ``use_stemmer=True`` tokens and scores,
+    asked twice (the second time from the cache)."""
+    from rouge_score import rouge_scorer, tokenizers
+
+    own = tokenizers.DefaultTokenizer(use_stemmer=True)
+    direct = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    pairs = [
+        ("She was running the hospitals' studies, happily.", "He runs studies at the hospital; happiness!"),
+        ("Generalizations: connected, connections, connecting.", "The connection generalized nothing."),
+        ("Born 1971 in Velmora — caresses, ponies, relational.", "ponies caress 1971 relate"),
+        ("", "an empty reply"),
+    ]
+    for _ in range(2):
+        for reply, reference in pairs:
+            for text in (reply, reference):
+                assert scoring.rules._stemming_tokenizer().tokenize(text) == own.tokenize(text)
+            expected = direct.score(reference, reply)
+            scores = scoring.generation_question_scores(reply, reference)
+            assert [scores[k] for k in ("rouge1", "rouge2", "rougeL")] == [
+                expected[k].fmeasure for k in ("rouge1", "rouge2", "rougeL")
+            ]
+            assert scoring.rouge_l(reply, reference) == expected["rougeL"].fmeasure
+
+
 def test_secondary_means_are_per_modality_percent_and_come_with_generation_scores():
     uni = [{"bleu": 1.0, "rouge1": 0.5, "rouge2": 0.0}, {"bleu": 0.0, "rouge1": 1.0, "rouge2": 0.5}]
     multi = [{"bleu": 0.25, "rouge1": 0.0, "rouge2": 0.0}, {"bleu": 0.25, "rouge1": 0.0, "rouge2": 1.0}]
