@@ -356,12 +356,16 @@ def test_workers_flag_is_checked(tmp_path):
 
 @pytest.mark.slow
 def test_workers_give_the_numbers_of_a_sequential_run_with_as_many_threads(tmp_path):
-    """Two worker processes compute every stage; the leaderboard equals a sequential run's, both at the settings'
-    one thread per process (CPU numbers depend on the threads, not on the workers or the order); the plan is
-    recorded and this process's thread count is restored after the sequential run."""
+    """Two worker processes compute every stage, with ``privacy`` each seed's retain model as a task of its own
+    beside its vanilla model; the leaderboard equals a sequential run's, both at the settings' one thread per
+    process (CPU numbers depend on the threads, not on the workers or the order); the plan is recorded and this
+    process's thread count is restored after the sequential run. (Without ``privacy`` the workers run each seed's
+    chain as one task: the kill -9 and sequential tests' benches.)"""
     import torch
 
-    settings = _reduced(seeds=(0, 1))
+    from umu_hf.leaderboard import RETAIN_MODEL
+
+    settings = _reduced(seeds=(0, 1), methods=("ga",), privacy=True)
     assert settings.threads == 1  # the embedded profile's
     lines: list[str] = []
     Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
@@ -375,7 +379,8 @@ def test_workers_give_the_numbers_of_a_sequential_run_with_as_many_threads(tmp_p
     assert par["training"]["unlearning_tuning"] == seq["training"]["unlearning_tuning"]
     par.pop("training"), seq.pop("training")  # the rest names each model by its (different) folder
     assert set(par) >= {"rows", "comparisons", "trajectory"}
-    assert par == seq  # every cell, per-modality number, comparison and trajectory
+    assert [row["model"] for row in par["rows"]] == [RETAIN_MODEL, "vanilla", "ga"]
+    assert par == seq  # every cell, per-modality number, privacy number, comparison and trajectory
     assert [m.name for m in read_manifest(tmp_path / "par").models] == [
         m.name for m in read_manifest(tmp_path / "seq").models]
 

@@ -4,7 +4,9 @@ The tiny model's matrices are small: one process on two CPU cores keeps them bus
 time, while two processes of one thread each keep both cores busy. So on CPU the bench runs its stages in
 ``workers`` processes of ``threads`` intra-op threads each: per seed first the chain up to the vanilla model (tiny
 model, vanilla fine-tuning, with ``privacy`` the retain model, their evaluations and the vanilla check), then, as
-soon as a seed's vanilla exists, each method's unlearning and evaluation as a task of its own. Every stage writes
+soon as a seed's vanilla exists, each method's unlearning and evaluation as a task of its own. With ``privacy`` a
+seed's retain models need only its base model, so they are tasks of their own too, trained beside its vanilla model
+(the chain's critical path is one fine-tuning instead of two). Every stage writes
 into its cached folder exactly as in a sequential run, so the bench's ordinary pass afterwards only reads them back
 and builds the leaderboard; a crash loses only the stages that were running.
 
@@ -143,6 +145,18 @@ def _init_worker(bench_cls: type, out: str, settings: BenchSettings, force: bool
     _WORKER["bench"] = bench
 
 
+def _base_task(data: str, data_key: str, seed: int) -> tuple[str, str]:
+    return _WORKER["bench"].base_model(data, data_key, seed)
+
+
+def _vanilla_task(base: tuple[str, str], data: str, data_key: str, seed: int) -> None:
+    _WORKER["bench"].vanilla(*base, data, data_key, seed)
+
+
+def _retain_task(base: tuple[str, str], data: str, data_key: str, ratio: int, seed: int) -> None:
+    _WORKER["bench"].retain_stages(*base, data, data_key, ratio, seed)
+
+
 def _seed_task(data: str, data_key: str, seed: int) -> Any:
     return _WORKER["bench"].seed_stages(data, data_key, seed)
 
@@ -189,15 +203,31 @@ def run_stages(bench: Any, plan: Plan, data: str, data_key: str,
                                initargs=(type(bench), str(bench.out), s, bench.force, data_key, plan.threads,
                                          bench._start, os.getpid()))
     pending: dict[Future, tuple[Any, ...]] = {}
+    #: per seed, the model stages (vanilla, retain models) still running before its chain can be completed
+    waiting: dict[int, int] = {}
     try:
         for seed in s.seeds:
-            pending[pool.submit(_seed_task, data, data_key, seed)] = ("seed", seed)
+            if s.privacy:  # the retain models train beside the vanilla model: first the base they share
+                pending[pool.submit(_base_task, data, data_key, seed)] = ("base", seed)
+            else:
+                pending[pool.submit(_seed_task, data, data_key, seed)] = ("seed", seed)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: pending[f]):
                 task = pending.pop(future)
                 result = future.result()  # a stage's error is raised here
-                if task[0] == "seed":
+                if task[0] == "base":
+                    seed = task[1]
+                    pending[pool.submit(_vanilla_task, result, data, data_key, seed)] = ("model", seed)
+                    for ratio in s.forget_ratios:
+                        pending[pool.submit(_retain_task, result, data, data_key, ratio, seed)] = ("model", seed)
+                    waiting[seed] = 1 + len(s.forget_ratios)
+                elif task[0] == "model":
+                    seed = task[1]
+                    waiting[seed] -= 1
+                    if not waiting[seed]:  # the rest of the chain (vanilla's evaluations) reads them back
+                        pending[pool.submit(_seed_task, data, data_key, seed)] = ("seed", seed)
+                elif task[0] == "seed":
                     seed = task[1]
                     for ratio in s.forget_ratios:
                         for method in s.methods:

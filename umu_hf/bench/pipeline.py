@@ -347,8 +347,7 @@ class Bench:
             tag = _tag(ratio, seed, self.s.forget_ratios, self.s.seeds)
             reference = None
             if self.s.privacy:
-                retain, retain_key = self.retain_model(base, base_key, data, data_key, ratio, seed)
-                results, file = self.evaluate(f"{RETAIN_MODEL}{tag}", retain, retain_key, data, ratio)
+                retain, retain_key, results, file = self.retain_stages(base, base_key, data, data_key, ratio, seed)
                 reference = (retain_key, self._reference(results, file))
                 chain.evals[(RETAIN_MODEL, ratio)] = (retain, str(file))
             results, file = self.evaluate(f"vanilla{tag}", vanilla, vanilla_key, data, ratio, reference)
@@ -356,6 +355,15 @@ class Bench:
             chain.evals[("vanilla", ratio)] = (vanilla, str(file))
             chain.references[ratio] = reference
         return chain
+
+    def retain_stages(self, base: str, base_key: str, data: str, data_key: str, ratio: int,
+                      seed: int) -> tuple[str, str, dict[str, Any], Path]:
+        """The retain model of one seed and forget ratio and its evaluation, cached: (model path, key, results,
+        results.json path). It needs only the base model, so workers train it beside the vanilla model."""
+        retain, retain_key = self.retain_model(base, base_key, data, data_key, ratio, seed)
+        tag = _tag(ratio, seed, self.s.forget_ratios, self.s.seeds)
+        results, file = self.evaluate(f"{RETAIN_MODEL}{tag}", retain, retain_key, data, ratio)
+        return retain, retain_key, results, file
 
     def method_stages(self, method: str, chain: SeedChain, data: str, ratio: int, seed: int) -> tuple[str, str]:
         """One method's unlearning and evaluation, cached: (model path, results.json path); raises
