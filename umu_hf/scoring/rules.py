@@ -93,19 +93,16 @@ def _stemming_tokenizer():  # -> rouge_score.tokenizers.Tokenizer
     """rouge_score's own tokenizer with the Porter stemmer (``use_stemmer=True``: the same tokens), remembering each
     word's stem: an evaluation stems the same few thousand words tens of thousands of times, and the stem is a pure
     function of the word (a third of the scoring time at the benchmark's size)."""
+    from types import SimpleNamespace
+
     from nltk.stem import porter
     from rouge_score import tokenize, tokenizers
 
-    class _CachedStemmer:
-        def __init__(self) -> None:
-            self.stem = functools.lru_cache(maxsize=1 << 16)(porter.PorterStemmer().stem)
+    stemmer = SimpleNamespace(stem=functools.lru_cache(maxsize=1 << 16)(porter.PorterStemmer().stem))
 
     class _Tokenizer(tokenizers.Tokenizer):
-        def __init__(self) -> None:
-            self._stemmer = _CachedStemmer()
-
         def tokenize(self, text: str) -> list[str]:
-            return tokenize.tokenize(text, self._stemmer)
+            return tokenize.tokenize(text, stemmer)
 
     return _Tokenizer()
 
