@@ -86,19 +86,28 @@ def test_reduced_bench_writes_leaderboard_and_manifest(bench_dir):
 
 
 @pytest.mark.slow
-def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_path):
-    """``bench --privacy`` (through the CLI): a retain model per seed, trained on every part of ``full`` but the
-    forget set, evaluated like the others; every model's results carry the privacy block, compared with the retain
-    model's; the leaderboard (table, JSON, PNG) and the Space show the privacy columns."""
+def test_privacy_bench_with_workers_adds_the_privacy_columns_and_equals_a_one_process_run(tmp_path, capsys):
+    """``bench --privacy --workers 2`` (through the CLI): a retain model per seed, trained on every part of ``full``
+    but the forget set as a worker task of its own beside its vanilla, evaluated like the others; every model's
+    results carry the privacy block, compared with the retain model's; the leaderboard (table, JSON, PNG) and the
+    Space show the privacy columns. The same bench in one process gives the same leaderboard, both at the settings'
+    one thread per process (CPU numbers depend on the threads, not on the workers or the order); the plan is
+    recorded and this process's thread count is restored after the one-process run. (Without ``privacy`` the
+    workers run each seed's chain as one task: the kill -9 and sequential tests' benches.)"""
+    import torch
+
     from umu_hf.bench import cli as bench_cli
     from umu_hf.leaderboard import PRIVACY_COLUMNS, RETAIN_MODEL
     from umu_hf.space.tables import read_leaderboard
 
     reduced = _reduced(methods=("ga",), seeds=(0, 1))
+    assert reduced.threads == 1  # the embedded profile's
+    par = tmp_path / "par"
     with pytest.MonkeyPatch.context() as patch:  # the CLI's embedded defaults, reduced for speed
         patch.setattr(bench_cli, "bench_settings", _with_cli_privacy(bench_cli.bench_settings, reduced))
-        assert cli_main(["bench", "--out", str(tmp_path), "--privacy"]) == 0
-    board = json.loads((tmp_path / "leaderboard.json").read_text())
+        assert cli_main(["bench", "--out", str(par), "--privacy", "--workers", "2"]) == 0
+    assert "2 worker processes × 1 thread" in capsys.readouterr().err
+    board = json.loads((par / "leaderboard.json").read_text())
     assert [r["model"] for r in board["rows"]] == [RETAIN_MODEL, "vanilla", "ga"]
     assert [c["key"] for c in board["columns"] if c["set"] == "privacy"] == [c.key for c in PRIVACY_COLUMNS]
     rows = {r["model"]: r["cells"] for r in board["rows"]}
@@ -106,20 +115,32 @@ def test_privacy_bench_trains_a_retain_model_and_adds_the_privacy_columns(tmp_pa
     assert rows["ga"]["privacy/privleak_multimodal"]["mean"] is not None
     assert rows[RETAIN_MODEL]["privacy/forget_quality_unimodal"]["mean"] is None  # the reference
     (retain_record,) = {json.loads(p.read_text())["config_name"]
-                        for p in (tmp_path / "models").glob(f"{RETAIN_MODEL}-*/umu-stage.json")}
+                        for p in (par / "models").glob(f"{RETAIN_MODEL}-*/umu-stage.json")}
     assert retain_record == "retain95+real"
-    for results in (tmp_path / "evals").glob("ga-*/results.json"):
+    for results in (par / "evals").glob("ga-*/results.json"):
         block = json.loads(results.read_text())["privacy"]
         assert block["retain_model"]["mia"] and set(block["forget_quality"]) == {"unimodal", "multimodal"}
         # the bench's vanilla (paired streams) asked UM_QA in text only: found through ga's record and vanilla's
         assert block["layout"]["unimodal"] == "UM_QA text only" and block["layout"]["source"] == "umu_training.json"
         assert block["retain_model"]["layout"]["unimodal"] == "UM_QA text only" and "privleak_note" not in block
-    table = (tmp_path / "leaderboard.md").read_text()
+    table = (par / "leaderboard.md").read_text()
     assert "FQ uni ↑" in table and "PrivLeak % mm →0" in table and "Privacy (min_k" in table
-    with Image.open(tmp_path / "leaderboard.png") as image:  # a second row of panels: taller than without
+    with Image.open(par / "leaderboard.png") as image:  # a second row of panels: taller than without
         assert image.height > 700, image.size
-    assert [m.name for m in read_manifest(tmp_path).models][:3] == ["vanilla", RETAIN_MODEL, "ga"]
-    assert "MIA AUC uni →0.5" in read_leaderboard(tmp_path).headers()
+    assert [m.name for m in read_manifest(par).models][:3] == ["vanilla", RETAIN_MODEL, "ga"]
+    assert "MIA AUC uni →0.5" in read_leaderboard(par).headers()
+
+    before = torch.get_num_threads()
+    Bench(tmp_path / "seq", replace(reduced, privacy=True), workers=1, log=lambda line: None).run()
+    assert torch.get_num_threads() == before
+    seq = json.loads((tmp_path / "seq" / "leaderboard.json").read_text())
+    assert board["training"].pop("execution") == {"workers": 2, "threads": 1}
+    assert seq["training"].pop("execution") == {"workers": 1, "threads": 1}
+    assert board["training"]["unlearning_tuning"] == seq["training"]["unlearning_tuning"]
+    board.pop("training"), seq.pop("training")  # the rest names each model by its (different) folder
+    assert set(board) >= {"rows", "comparisons", "trajectory"}
+    assert board == seq  # every cell, per-modality number, privacy number, comparison and trajectory
+    assert [m.name for m in read_manifest(par).models] == [m.name for m in read_manifest(tmp_path / "seq").models]
 
 
 def _with_cli_privacy(parse, reduced: BenchSettings):
@@ -290,49 +311,6 @@ def test_other_data_is_never_served_from_the_cache(tmp_path, tiny_model_dir, syn
     assert len(list((out / "evals").iterdir())) == 3
 
 
-@pytest.mark.slow
-def test_kill_9_of_bench_mid_stage_then_rerun_gives_the_uninterrupted_results(tmp_path):
-    """``kill -9`` of ``umu-hf bench`` once vanilla fine-tuning has checkpointed its first epoch; the same command
-    again resumes and ends with exactly the numbers of a bench that was never interrupted."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
-
-    def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(out), "--methods", "ga", "--seeds", "1",
-                "--forget-ratio", "5", "--fictitious", "12", "--real", "2", "--vanilla-epochs", "2",
-                "--unlearn-epochs", "1", "--eval-limit", "2", "--min-vanilla-acc", "0", "--device", "cpu"]
-
-    uninterrupted = subprocess.Popen(command(tmp_path / "a"), env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-    killed = tmp_path / "b"
-    victim = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not list(killed.glob("models/vanilla-*/checkpoint-*/trainer_state.json")):
-        assert victim.poll() is None, "the bench ended before it could be killed"
-        assert time.monotonic() < deadline, "no vanilla checkpoint after 300 s"
-        time.sleep(0.01)
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
-    assert victim.returncode == -signal.SIGKILL and not (killed / "leaderboard.json").exists()
-    _, err = uninterrupted.communicate(timeout=600)
-    assert uninterrupted.returncode == 0, err[-3000:]
-    rerun = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-
-    def cells(folder: Path) -> list:
-        board = json.loads((folder / "leaderboard.json").read_text())
-        return [(r["model"], {k: c["values"] for k, c in r["cells"].items()}) for r in board["rows"]]
-
-    assert cells(killed) == cells(tmp_path / "a")
-
-
 def test_workers_flag_is_checked(tmp_path):
     from umu_hf.bench.parallel import available_cores, plan_workers
     from umu_hf.errors import UmuError
@@ -354,37 +332,6 @@ def test_workers_flag_is_checked(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.slow
-def test_workers_give_the_numbers_of_a_sequential_run_with_as_many_threads(tmp_path):
-    """Two worker processes compute every stage, with ``privacy`` each seed's retain model as a task of its own
-    beside its vanilla model; the leaderboard equals a sequential run's, both at the settings' one thread per
-    process (CPU numbers depend on the threads, not on the workers or the order); the plan is recorded and this
-    process's thread count is restored after the sequential run. (Without ``privacy`` the workers run each seed's
-    chain as one task: the kill -9 and sequential tests' benches.)"""
-    import torch
-
-    from umu_hf.leaderboard import RETAIN_MODEL
-
-    settings = _reduced(seeds=(0, 1), methods=("ga",), privacy=True)
-    assert settings.threads == 1  # the embedded profile's
-    lines: list[str] = []
-    Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
-    assert any("2 worker processes × 1 thread" in line for line in lines)
-    before = torch.get_num_threads()
-    Bench(tmp_path / "seq", settings, workers=1, log=lambda line: None).run()
-    assert torch.get_num_threads() == before
-    par, seq = (json.loads((tmp_path / d / "leaderboard.json").read_text()) for d in ("par", "seq"))
-    assert par["training"].pop("execution") == {"workers": 2, "threads": 1}
-    assert seq["training"].pop("execution") == {"workers": 1, "threads": 1}
-    assert par["training"]["unlearning_tuning"] == seq["training"]["unlearning_tuning"]
-    par.pop("training"), seq.pop("training")  # the rest names each model by its (different) folder
-    assert set(par) >= {"rows", "comparisons", "trajectory"}
-    assert [row["model"] for row in par["rows"]] == [RETAIN_MODEL, "vanilla", "ga"]
-    assert par == seq  # every cell, per-modality number, privacy number, comparison and trajectory
-    assert [m.name for m in read_manifest(tmp_path / "par").models] == [
-        m.name for m in read_manifest(tmp_path / "seq").models]
-
-
 def test_fixed_threads_are_part_of_every_training_key(tmp_path):
     """A model trained with other intra-op threads has other numbers: it is never reused for these settings."""
     one = Bench(tmp_path, _reduced())
@@ -395,10 +342,12 @@ def test_fixed_threads_are_part_of_every_training_key(tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_9_of_a_bench_with_workers_ends_its_workers_and_a_rerun_completes(tmp_path):
-    """``kill -9`` of ``umu-hf bench --workers 2`` mid-stage: its worker processes end within seconds instead of
-    finishing their stages into the folder beside the next run (which then refused the half-written folder), and
-    the same command again completes."""
+def test_kill_9_of_a_bench_mid_stage_ends_its_workers_and_a_rerun_gives_the_uninterrupted_results(tmp_path):
+    """``kill -9`` of ``umu-hf bench --workers 2`` once vanilla fine-tuning has checkpointed its first epoch: its
+    worker processes end within seconds instead of finishing their stages into the folder beside the next run (which
+    then refused the half-written folder), and the same command again resumes and ends with exactly the numbers of a
+    bench that was never interrupted: seed 0's values equal those of a one-seed bench run beside it in one process
+    (each seed's chain is independent of the others and of the workers, at the embedded profile's one thread)."""
     import os
     import signal
     import subprocess
@@ -410,13 +359,19 @@ def test_kill_9_of_a_bench_with_workers_ends_its_workers_and_a_rerun_completes(t
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(tmp_path), "--methods", "ga", "--seeds",
-               "2", "--workers", "2", "--forget-ratio", "5", "--fictitious", "12", "--real", "2",
-               "--vanilla-epochs", "2", "--unlearn-epochs", "1", "--eval-limit", "2", "--min-vanilla-acc", "0",
-               "--device", "cpu"]
-    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def command(out: Path, seeds: int, workers: int) -> list[str]:
+        return [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(out), "--methods", "ga", "--seeds",
+                str(seeds), "--workers", str(workers), "--forget-ratio", "5", "--fictitious", "12", "--real", "2",
+                "--vanilla-epochs", "2", "--unlearn-epochs", "1", "--eval-limit", "2", "--min-vanilla-acc", "0",
+                "--device", "cpu"]
+
+    uninterrupted = subprocess.Popen(command(tmp_path / "a", 1, 1), env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+    killed = tmp_path / "b"
+    victim = subprocess.Popen(command(killed, 2, 2), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("models/vanilla-*/checkpoint-*/trainer_state.json")):
+    while not list(killed.glob("models/vanilla-*/checkpoint-*/trainer_state.json")):
         assert victim.poll() is None, "the bench ended before it could be killed"
         assert time.monotonic() < deadline, "no vanilla checkpoint after 300 s"
         time.sleep(0.01)
@@ -424,11 +379,20 @@ def test_kill_9_of_a_bench_with_workers_ends_its_workers_and_a_rerun_completes(t
     assert workers, "no worker process found"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
+    assert victim.returncode == -signal.SIGKILL and not (killed / "leaderboard.json").exists()
     _, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, f"workers outlived the bench: {[p.pid for p in alive]}"
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(command(killed, 2, 2), env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert (tmp_path / "leaderboard.json").is_file()
+    _, err = uninterrupted.communicate(timeout=600)
+    assert uninterrupted.returncode == 0, err[-3000:]
+
+    def seed_0(folder: Path) -> list:
+        board = json.loads((folder / "leaderboard.json").read_text())
+        return [(r["model"], {k: c["values"][c["seeds"].index(0)] for k, c in r["cells"].items()})
+                for r in board["rows"]]
+
+    assert seed_0(killed) == seed_0(tmp_path / "a")
 
 
 @pytest.mark.slow

@@ -201,35 +201,6 @@ def _sequential_settings(**overrides):
 
 
 @pytest.mark.slow
-def test_sequential_bench_end_to_end_and_a_rerun_reuses_every_step(tmp_path):
-    from umu_hf.bench.pipeline import Bench
-    from umu_hf.leaderboard.sequential import PNG
-
-    lines: list[str] = []
-    table = Bench(tmp_path, _sequential_settings(), log=lines.append).run()
-    board = json.loads((tmp_path / "leaderboard.json").read_text())
-    section = board["sequential"]
-    assert [len(r["people"]) for r in section["requests"]] == [1, 1, 1]
-    entry = section["methods"]["ga"]
-    assert [s["requests"] for s in entry["steps"]] == [0, 1, 2, 3] and entry["at_once"] is not None
-    for step in entry["steps"]:  # every request's person scored at every step, from the one evaluation at forget15
-        assert all(step["cells"][f"request{k}/cloze/multimodal"]["n_questions"] == 6 for k in (1, 2, 3))
-    assert set(entry["retention"]) >= {"classification/multimodal", "cloze/unimodal"}
-    assert set(entry["utility_decay"]) >= {"retain/cloze/multimodal", "real/classification/unimodal"}
-    assert "Sequential unlearning" in table and (tmp_path / PNG).is_file()
-    stages = [line for line in lines if "done in" in line]
-    for k, what in ((1, "forget 5%"), (2, "forget 10% after 5%"), (3, "forget 15% after 10%")):
-        assert sum(f"unlearn ga, request {k} of 3 ({what}, seed 0)" in line for line in stages) == 1
-    assert sum("evaluate ga-seq" in line for line in stages) == 3  # one evaluation per step
-    records = [json.loads(p.read_text()) for p in (tmp_path / "models").glob("ga-*/umu_training.json")]
-    assert sorted(str(r.get("forget_after")) for r in records) == ["10", "5", "None", "None"]
-    again: list[str] = []
-    assert Bench(tmp_path, _sequential_settings(), log=again.append).run() == table
-    redone = [line for line in again if "done in" in line and not line.startswith("[bench] leaderboard")]
-    assert redone == [], f"stages were redone: {redone}"
-
-
-@pytest.mark.slow
 def test_kill_9_mid_sequence_then_rerun_gives_the_uninterrupted_results(tmp_path):
     """``kill -9`` of ``umu-hf bench --sequential`` while the second request trains (it has checkpointed an epoch);
     the same command again resumes and ends with exactly the sequential numbers of a bench never interrupted."""
@@ -280,24 +251,53 @@ def test_kill_9_mid_sequence_then_rerun_gives_the_uninterrupted_results(tmp_path
 
 
 @pytest.mark.slow
-def test_workers_run_the_sequences_too_and_give_a_one_process_runs_numbers(tmp_path):
-    """Under ``--workers 2`` each method's sequence is a worker task of its own; the section equals a one-process
-    run's at the workers' thread count (as every other number of the bench)."""
+def test_sequential_bench_end_to_end_a_rerun_reuses_every_step_and_workers_give_the_same_numbers(tmp_path):
+    """The reduced sequential bench over two seeds in one process: three requests of one person each, every
+    request's person scored at every step from one evaluation per step, retention and utility decay, the table and
+    plot; the same bench again redoes no stage. Under ``--workers 2`` each method's sequence is a worker task of its
+    own, and the section equals the one-process run's at the workers' thread count (as every other number of the
+    bench)."""
     import torch
 
     from umu_hf.bench.parallel import plan_workers
     from umu_hf.bench.pipeline import Bench
+    from umu_hf.leaderboard.sequential import PNG
 
     settings = _sequential_settings(seeds=(0, 1))
+    one = tmp_path / "one"
     lines: list[str] = []
-    Bench(tmp_path / "par", settings, workers=2, log=lines.append).run()
-    assert any("2 worker processes" in line for line in lines)
-    assert not [line for line in lines if "done in" in line and "request" in line]  # the workers did every step
     before = torch.get_num_threads()
     torch.set_num_threads(plan_workers(2, "cpu", 2).threads)
     try:
-        Bench(tmp_path / "one", settings, workers=1, log=lambda line: None).run()
+        table = Bench(one, settings, workers=1, log=lines.append).run()
     finally:
         torch.set_num_threads(before)
-    par, one = (json.loads((tmp_path / d / "leaderboard.json").read_text())["sequential"] for d in ("par", "one"))
-    assert par == one and par["methods"]["ga"]["seeds"] == [0, 1]
+    section = json.loads((one / "leaderboard.json").read_text())["sequential"]
+    assert [len(r["people"]) for r in section["requests"]] == [1, 1, 1]
+    entry = section["methods"]["ga"]
+    assert entry["seeds"] == [0, 1]
+    assert [s["requests"] for s in entry["steps"]] == [0, 1, 2, 3] and entry["at_once"] is not None
+    for step in entry["steps"]:  # every request's person scored at every step, from the one evaluation at forget15
+        assert all(step["cells"][f"request{k}/cloze/multimodal"]["n_questions"] == 6 for k in (1, 2, 3))
+    assert set(entry["retention"]) >= {"classification/multimodal", "cloze/unimodal"}
+    assert set(entry["utility_decay"]) >= {"retain/cloze/multimodal", "real/classification/unimodal"}
+    assert "Sequential unlearning" in table and (one / PNG).is_file()
+    stages = [line for line in lines if "done in" in line]
+    for seed in (0, 1):
+        for k, what in ((1, "forget 5%"), (2, "forget 10% after 5%"), (3, "forget 15% after 10%")):
+            assert sum(f"unlearn ga, request {k} of 3 ({what}, seed {seed})" in line for line in stages) == 1
+    assert sum("evaluate ga-seq" in line for line in stages) == 6  # one evaluation per step and seed
+    records = [json.loads(p.read_text()) for p in (one / "models").glob("ga-*/umu_training.json")]
+    assert sorted(str(r.get("forget_after")) for r in records) == ["10", "10", "5", "5", "None", "None", "None",
+                                                                    "None"]
+    again: list[str] = []
+    assert Bench(one, settings, workers=1, log=again.append).run() == table
+    redone = [line for line in again if "done in" in line and not line.startswith("[bench] leaderboard")]
+    assert redone == [], f"stages were redone: {redone}"
+
+    par_lines: list[str] = []
+    Bench(tmp_path / "par", settings, workers=2, log=par_lines.append).run()
+    assert any("2 worker processes" in line for line in par_lines)
+    assert not [line for line in par_lines if "done in" in line and "request" in line]  # the workers did every step
+    par = json.loads((tmp_path / "par" / "leaderboard.json").read_text())["sequential"]
+    assert par == section
