@@ -12,6 +12,7 @@ from umu_hf.bench.manifest import read_manifest
 from umu_hf.bench.pipeline import Bench, VanillaTooWeakError
 from umu_hf.bench.settings import BenchSettings, UnlearnTuning
 from umu_hf.cli import main as cli_main
+from umu_hf.errors import UmuError
 from umu_hf.leaderboard import columns
 
 
@@ -212,6 +213,14 @@ def test_cli_rejects_bad_settings(capsys, tmp_path):
     assert "forget ratio" in capsys.readouterr().err
     assert cli_main(["bench", "--out", str(tmp_path), "--eval-every", "sometimes"]) == 2
     assert "--eval_every must be a positive number of steps or 'epoch'" in capsys.readouterr().err
+    for bad, why in (("generation", "expected TASK=N"), ("gen=8", "unknown task 'gen'"),
+                     ("cloze=0", "must be a positive integer")):
+        assert cli_main(["bench", "--out", str(tmp_path), "--eval-max-new-tokens", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--eval-max-new-tokens" in err[0] and why in err[0], err
+    with pytest.raises(UmuError, match="unknown task 'gen'"):  # the Python API: refused before any stage runs
+        Bench(tmp_path / "api", _reduced(eval_max_new_tokens={"gen": 8}), log=lambda line: None).run()
+    assert not (tmp_path / "api" / "data").exists()
 
 
 def test_bench_eval_every_flag():
@@ -364,7 +373,7 @@ def test_kill_9_of_a_bench_mid_stage_ends_its_workers_and_a_rerun_gives_the_unin
         return [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(out), "--methods", "ga", "--seeds",
                 str(seeds), "--workers", str(workers), "--forget-ratio", "5", "--fictitious", "12", "--real", "2",
                 "--vanilla-epochs", "2", "--unlearn-epochs", "1", "--eval-limit", "2", "--min-vanilla-acc", "0",
-                "--device", "cpu"]
+                "--eval-max-new-tokens", "classification=8,cloze=8,generation=8", "--device", "cpu"]
 
     uninterrupted = subprocess.Popen(command(tmp_path / "a", 1, 1), env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
@@ -393,6 +402,10 @@ def test_kill_9_of_a_bench_mid_stage_ends_its_workers_and_a_rerun_gives_the_unin
                 for r in board["rows"]]
 
     assert seed_0(killed) == seed_0(tmp_path / "a")
+    results = [json.loads(p.read_text()) for p in killed.glob("evals/*/results.json")]
+    assert len(results) == 4 and all(r["settings"]["max_new_tokens"] == {"classification": 8, "cloze": 8,
+                                                                          "generation": 8} for r in results)
+    assert "replies cut at classification 8, cloze 8, generation 8 new tokens" in (killed / "leaderboard.md").read_text()
 
 
 @pytest.mark.slow

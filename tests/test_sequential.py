@@ -193,11 +193,16 @@ def test_an_empty_request_is_refused_before_any_training(tmp_path, small_synth_d
 # ---- end to end -------------------------------------------------------------------------------------------------
 def _sequential_settings(**overrides):
     """The reduced bench (tests/test_bench.py) with 20 fictitious profiles (three requests of one person each) and
-    every question of the forget people asked (18 question pairs: three people of six items per task)."""
+    every question of the forget people asked (18 question pairs: three people of six items per task), replies cut
+    at 8 tokens (the sections, not the replies, are under test)."""
     from test_bench import _reduced
 
     return _reduced(**{"methods": ("ga",), "forget_ratios": (15,), "n_fictitious": 20, "eval_limit": 18,
-                       "sequential": (5, 10, 15), "eval_every": "", **overrides})
+                       "sequential": (5, 10, 15), "eval_every": "", **SHORT_REPLIES, **overrides})
+
+
+#: the evaluation's generation budgets in the sequential benches here
+SHORT_REPLIES = {"eval_max_new_tokens": {"classification": 8, "cloze": 8, "generation": 8}}
 
 
 @pytest.mark.slow
@@ -217,7 +222,7 @@ def test_kill_9_mid_sequence_then_rerun_gives_the_uninterrupted_results(tmp_path
         return [sys.executable, "-m", "umu_hf.cli", "bench", "--out", str(out), "--methods", "ga", "--seeds", "1",
                 "--sequential", "5,10,15", "--fictitious", "20", "--real", "2", "--vanilla-epochs", "1",
                 "--unlearn-epochs", "4", "--eval-limit", "18", "--eval-every", "off", "--min-vanilla-acc", "0",
-                "--device", "cpu"]
+                "--eval-max-new-tokens", "classification=8,cloze=8,generation=8", "--device", "cpu"]
 
     def second_request_checkpointed(out: Path) -> bool:
         for run in out.glob("models/ga-*/umu_run.json"):

@@ -29,7 +29,7 @@ _NO_OPTIONS = "\0"
 _SUMMARY = "the whole benchmark end to end: data, vanilla, unlearning, evaluation, leaderboard"
 _DESCRIPTION = (
     "Without --model/--data: the embedded run (synthetic data, tiny LLaVA trained from scratch on CPU, "
-    "about 15 minutes on two cores). With them: the same pipeline with the original protocol's defaults. "
+    "about 10 minutes on two cores). With them: the same pipeline with the original protocol's defaults. "
     "Unlearning always runs the original protocol; only step size, epochs and LoRA rank can be tuned. "
     "Paper numbers: --model <the released fine-tuned checkpoint> --data <UMU-Bench> --no-finetune. "
     "Every stage is cached under --out by its settings; a rerun reuses them (--force redoes). "
@@ -128,7 +128,7 @@ class BenchSizes:
     )
     unlearn_lr_scale: float | None = field(
         default=None,
-        metadata={"help": "x each method's original learning rate (embedded default 400, chosen on tuning seeds: "
+        metadata={"help": "x each method's original learning rate (embedded default 300, chosen on tuning seeds: "
                   "docs/protocol.md; real runs 1)"},
     )
     unlearn_lora_r: int | None = field(
@@ -138,7 +138,13 @@ class BenchSizes:
         default=None, metadata={"help": "only the first N question pairs per set and task"}
     )
     eval_batch_size: int | None = field(
-        default=None, metadata={"help": "questions per evaluation batch (embedded 128; real runs 8)"}
+        default=None, metadata={"help": "questions per evaluation batch (embedded 64; real runs 8)"}
+    )
+    eval_max_new_tokens: str | None = field(
+        default=None,
+        metadata={"help": "TASK=N[,TASK=N...]: override tasks' generation budgets (default classification=50, "
+                  "cloze=50, generation=200; not the original protocol, recorded in each results.json), e.g. "
+                  "generation=32 for a quicker smoke run"},
     )
     min_vanilla_acc: float | None = field(
         default=None, metadata={"help": "vanilla retain AccR needed to go on (default 60)"}
@@ -167,6 +173,24 @@ def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     if not ratios:
         raise UmuError("--forget-ratio needs at least one of 5, 10, 15 (comma-separated)")
     return ratios
+
+
+def _budgets(text: str) -> dict[str, int]:
+    """``"generation=32,cloze=8"`` → ``{"cloze": 8, "generation": 32}``, every task and count checked."""
+    from umu_hf.errors import UmuError
+    from umu_hf.evaluation.request import task_budgets
+
+    pairs = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        task, _, tokens = part.partition("=")
+        if not tokens.strip().isdigit():
+            raise UmuError(f"--eval-max-new-tokens: expected TASK=N[,TASK=N...] (e.g. generation=32), got {part!r}")
+        pairs[task.strip()] = int(tokens)
+    try:
+        task_budgets(pairs)
+    except UmuError as exc:
+        raise UmuError(f"--eval-max-new-tokens: {exc}") from None
+    return dict(sorted(pairs.items()))
 
 
 def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -267,6 +291,8 @@ def bench_settings(args: BenchArguments, sizes: BenchSizes) -> BenchSettings:
         settings.eval_limit = sizes.eval_limit
     if sizes.eval_batch_size is not None:
         settings.eval_batch_size = sizes.eval_batch_size
+    if sizes.eval_max_new_tokens is not None:
+        settings.eval_max_new_tokens = _budgets(sizes.eval_max_new_tokens)
     if sizes.threads is not None:
         settings.threads = sizes.threads
     if sizes.min_vanilla_acc is not None:

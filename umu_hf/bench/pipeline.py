@@ -260,6 +260,8 @@ class Bench:
         from umu_hf.evaluation.runner import EvalRequest, evaluate_model
 
         spec = {"ratio": ratio, "limit": self.s.eval_limit, "model": model_key, "data": self._data_key}
+        if self.s.eval_max_new_tokens:  # only when set: the keys of runs at the original budgets stay as they were
+            spec["max_new_tokens"] = dict(sorted(self.s.eval_max_new_tokens.items()))
         if self.s.privacy:
             from umu_hf.privacy.reference import MEASUREMENT
 
@@ -274,7 +276,8 @@ class Bench:
             return json.loads(results_file.read_text(encoding="utf-8")), results_file
         with self.stage(f"evaluate {name} → {folder}"):
             request = EvalRequest(model, data, ratio, folder, batch_size=self.s.eval_batch_size,
-                                  limit=self.s.eval_limit, device=self.s.device, overwrite=self.force)
+                                  limit=self.s.eval_limit, device=self.s.device, overwrite=self.force,
+                                  max_new_tokens=self.s.eval_max_new_tokens)
             blocks: dict[str, Any] = {}
             if self.s.privacy:
                 from umu_hf.privacy.block import PRIVACY, PrivacyBlock, PrivacyOptions
@@ -460,6 +463,10 @@ class Bench:
 
         plan = plan_workers(self.workers, self.s.device, len(self.s.seeds), self.s.threads)  # before any work
         check_sequential(self.s.sequential, self.s.forget_ratios)  # and a sequence without its at-once runs
+        if self.s.eval_max_new_tokens:
+            from umu_hf.evaluation.request import task_budgets
+
+            task_budgets(self.s.eval_max_new_tokens)  # refused before training, not at the first evaluation
         with fixed_threads(plan.threads if plan.workers == 1 and self.s.threads is not None else None):
             return self._run_plan(plan)
 

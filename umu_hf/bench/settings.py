@@ -67,6 +67,9 @@ class BenchSettings:
     #: 64, not 128: the same replies (checked on an unlearned model), 70 MB less peak memory per process
     eval_batch_size: int = 64
     eval_limit: int | None = None
+    #: per-task overrides of the evaluation's generation budgets (docs/protocol.md's; not the original protocol):
+    #: part of each evaluation's key when set, recorded in its results.json
+    eval_max_new_tokens: dict[str, int] | None = None
     min_vanilla_retain_acc: float = 60.0
     device: str = "auto"
     #: intra-op threads of each process on CPU. The numbers depend on it (the order of float summation in a
@@ -242,4 +245,8 @@ def training_record(settings: BenchSettings, models: dict[str, str]) -> dict[str
             "note": "config: the FinetuneConfig fields that differ from its defaults (the original finetune.py's)",
         } if settings.finetune else "given (--no-finetune)",
         "models": per_model,
+        **({"evaluation": {"max_new_tokens": settings.eval_max_new_tokens,
+                           "note": "generation budgets overridden (--eval-max-new-tokens): not the original "
+                                   "protocol's classification 50, cloze 50, generation 200"}}
+           if settings.eval_max_new_tokens else {}),
     }

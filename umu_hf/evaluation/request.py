@@ -15,7 +15,7 @@ from umu_hf.evaluation.items import task_scorings
 from umu_hf.identity import source_id
 
 
-def _budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
+def task_budgets(overrides: Mapping[str, int] | None) -> dict[str, int]:
     """Every task's ``max_new_tokens``: docs/protocol.md's, with ``overrides`` checked and applied."""
     from umu_hf.prompts import MAX_NEW_TOKENS
 
@@ -67,7 +67,7 @@ class EvalRequest:
             raise UmuError(f"unknown evaluation set(s) {unknown or '(none)'}; choose from {', '.join(SETS)}")
         task_scorings("classification", self.classification_scoring)  # raises on an unknown scoring
         check_dtype(self.dtype)
-        budgets = _budgets(self.max_new_tokens)
+        budgets = task_budgets(self.max_new_tokens)
         check_batch_size(self.batch_size)
         check_positive(self.limit, "limit", allow_none=True)
         for name, value in (("forget_ratio", ratio), ("sets", sets), ("max_new_tokens", budgets)):

@@ -39,6 +39,10 @@ def write_leaderboard(
                  + (f", LoRA r {rec['lora']['r']}" if rec.get("lora") else ", all weights")
                  for name, rec in models.items() if rec]
         notes = "\nTraining (leaderboard.json `training` has every setting):\n\n" + "\n".join(lines) + "\n"
+    evaluation = (training or {}).get("evaluation")
+    if evaluation:
+        budgets = ", ".join(f"{task} {n}" for task, n in evaluation["max_new_tokens"].items())
+        notes += f"\nEvaluation: replies cut at {budgets} new tokens (not the original protocol's budgets).\n"
     atomic_write_text(out / "leaderboard.md", f"# {title}\n\n" + table + notes)
     write_json(out / "leaderboard.json", board)
     plot(board, out / "leaderboard.png", title)
