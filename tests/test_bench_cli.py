@@ -26,7 +26,7 @@ FLAGS = (
     "--eval-batch-size", "--min-vanilla-acc", "--eval-every",
 )
 #: flags added since
-NEW_FLAGS = ("--workers", "--robustness", "--sequential", "--threads")
+NEW_FLAGS = ("--workers", "--robustness", "--sequential", "--threads", "--eval-max-new-tokens")
 #: the original protocol's profile (``--model``/``--data`` given), written out
 ORIGINAL = {
     "vanilla": {}, "vanilla_lora": LoraArguments(lora=True, lora_r=8, lora_alpha=16, merge=True),
@@ -101,7 +101,7 @@ def test_every_flag_keeps_its_dashed_spelling_and_takes_the_underscored_one():
     assert {_underscored(f) for f in every} | set(every) | {"-h", "--help"} == spelled  # nothing else
     values = {"--out": "o", "--methods": "ga", "--forget-ratio": "10", "--seeds": "2", "--model": "m",
               "--data": "d", "--device": "cpu", "--retain-model": "r", "--unimodal-layout": "with-portrait",
-              "--eval-every": "epoch", "--workers": "2", "--sequential": "5,10"}
+              "--eval-every": "epoch", "--workers": "2", "--sequential": "5,10", "--eval-max-new-tokens": "cloze=8"}
     dashed = [word for flag in FLAGS + NEW_FLAGS for word in (flag, values.get(flag, "1"))]
     underscored = [_underscored(word) if word.startswith("--") else word for word in dashed]
     args, sizes = parse_args(dashed)
@@ -157,3 +157,9 @@ def test_bad_input_is_one_line_naming_the_flag(argv, flag, advice, capsys, tmp_p
     assert not (tmp_path / "b").exists()
     with pytest.raises(UmuError, match=re.escape(advice)):
         bench_settings(*parse_args(argv))
+
+
+def test_eval_max_new_tokens_reaches_the_settings_sorted_and_checked():
+    settings = bench_settings(*parse_args(["--eval-max-new-tokens", "generation=32, cloze=8"]))
+    assert settings.eval_max_new_tokens == {"cloze": 8, "generation": 32}
+    assert bench_settings(*parse_args([])).eval_max_new_tokens is None  # the original budgets, key unchanged
