@@ -132,6 +132,21 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return result
 
 
+@pytest.fixture(scope="session")
+def reduced_bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[str]]:
+    """The reduced bench of ``tests/test_bench.py`` (``_reduced()``: GA and NPO on one seed), run once for
+    ``test_bench.py`` and ``test_hub_export.py`` (their users share a worker: :func:`_shared_scopes`): its folder,
+    the Markdown it returned and its log lines. Tests may run it again (every stage is reused), not change it."""
+    from test_bench import _reduced
+
+    from umu_hf.bench.pipeline import Bench
+
+    out = tmp_path_factory.mktemp("reduced-bench")
+    lines: list[str] = []
+    table = Bench(out, _reduced(), log=lines.append, progress=False).run()
+    return out, table, lines
+
+
 # -- pytest-xdist: which tests share a worker -------------------------------------------------------------------
 
 
@@ -170,7 +185,8 @@ def _shared_scopes(root: Path) -> dict[str, str]:
     """Tests that must run on one worker, by node id without parameters (``path::function``; a whole module by
     its path) -> scope: every user of :func:`offline_run` (one metric-driver process, not one per worker), and the
     tests of a module that use one of its module- or session-scoped fixtures (built once, on one worker; a
-    module-scoped one would be torn down and rebuilt whenever tests of other modules ran in between)."""
+    module-scoped one would be torn down and rebuilt whenever tests of other modules ran in between); the users of
+    :func:`reduced_bench_run`, in two modules, are one scope."""
     scopes = {}
     for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
         text = path.read_text(encoding="utf-8")
@@ -179,10 +195,11 @@ def _shared_scopes(root: Path) -> dict[str, str]:
             scopes[name] = "offline_run"
             continue
         users, autouse = _module_fixture_users(text)
+        scope = "reduced_bench_run" if "reduced_bench_run" in text else name  # one build for both modules
         if autouse:
-            scopes[name] = name
+            scopes[name] = scope
         for test in users:
-            scopes[f"{name}::{test}"] = name
+            scopes[f"{name}::{test}"] = scope
     return scopes
 
 

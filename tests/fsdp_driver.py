@@ -2,10 +2,12 @@
 process group and write, from rank 0, each method's logged losses and whether its weights stayed finite, and how
 many device meshes outlived ``close_process_group`` (each would keep a gloo group alive until interpreter exit).
 
-    torchrun --nproc_per_node 2 tests/fsdp_driver.py MODEL DATA OUT.json lora|full METHOD [METHOD ...]
+    torchrun --nproc_per_node 2 tests/fsdp_driver.py MODEL DATA OUT.json lora=METHOD,... [full=METHOD,...]
 
 ``lora``: a small LoRA adapter (the reference is the adapter switched off); ``full``: every weight trains (methods
-with a reference get a frozen copy, sharded the same way). The test (test_fsdp.py) reads OUT.json.
+with a reference get a frozen copy, sharded the same way). Both modes run in one launch (one process group: the
+two interpreters start once). The test (test_fsdp.py) reads OUT.json: ``{"methods": {mode: {method: result}},
+"meshes_alive": N}``.
 """
 
 from __future__ import annotations
@@ -66,9 +68,14 @@ def run_method(method: str, model_dir: str, data: str, out: Path, lora: bool) ->
 def main(argv: list[str]) -> int:
     from umu_hf.utils import close_process_group
 
-    model_dir, data, out_json, mode, *methods = argv
-    results = {m: run_method(m, model_dir, data, Path(out_json).parent / f"runs-{mode}", mode == "lora")
-               for m in methods}
+    model_dir, data, out_json, *groups = argv
+    results: dict[str, dict] = {}
+    for group in groups:
+        mode, _, methods = group.partition("=")
+        if mode not in ("lora", "full") or not methods:
+            raise SystemExit(f"fsdp_driver: expected lora=METHOD,... or full=METHOD,..., got {group!r}")
+        results[mode] = {m: run_method(m, model_dir, data, Path(out_json).parent / f"runs-{mode}", mode == "lora")
+                         for m in methods.split(",")}
     rank = dist.get_rank() if dist.is_initialized() else 0
     close_process_group()
     # the meshes still alive hold process groups that would only be freed at interpreter exit (the abort

@@ -51,11 +51,9 @@ def _assert_plot_shows_every_model(path, n_models: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def bench_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    lines: list[str] = []
-    table = Bench(out, _reduced(), log=lines.append).run()
-    return out, table, lines
+def bench_dir(reduced_bench_run):
+    """conftest's :func:`reduced_bench_run`: (folder, table, log lines) of ``Bench(out, _reduced())``."""
+    return reduced_bench_run
 
 
 @pytest.mark.slow

@@ -158,28 +158,31 @@ FULL_WEIGHT_METHODS = ("ga", "npo", "kl", "idk_dpo", "rmu", "undial")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["lora", "full"])
-def test_every_method_trains_under_fsdp2(mode, tiny_model_dir, synth_dir, tmp_path):
-    """Two FSDP2 steps of each method on 2 ranks: with LoRA the reference is the adapter switched off on the
-    sharded model; full-weight methods with a reference get a frozen copy sharded the same way."""
+def test_every_method_trains_under_fsdp2(tiny_model_dir, synth_dir, tmp_path):
+    """Two FSDP2 steps of each method on 2 ranks (one launch for both modes): with LoRA the reference is the adapter
+    switched off on the sharded model; full-weight methods with a reference get a frozen copy sharded the same
+    way."""
     from umu_hf.trainers.registry import METHOD_NAMES, get_method
 
-    methods = sorted(METHOD_NAMES) if mode == "lora" else list(FULL_WEIGHT_METHODS)
+    modes = {"lora": sorted(METHOD_NAMES), "full": list(FULL_WEIGHT_METHODS)}
     out = tmp_path / "results.json"
-    _torchrun(ROOT / "tests" / "fsdp_driver.py", [str(tiny_model_dir), str(synth_dir), str(out), mode, *methods])
+    _torchrun(ROOT / "tests" / "fsdp_driver.py", [str(tiny_model_dir), str(synth_dir), str(out),
+                                                  *(f"{mode}={','.join(methods)}" for mode, methods in modes.items())])
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written["meshes_alive"] == 0  # close_process_group let go of every group before interpreter exit
-    results = written["methods"]
-    assert sorted(results) == sorted(methods)
-    for method, result in results.items():
-        assert result["world_size"] == 2 and result["sharded"], method
-        assert result["finite"] and len(result["losses"]) == 2, (method, result)
-        needs_copy = mode == "full" and get_method(method)[0].needs_reference
-        assert result["ref_sharded"] == needs_copy, method
-    npo = results["npo"]
-    assert npo["first"]["forget_logratio_mm"] == pytest.approx(0.0, abs=1e-6)  # p_ref = p_θ before the first step
-    assert npo["last"]["forget_logratio_mm"] != pytest.approx(0.0, abs=1e-4)  # and differs after it
-    assert torch.isfinite(torch.tensor(npo["losses"])).all()
+    assert sorted(written["methods"]) == sorted(modes)
+    for mode, methods in modes.items():
+        results = written["methods"][mode]
+        assert sorted(results) == sorted(methods)
+        for method, result in results.items():
+            assert result["world_size"] == 2 and result["sharded"], (mode, method)
+            assert result["finite"] and len(result["losses"]) == 2, (mode, method, result)
+            needs_copy = mode == "full" and get_method(method)[0].needs_reference
+            assert result["ref_sharded"] == needs_copy, (mode, method)
+        npo = results["npo"]
+        assert npo["first"]["forget_logratio_mm"] == pytest.approx(0.0, abs=1e-6)  # p_ref = p_θ before the first step
+        assert npo["last"]["forget_logratio_mm"] != pytest.approx(0.0, abs=1e-4)  # and differs after it
+        assert torch.isfinite(torch.tensor(npo["losses"])).all()
 
 
 def _scale_memory():

@@ -293,14 +293,9 @@ def test_a_failing_upload_is_one_clear_error(hand_bench, tmp_path, monkeypatch, 
 
 
 @pytest.fixture(scope="module")
-def reduced_bench(tmp_path_factory) -> Path:
-    from test_bench import _reduced
-
-    from umu_hf.bench.pipeline import Bench
-
-    out = tmp_path_factory.mktemp("hub-bench")
-    Bench(out, _reduced(), log=lambda line: None, progress=False).run()
-    return out
+def reduced_bench(reduced_bench_run) -> Path:
+    """The folder of conftest's :func:`reduced_bench_run` (``Bench(out, _reduced())``, shared with test_bench.py)."""
+    return reduced_bench_run[0]
 
 
 @pytest.mark.slow
