@@ -142,9 +142,8 @@ class BenchSizes:
     )
     eval_max_new_tokens: str | None = field(
         default=None,
-        metadata={"help": "TASK=N[,TASK=N...]: override tasks' generation budgets (default classification=50, "
-                  "cloze=50, generation=200; not the original protocol, recorded in each results.json), e.g. "
-                  "generation=32 for a quicker smoke run"},
+        metadata={"help": "TASK=N[,TASK=N...]: override tasks' generation budgets (default the original protocol's, "
+                  "e.g. generation=200; recorded in each results.json), e.g. generation=32 for a quicker smoke run"},
     )
     min_vanilla_acc: float | None = field(
         default=None, metadata={"help": "vanilla retain AccR needed to go on (default 60)"}
@@ -176,21 +175,18 @@ def _ratios(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _budgets(text: str) -> dict[str, int]:
-    """``"generation=32,cloze=8"`` → ``{"cloze": 8, "generation": 32}``, every task and count checked."""
+    """``"generation=32,cloze=8"`` → ``{"generation": 32, "cloze": 8}``, every task and count checked (each part
+    parsed as ``umu-hf eval --max-new-tokens`` parses its one)."""
     from umu_hf.errors import UmuError
+    from umu_hf.evaluation.cli import _task_budget
     from umu_hf.evaluation.request import task_budgets
 
-    pairs = {}
-    for part in (p.strip() for p in str(text).split(",")):
-        task, _, tokens = part.partition("=")
-        if not tokens.strip().isdigit():
-            raise UmuError(f"--eval-max-new-tokens: expected TASK=N[,TASK=N...] (e.g. generation=32), got {part!r}")
-        pairs[task.strip()] = int(tokens)
     try:
+        pairs = dict(_task_budget(part) for part in str(text).split(","))
         task_budgets(pairs)
-    except UmuError as exc:
+    except (argparse.ArgumentTypeError, UmuError) as exc:
         raise UmuError(f"--eval-max-new-tokens: {exc}") from None
-    return dict(sorted(pairs.items()))
+    return pairs
 
 
 def _seeds(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

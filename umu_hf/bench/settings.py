@@ -217,6 +217,13 @@ def unlearn_fields(tuning: UnlearnTuning, config_cls: type, extra: dict[str, Any
     return {**fields, **(extra or {})}
 
 
+def _original_budgets() -> str:
+    """The original protocol's generation budgets, as words: "classification 50, cloze 50, generation 200"."""
+    from umu_hf.prompts import MAX_NEW_TOKENS
+
+    return ", ".join(f"{task} {tokens}" for task, tokens in MAX_NEW_TOKENS.items())
+
+
 def training_record(settings: BenchSettings, models: dict[str, str]) -> dict[str, Any]:
     """What leaderboard.json says about training: the bench's tuning and each model's own record (``models``:
     name -> the folder of its first seed's model)."""
@@ -247,6 +254,6 @@ def training_record(settings: BenchSettings, models: dict[str, str]) -> dict[str
         "models": per_model,
         **({"evaluation": {"max_new_tokens": settings.eval_max_new_tokens,
                            "note": "generation budgets overridden (--eval-max-new-tokens): not the original "
-                                   "protocol's classification 50, cloze 50, generation 200"}}
+                                   f"protocol's {_original_budgets()}"}}
            if settings.eval_max_new_tokens else {}),
     }
