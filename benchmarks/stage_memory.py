@@ -11,7 +11,7 @@ script answers "which part of that peak is what" in two measurements:
    the end and the peak, and inside an unlearning stage the peak of its first training step, of the other
    steps and of the trajectory probe (the accuracy probe's generation). With the default bench's vanillas
    (``--model-from``) and one seed, its largest stage peak is within a few MiB of the default bench's peak RSS
-   (measured 2026-12-06: 748 MiB here, 746–754 MiB for the bench's two workers).
+   (measured 2026-12-06: 735 and 748 MiB in two runs here; the bench's two workers 743–754 MiB).
 
     python benchmarks/stage_memory.py --out /tmp/stage-mem --model-from umu-bench-out
     python benchmarks/stage_memory.py --out /tmp/stage-mem --methods kl,npo --seeds 1 --json mem.json
