@@ -41,7 +41,7 @@ EMBEDDED = {
         "adam_epsilon": 1e-8, "max_grad_norm": 1.0,
     },
     "vanilla_lora": LoraArguments(lora=False), "unlearn": UnlearnTuning(lr_scale=300.0, epochs=None, lora_r=16),
-    "eval_batch_size": 64, "eval_limit": None, "min_vanilla_retain_acc": 60.0, "device": "auto",
+    "eval_batch_size": 32, "eval_limit": None, "min_vanilla_retain_acc": 60.0, "device": "auto",
     "privacy": False, "retain_model": None, "eval_every": "10", "unimodal_layout": None, "finetune": True,
     "threads": 1,
 }

@@ -138,7 +138,7 @@ class BenchSizes:
         default=None, metadata={"help": "only the first N question pairs per set and task"}
     )
     eval_batch_size: int | None = field(
-        default=None, metadata={"help": "questions per evaluation batch (embedded 64; real runs 8)"}
+        default=None, metadata={"help": "questions per evaluation batch (embedded 32; real runs 8)"}
     )
     eval_max_new_tokens: str | None = field(
         default=None,

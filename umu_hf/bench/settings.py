@@ -64,8 +64,10 @@ class BenchSettings:
     unlearn: UnlearnTuning = field(default_factory=lambda: UnlearnTuning(lr_scale=300.0, epochs=None, lora_r=16))
     #: per method, Config fields set on top of the tuning (e.g. ``{"npo": {"beta": 0.2}}``)
     method_extra: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: 64, not 128: the same replies (checked on an unlearned model), 70 MB less peak memory per process
-    eval_batch_size: int = 64
+    #: 32, not 64 or 128: the same replies (every seed of the default bench, 2026-12-06: byte-identical leaderboard),
+    #: and a batch's KV cache is what evaluating a model that answers in 200-token garbage peaks on (the default
+    #: bench's peak RSS 730,860 KiB against 746,772-753,572 at 64; 64 was 70 MB less than 128)
+    eval_batch_size: int = 32
     eval_limit: int | None = None
     #: per-task overrides of the evaluation's generation budgets (docs/protocol.md's; not the original protocol):
     #: part of each evaluation's key when set, recorded in its results.json
