@@ -228,6 +228,10 @@ def test_cli_rejects_bad_settings(capsys, tmp_path):
     with pytest.raises(UmuError, match="unknown task 'gen'"):  # the Python API: refused before any stage runs
         Bench(tmp_path / "api", _reduced(eval_max_new_tokens={"gen": 8}), log=lambda line: None).run()
     assert not (tmp_path / "api" / "data").exists()
+    assert cli_main(["bench", "--out", str(tmp_path / "cli0"), "--eval-batch-size", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--eval-batch-size" in err[0] and "positive integer" in err[0], err
+    assert not (tmp_path / "cli0" / "data").exists()  # before any stage, not at the first evaluation
 
 
 def test_bench_eval_every_flag():

@@ -467,6 +467,12 @@ class Bench:
             from umu_hf.evaluation.request import task_budgets
 
             task_budgets(self.s.eval_max_new_tokens)  # refused before training, not at the first evaluation
+        from umu_hf.evaluation.batching import check_batch_size
+
+        try:
+            check_batch_size(self.s.eval_batch_size)  # likewise
+        except UmuError as exc:
+            raise UmuError(f"--eval-batch-size: {exc}") from None
         with fixed_threads(plan.threads if plan.workers == 1 and self.s.threads is not None else None):
             return self._run_plan(plan)
 
