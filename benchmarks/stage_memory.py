@@ -174,8 +174,6 @@ def measure_stages(bench_argv: list[str]) -> list[dict[str, int | str]]:
 
 def _copy_models(source: Path, out: Path) -> None:
     """The data, tiny and vanilla models of the bench folder ``source`` into ``out`` (stages a rerun reuses)."""
-    if not (source / "data").is_dir() or not (source / "models").is_dir():
-        raise SystemExit(f"--model-from {source}: not a bench folder (no data/ and models/ in it); run umu-hf bench")
     shutil.copytree(source / "data", out / "data", dirs_exist_ok=True)
     for model in (source / "models").iterdir():
         if model.name.startswith(("tiny-", "vanilla-")):
@@ -204,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("stage_memory.py reads /proc: Linux only")
     if args.out is None:
         parser.error("--out is required")
+    if args.model_from and not ((args.model_from / "data").is_dir() and (args.model_from / "models").is_dir()):
+        raise SystemExit(f"--model-from {args.model_from}: not a bench folder (no data/ and models/ in it); "
+                         "run umu-hf bench")
     if args.out.exists() and any(args.out.iterdir()):
         raise SystemExit(f"--out {args.out}: not empty; give a new folder (every stage must run to be measured)")
     args.out.mkdir(parents=True, exist_ok=True)
