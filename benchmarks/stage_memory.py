@@ -9,9 +9,11 @@ script answers "which part of that peak is what" in two measurements:
 2. **stages** — a bench run in this process (``--workers 1``: every stage in one process, as a worker runs
    them one after another) with a sampler thread reading RSS every millisecond: per stage its RSS at the start,
    the end and the peak, and inside an unlearning stage the peak of its first training step, of the other
-   steps and of the trajectory probe (the accuracy probe's generation). With the default bench's vanillas
-   (``--model-from``) and one seed, its largest stage peak is within a few MiB of the default bench's peak RSS
-   (measured 2026-12-06: 735 and 748 MiB in two runs here; the bench's two workers 743–754 MiB).
+   steps and of the trajectory probe (the accuracy probe's generation), and what autograd saves for the first
+   step's backward (the activations a step must hold: the distinct tensor storages, MiB). With the default bench's vanillas
+   (``--model-from``) and one seed, its largest stage peak comes close to the default bench's peak RSS
+   (measured 2026-12-06 with the evaluation batch of 64: 735 and 748 MiB in two runs here, the bench's two workers
+   743–754 MiB; with 32, the default since: 707 MiB, the bench 731).
 
     python benchmarks/stage_memory.py --out /tmp/stage-mem --model-from umu-bench-out
     python benchmarks/stage_memory.py --out /tmp/stage-mem --methods kl,npo --seeds 1 --json mem.json
@@ -118,6 +120,7 @@ class _Sampler:
 def measure_stages(bench_argv: list[str]) -> list[dict[str, int | str]]:
     """Run ``umu-hf bench`` with ``bench_argv`` in this process; per stage (and per phase inside unlearning
     stages) the RSS at its start, its end and its peak, in MiB."""
+    import torch
     import transformers
 
     import umu_hf.bench.pipeline as pipeline
@@ -127,6 +130,7 @@ def measure_stages(bench_argv: list[str]) -> list[dict[str, int | str]]:
     sampler = _Sampler()
     rows: list[dict[str, int | str]] = []
     steps = {"n": 0}
+    saved: dict[str, float] = {}
     stage = pipeline.Bench.stage
     training_step = transformers.Trainer.training_step
     probe_call = probe.AccuracyProbe.__call__
@@ -143,13 +147,32 @@ def measure_stages(bench_argv: list[str]) -> list[dict[str, int | str]]:
             if f"{name} / {part}" in sampler.peaks:
                 row[part] = sampler.peaks.pop(f"{name} / {part}")
                 row["peak"] = max(row["peak"], row[part])
+        if name in saved:
+            row["saved for backward"] = saved.pop(name)
         rows.append(row)
 
     def labelled_step(self, *args, **kwargs):
         steps["n"] += 1
         part = "first step" if steps["n"] == 1 else "other steps"
         with sampler.labelled(f"{sampler.phase.split(' / ')[0]} / {part}"):
-            return training_step(self, *args, **kwargs)
+            if steps["n"] > 1:
+                return training_step(self, *args, **kwargs)
+            with saved_tensors(sampler.phase.split(" / ")[0]):
+                return training_step(self, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def saved_tensors(name: str):
+        """What autograd keeps for the backward of the first step's loss: the distinct storages it saves."""
+        storages: dict[int, int] = {}
+
+        def pack(tensor):
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            yield
+        saved[name] = round(sum(storages.values()) / 2**20, 1)
 
     def labelled_probe(self, *args, **kwargs):
         with sampler.labelled(f"{sampler.phase.split(' / ')[0]} / probe"):
@@ -219,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nImports (a fresh process; MiB, cumulative RSS and what each added):")
     print(_table(imports, ["module", "VmRSS", "RssAnon", "RssFile", "added_anon", "added_file"]))
     print("\nStages (this process; MiB):")
-    print(_table(stages, ["stage", "start", "peak", "end", "first step", "other steps", "probe"]))
+    print(_table(stages, ["stage", "start", "peak", "end", "first step", "other steps", "probe",
+                          "saved for backward"]))
     print(f"\nlargest: {max(s['peak'] for s in stages)} MiB")
     if args.json:
         args.json.write_text(json.dumps({"imports": imports, "stages": stages}, indent=1) + "\n")

@@ -8,9 +8,13 @@ Before any command loads torch, OpenMP threads are told to spin only briefly whi
 (``GOMP_SPINCOUNT=1000``, read by libgomp, the OpenMP of PyTorch's Linux wheels), unless the user set
 ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``. By default they spin 300,000 times, and on a machine whose two cores
 are shared with other work a spinning thread burns the time its preempted partner needs: there a two-thread
-evaluation of the embedded tiny LLaVA ran 10-35 times slower than with one thread. With the short spin
-it runs as fast as OpenMP's default on an idle machine and as fast as ``OMP_WAIT_POLICY=PASSIVE`` on a busy one
-(measured with ``benchmarks/eval_speed.py`` and the runner alone; PASSIVE itself costs a third on an idle one).
+evaluation of the embedded tiny LLaVA ran 10-35 times slower than with one thread. The short spin is the safe
+choice, not always the fastest: with one of two cores kept busy by another process, the runner on the embedded
+data took 3.5 s with it against 5.7-9.4 s with the default spin (and 7.5-7.8 s with 30,000 spins); on an idle
+machine it cost nothing in earlier measurements but a quarter on 2026-12-06 (the runner at UMU-Bench's size,
+interleaved runs: 40.8-42.3 s against 30.5-32.0 s with the default spin; one thread: 41.8-44.0 s). On a machine
+you have to yourself, ``GOMP_SPINCOUNT=300000`` restores OpenMP's default. ``OMP_WAIT_POLICY=PASSIVE`` costs a
+third on an idle machine.
 """
 
 from __future__ import annotations
