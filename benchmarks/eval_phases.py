@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_speed import add_model_and_data, benchmark_size_data  # noqa: E402  (a sibling script, stdlib only)
+
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="vanilla model folder (e.g. the bench's models/vanilla-*)")
-    data = parser.add_mutually_exclusive_group(required=True)
-    data.add_argument("--data", help="dataset folder (e.g. the bench's data/synth-*)")
-    data.add_argument("--benchmark-size", action="store_true",
-                      help="synthetic data of UMU-Bench's size (umu-hf data synth defaults: 653 profiles)")
+    add_model_and_data(parser)
     parser.add_argument("--forget-ratio", type=int, default=5)
     parser.add_argument("--batch-size", default="auto", help="questions per batch (default: the command's auto)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
@@ -154,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     scratch = tempfile.TemporaryDirectory(prefix="umu-eval-phases-")
     work = Path(scratch.name)
-    data = args.data
-    if args.benchmark_size:
-        data = str(work / "data")
-        subprocess.run([sys.executable, "-m", "umu_hf.cli", "data", "synth", "--out", data], check=True,
-                       capture_output=True)
+    data = benchmark_size_data(work / "data") if args.benchmark_size else args.data
     model, _processor, _adapter = load_model(args.model, "cpu", "auto")
     batch = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
     request = EvalRequest(args.model, data, args.forget_ratio, work / "eval", batch_size=batch, device="cpu")

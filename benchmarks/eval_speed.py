@@ -47,13 +47,25 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_model_and_data(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and one of ``--data`` / ``--benchmark-size`` (this script's and ``eval_phases.py``'s)."""
     parser.add_argument("--model", required=True, help="vanilla model folder (e.g. the bench's models/vanilla-*)")
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--data", help="dataset folder (e.g. the bench's data/synth-*)")
     data.add_argument("--benchmark-size", action="store_true",
                       help="synthetic data of UMU-Bench's size (umu-hf data synth defaults: 653 profiles)")
+
+
+def benchmark_size_data(folder: Path, env: dict[str, str] | None = None) -> str:
+    """``umu-hf data synth`` with its defaults (UMU-Bench's size) written to ``folder``; its path."""
+    subprocess.run([sys.executable, "-m", "umu_hf.cli", "data", "synth", "--out", str(folder)], env=env,
+                   check=True, capture_output=True)
+    return str(folder)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_model_and_data(parser)
     parser.add_argument("--forget-ratio", default="5")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of the command first (default 1)")
@@ -106,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="umu-eval-speed-")
     work = Path(scratch.name)
     if args.benchmark_size:
-        args.data = str(work / "data")
-        subprocess.run([sys.executable, "-m", "umu_hf.cli", "data", "synth", "--out", args.data], env=env,
-                       check=True, capture_output=True)
+        args.data = benchmark_size_data(work / "data", env)
     batch = [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
     runner_batch = "auto" if args.batch_size is None else args.batch_size
     runner_batch = int(runner_batch) if str(runner_batch).isdigit() else runner_batch
