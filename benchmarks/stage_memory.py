@@ -10,10 +10,10 @@ script answers "which part of that peak is what" in two measurements:
    them one after another) with a sampler thread reading RSS every millisecond: per stage its RSS at the start,
    the end and the peak, and inside an unlearning stage the peak of its first training step, of the other
    steps and of the trajectory probe (the accuracy probe's generation), and what autograd saves for the first
-   step's backward (the activations a step must hold: the distinct tensor storages, MiB). With the default bench's vanillas
-   (``--model-from``) and one seed, its largest stage peak comes close to the default bench's peak RSS
-   (measured 2026-12-06 with the evaluation batch of 64: 735 and 748 MiB in two runs here, the bench's two workers
-   743–754 MiB; with 32, the default since: 707 MiB, the bench 731).
+   step's backward (the activations a step must hold: the distinct tensor storages, MiB). With the default
+   bench's vanillas (``--model-from``) and one seed, its largest stage peak comes close to the default bench's
+   peak RSS (measured 2026-12-06 with the evaluation batch of 64: 735 and 748 MiB in two runs here, the bench's
+   two workers 743–754 MiB; with 32, the default since: 707 MiB, the bench 731).
 
     python benchmarks/stage_memory.py --out /tmp/stage-mem --model-from umu-bench-out
     python benchmarks/stage_memory.py --out /tmp/stage-mem --methods kl,npo --seeds 1 --json mem.json
@@ -154,11 +154,10 @@ def measure_stages(bench_argv: list[str]) -> list[dict[str, int | str]]:
     def labelled_step(self, *args, **kwargs):
         steps["n"] += 1
         part = "first step" if steps["n"] == 1 else "other steps"
-        with sampler.labelled(f"{sampler.phase.split(' / ')[0]} / {part}"):
-            if steps["n"] > 1:
-                return training_step(self, *args, **kwargs)
-            with saved_tensors(sampler.phase.split(" / ")[0]):
-                return training_step(self, *args, **kwargs)
+        name = sampler.phase.split(" / ")[0]
+        first = saved_tensors(name) if steps["n"] == 1 else contextlib.nullcontext()
+        with sampler.labelled(f"{name} / {part}"), first:
+            return training_step(self, *args, **kwargs)
 
     @contextlib.contextmanager
     def saved_tensors(name: str):
