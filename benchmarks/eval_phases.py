@@ -153,14 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="umu-eval-phases-")
     work = Path(scratch.name)
     data = benchmark_size_data(work / "data") if args.benchmark_size else args.data
-    model, _processor, _adapter = load_model(args.model, "cpu", "auto")
+    model, processor, adapter = load_model(args.model, "cpu", "auto")
     batch = int(args.batch_size) if str(args.batch_size).isdigit() else args.batch_size
     request = EvalRequest(args.model, data, args.forget_ratio, work / "eval", batch_size=batch, device="cpu")
     phases = _Phases()
     handles = phases.attach(model)
     start = time.perf_counter()
     try:
-        evaluate_model(request, loaded=(model, _processor, _adapter), progress=False)
+        evaluate_model(request, loaded=(model, processor, adapter), progress=False)
     finally:
         for handle in handles:
             handle.remove()

@@ -347,7 +347,7 @@ def test_vanilla_recognises_the_forget_set_and_the_retain_model_does_not(tiny_mo
     forget people): vanilla's MIA AUC forget vs holdout is well above 0.5 in both modalities, the retain model's
     near 0.5 (both sets are strangers to it), through ``umu-hf eval --retain-model``: forget quality and PrivLeak
     of vanilla against the retain model say it leaks. On the small synthetic data (14 profiles, forget15 two of
-    them): the test's data of 48 took three times as long to learn, for the same margins."""
+    them): the 48-profile data took three times as long to learn, with smaller margins (:data:`MIA_EPOCHS`)."""
     from umu_hf.data.schema import retain_model_config
     from umu_hf.trainers.finetune import FinetuneConfig
     from umu_hf.trainers.jobs import finetune
