@@ -4,7 +4,7 @@ Rule: the ``lr_scale`` (× each method's original learning rate, so the original
 that maximises the **mean multimodal selectivity** of the five original methods on the tuning seeds, where a run's
 multimodal selectivity is the mean over classification and cloze of (retain multimodal accuracy − forget
 multimodal accuracy), from the full evaluation (generated replies). Every other setting is the bench's: its
-synthetic data, its vanilla fine-tuning per seed, LoRA r 16, each method's original epochs and hyper-parameters.
+synthetic data, its vanilla fine-tuning per seed, LoRA r 16 (`--lora-r` for another rank), each method's original epochs and hyper-parameters.
 
     python benchmarks/step_size_sweep.py --out /tmp/sweep [--seeds 100,101] [--scales 100,200,400,800,1600] \
         [--workers 1|N|auto]
@@ -59,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="100,200,400,800,1600")
     parser.add_argument("--methods", default="ga,gd,kl,po,npo")
     parser.add_argument("--workers", default="1", help="as umu-hf bench --workers: a count or auto")
+    parser.add_argument("--lora-r", type=int, default=None, help="the unlearning adapter's rank (default: the bench's)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     scales = [float(s) for s in args.scales.split(",")]
     methods = args.methods.split(",")
     base = BenchSettings(seeds=tuple(seeds), methods=tuple(methods), eval_every="")
+    if args.lora_r is not None:
+        base = replace(base, unlearn=replace(base.unlearn, lora_r=args.lora_r))
     bench = Bench(args.out, base)
     data, data_key = bench.data()
     bench._data_key = data_key
