@@ -4,7 +4,8 @@ Rule: the ``lr_scale`` (× each method's original learning rate, so the original
 that maximises the **mean multimodal selectivity** of the five original methods on the tuning seeds, where a run's
 multimodal selectivity is the mean over classification and cloze of (retain multimodal accuracy − forget
 multimodal accuracy), from the full evaluation (generated replies). Every other setting is the bench's: its
-synthetic data, its vanilla fine-tuning per seed, LoRA r 16 (`--lora-r` for another rank), each method's original epochs and hyper-parameters.
+synthetic data, its vanilla fine-tuning per seed, LoRA r 16 (``--lora-r`` for another rank), each method's
+original epochs and hyper-parameters.
 
     python benchmarks/step_size_sweep.py --out /tmp/sweep [--seeds 100,101] [--scales 100,200,400,800,1600] \
         [--workers 1|N|auto]
