@@ -62,6 +62,25 @@ def test_lora_params_change_and_base_is_frozen(method, tiny_model_dir, synth_dir
     assert {"loss_mm", "loss_um"} <= logged
 
 
+def test_training_on_cpu_says_nothing_about_pinning_or_peft_internals(tiny_model_dir, synth_dir, tmp_path):
+    """torch's DataLoader warns once per epoch that it has no accelerator to pin memory for, and peft warns about
+    transformers' deprecated alias it reads: neither is the user's business (a default bench printed them 174
+    times). Pinning stays on where there is an accelerator."""
+    import warnings
+
+    from umu_hf.utils import accelerator_available
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer, _ = _trainer("ga", tiny_model_dir, synth_dir, tmp_path, num_train_epochs=2, max_steps=-1,
+                              per_device_train_batch_size=16)
+        trainer.train()
+    assert trainer.state.epoch == 2
+    assert trainer.args.dataloader_pin_memory is accelerator_available()
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "pin_memory" in m or "is_gradient_checkpointing" in m], said
+
+
 def _forget_nll(trainer, dataset) -> float:
     batch = trainer.data_collator([dataset[0]])
     model = trainer.model.eval()

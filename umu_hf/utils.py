@@ -139,6 +139,16 @@ def check_dtype(dtype: str, name: str = "dtype") -> str:
     return dtype
 
 
+def accelerator_available() -> bool:
+    """Whether torch sees an accelerator (CUDA, XPU, MPS, …): what its DataLoader checks before pinning memory."""
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6
+    if accelerator is not None:
+        return bool(accelerator.is_available())
+    return bool(torch.cuda.is_available())
+
+
 def close_process_group() -> None:
     """End a multi-process run (torchrun / accelerate launch) cleanly: wait for every rank, destroy the process
     groups, then let go of the groups that FSDP2's device meshes still hold. A gloo group whose C++ object is only

@@ -18,7 +18,7 @@ from umu_hf.trainers.protocol import (
     protocol_name,
     resolve_features,
 )
-from umu_hf.utils import check_dtype
+from umu_hf.utils import accelerator_available, check_dtype
 
 
 @dataclass
@@ -95,6 +95,9 @@ class UMUConfig(TrainingArguments):
             raise UmuError("--multimodal_max_grad_norm needs --gradient_accumulation_steps 1 (it clips inside a step)")
         if self.remove_unused_columns:
             raise UmuError("--remove_unused_columns must be False for UMU-Bench trainers (batches are custom dicts)")
+        if self.dataloader_pin_memory and not accelerator_available():
+            # nothing to pin for: torch's DataLoader would only warn, once per epoch (a default bench: 159 times)
+            self.dataloader_pin_memory = False
 
     def features(self) -> dict[str, Any]:
         """The resolved protocol features of this config (only those the method has)."""

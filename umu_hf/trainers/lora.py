@@ -14,6 +14,7 @@ every linear layer but the output layer (the original fine-tuning script).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -148,7 +149,11 @@ def apply_lora(model: Any, settings: LoraSettings) -> Any:
         init_lora_weights="gaussian" if settings.init == "gaussian" else True,
         bias="none",
     )
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated ``is_gradient_checkpointing`` alias: one FutureWarning per adapter,
+        # about peft's code, not the user's (a default bench printed it 15 times)
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 #: LoRA of the original fine-tuning script, where it differs from the unlearning defaults: r 8, alpha 16, merged
