@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1", help="as umu-hf bench --workers: a count or auto")
     parser.add_argument("--lora-r", type=int, default=None, help="the unlearning adapter's rank (default: the bench's)")
     args = parser.parse_args(argv)
+    if args.lora_r is not None and args.lora_r < 1:  # before the vanillas' minutes of training, not after
+        parser.error(f"--lora-r must be at least 1, got {args.lora_r}")
     seeds = [int(s) for s in args.seeds.split(",")]
     scales = [float(s) for s in args.scales.split(",")]
     methods = args.methods.split(",")
